@@ -1,0 +1,42 @@
+// Tensor statistics over any dtype, multi-threaded and streaming: moments in one pass,
+// exact percentiles by a radix select over sortable float keys (two more passes, only
+// when asked), and histograms with linear or logarithmic bins.
+#pragma once
+#include <vector>
+
+#include "common.h"
+
+namespace nl {
+
+// A tensor viewed as [rows, cols] whose element (r, c) is value(src) * scale[r/br, c/bc].
+struct TensorSource {
+  const uint8_t* data = nullptr;
+  DType dtype = DType::F32;
+  size_t rows = 0, cols = 0;
+  const float* scale = nullptr;  // optional
+  size_t block_rows = 1, block_cols = 1;
+  size_t count() const { return rows * cols; }
+};
+
+struct Moments {
+  double sum = 0, sumsq = 0, min = INFINITY, max = -INFINITY, absmax = 0, min_abs_nonzero = INFINITY;
+  uint64_t finite = 0, zeros = 0, nan = 0, pos_inf = 0, neg_inf = 0;
+};
+
+Moments compute_moments(const TensorSource& s);
+
+// Exact percentiles (numpy's "linear" interpolation) of the finite values; q in [0, 100].
+std::vector<double> compute_percentiles(const TensorSource& s, const std::vector<double>& q, uint64_t finite);
+
+struct Histogram {
+  std::vector<double> edges;     // bins + 1
+  std::vector<uint64_t> counts;  // bins
+  uint64_t below = 0, above = 0; // finite values outside the edges (log bins: |x| below lo counts as below)
+};
+// Linear bins over [lo, hi] of x, or log bins over [lo, hi] of |x| (lo > 0).
+Histogram compute_histogram(const TensorSource& s, size_t bins, double lo, double hi, bool log_bins);
+
+// Plain single-threaded reference of moments (doubles throughout), for tests.
+Moments compute_moments_reference(const TensorSource& s);
+
+}  // namespace nl
