@@ -1,0 +1,57 @@
+#!/usr/bin/env node
+/** The nemotron-lab command: dispatches to one module per subcommand. */
+import { UsageError } from "./args";
+import { CheckpointError } from "../io/errors";
+
+const USAGE = `nemotron-lab — explore NVIDIA Nemotron-H checkpoints
+
+usage:
+  nemotron-lab start                        make the bundled tiny model if missing, print its inventory and FP8 error
+  nemotron-lab inspect PATH [--tensor NAME-or-glob] [--json]
+  nemotron-lab make-tiny DIR [--pattern P] [--dtype f32|bf16|f8e4m3] [--seed N]
+
+PATH is a checkpoint folder, a .safetensors file, or a Hugging Face repo id in the local cache.`;
+
+type Command = (argv: string[]) => Promise<void> | void;
+
+const COMMANDS: Record<string, () => Command> = {
+  start: () => require("./start").startCommand,
+  inspect: () => require("./inspect").inspectCommand,
+  "make-tiny": () => require("./make-tiny").makeTinyCommand,
+};
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (!cmd || cmd === "--help" || cmd === "-h" || cmd === "help") {
+    console.log(USAGE);
+    return cmd ? 0 : 2;
+  }
+  const load = COMMANDS[cmd];
+  if (!load) {
+    console.error(`nemotron-lab: unknown command '${cmd}'\n\n${USAGE}`);
+    return 2;
+  }
+  try {
+    await load()(rest);
+    return 0;
+  } catch (e) {
+    if (e instanceof UsageError) {
+      console.error(`nemotron-lab ${cmd}: ${e.message}\n\n${USAGE}`);
+      return 2;
+    }
+    if (e instanceof CheckpointError) {
+      console.error(`nemotron-lab ${cmd}: ${e.message}`);
+      return 1;
+    }
+    if ((e as Error).name === "AbortError") {
+      console.error(`nemotron-lab ${cmd}: interrupted`);
+      return 130;
+    }
+    console.error(`nemotron-lab ${cmd}: ${(e as Error).stack ?? e}`);
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then((code) => { process.exitCode = code; });
+}

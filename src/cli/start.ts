@@ -1,0 +1,41 @@
+/**
+ * nemotron-lab start: the newcomer's tour. Makes the bundled tiny model if it is missing,
+ * then prints its inventory and the FP8 (E4M3, per-tensor amax) error of every linear layer.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { packageRoot } from "../backend/native";
+import { Checkpoint } from "../io/checkpoint";
+import { makeTiny } from "../tiny/make-tiny";
+import { inventory, inventoryText } from "../model/inventory";
+import { expectedTensors } from "../model/arch";
+import { quantizeTensor } from "../fp8/quantize";
+import { errorMetrics } from "../fp8/metrics";
+import { textTable } from "../util/format";
+
+export function bundledTinyDir(): string {
+  return path.join(packageRoot(), "models", "tiny");
+}
+
+export async function ensureBundledTiny(): Promise<string> {
+  const dir = bundledTinyDir();
+  if (!fs.existsSync(path.join(dir, "config.json"))) {
+    console.log(`making the bundled tiny model in ${dir} ...`);
+    await makeTiny(dir, { seed: 0 });
+  }
+  return dir;
+}
+
+export async function startCommand(): Promise<void> {
+  const dir = await ensureBundledTiny();
+  const ckpt = Checkpoint.open(dir);
+  console.log(`\n${dir}: NemotronH ${ckpt.config!.hybrid_override_pattern}\n`);
+  console.log(inventoryText(inventory(ckpt)));
+  const rows = expectedTensors(ckpt.config!).filter((e) => e.linear).map((e) => {
+    const t = ckpt.tensor(e.name);
+    const m = errorMetrics(t.values(), quantizeTensor(t, { format: "e4m3", granularity: "tensor" }).dequantized);
+    return [e.name, t.dtype, m.sqnrDb.toFixed(2), m.relL2.toExponential(3), m.maxAbs.toExponential(3), m.cosine.toFixed(6)];
+  });
+  console.log("\nFP8 E4M3 error, per-tensor amax scale:\n");
+  console.log(textTable(["tensor", "stored", "SQNR dB", "rel L2", "max |err|", "cosine"], rows));
+}

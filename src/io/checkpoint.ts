@@ -1,0 +1,222 @@
+/**
+ * Checkpoint: a folder of safetensors (+ config.json), a single .safetensors file, or a
+ * Hugging Face repo id in the local cache. Opening reads only headers and config; tensor
+ * bytes are memory-mapped on first use. FP8 weights are paired with their scale tensor.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { native } from "../backend/native";
+import { Tensor, ScaleInfo } from "../tensor/tensor";
+import { isFloat8 } from "../tensor/dtype";
+import { formatShape } from "../util/format";
+import { CheckpointError } from "./errors";
+import { NemotronHConfig, LayerPlanEntry, layerPlan, readConfigFile } from "./config";
+import { SafetensorsHeader, readSafetensorsHeader } from "./safetensors";
+import { isRepoId, resolveRepoId } from "./hf-cache";
+import { expectedTensors, nameAliases } from "../model/arch";
+
+export interface OpenOptions {
+  /** Check the tensors against the config's layer plan (default true when there is a config). */
+  validate?: boolean;
+  /** Revision for repo ids (default "main"). */
+  revision?: string;
+}
+
+/** How the checkpoint stores its weights, detected from config.json and headers. */
+export type WeightFormat =
+  | "dense"                   // no FP8 tensors
+  | "fp8-modelopt"            // hf_quant_config.json / quant_method modelopt, weight_scale (+ input_scale)
+  | "fp8-compressed-tensors"  // quantization_config.quant_method compressed-tensors
+  | "fp8-block"               // weight_scale_inv with weight_block_size (DeepSeek style)
+  | "fp8-scaled"              // FP8 with weight_scale but no declared method
+  | "fp8-bare";               // FP8 weights with no scale at all
+
+export class Checkpoint {
+  readonly tensors = new Map<string, Tensor>();
+  private readonly maps = new Map<string, ArrayBuffer>();
+
+  private constructor(
+    /** The folder holding the files. */
+    readonly dir: string,
+    readonly files: string[],
+    readonly headers: SafetensorsHeader[],
+    readonly config: NemotronHConfig | undefined,
+  ) {}
+
+  static open(spec: string, options: OpenOptions = {}): Checkpoint {
+    let target = spec;
+    if (!fs.existsSync(spec) && isRepoId(spec)) target = resolveRepoId(spec, options.revision);
+    if (!fs.existsSync(target)) {
+      throw new CheckpointError("not-found", `${spec}: no such file or folder (expected a checkpoint folder, a .safetensors file or a repo id ORG/NAME in the local Hugging Face cache)`, { file: spec });
+    }
+    const stat = fs.statSync(target);
+    const dir = stat.isDirectory() ? target : path.dirname(target);
+    const files = stat.isDirectory() ? shardFiles(target) : [target];
+    const configFile = path.join(dir, "config.json");
+    const config = fs.existsSync(configFile) ? readConfigFile(configFile) : undefined;
+    const headers = files.map(readSafetensorsHeader);
+    const ckpt = new Checkpoint(dir, files, headers, config);
+    ckpt.index();
+    if (config && (options.validate ?? true)) ckpt.validate();
+    return ckpt;
+  }
+
+  /** Layer plan from the config: which block kind each layer is, with its tensor path. */
+  get plan(): LayerPlanEntry[] {
+    if (!this.config) throw new CheckpointError("invalid-config", `${this.dir}: no config.json, so there is no layer plan`, { file: this.dir });
+    return layerPlan(this.config);
+  }
+
+  names(): string[] {
+    return [...this.tensors.keys()];
+  }
+
+  has(name: string): boolean {
+    return nameAliases(name).some((n) => this.tensors.has(n));
+  }
+
+  /** The tensor of that name (NemotronH aliases such as model.* for backbone.* accepted). */
+  tensor(name: string): Tensor {
+    for (const n of nameAliases(name)) {
+      const t = this.tensors.get(n);
+      if (t) return t;
+    }
+    const near = this.names().filter((n) => n.includes(name.split(".").slice(-2).join("."))).slice(0, 5);
+    throw new CheckpointError("tensor-not-found",
+      `${this.dir}: no tensor '${name}'` + (near.length ? `; similar: ${near.join(", ")}` : ""), { file: this.dir, tensor: name });
+  }
+
+  /**
+   * Tensors whose name, or module path (the name without its last segment, so
+   * `backbone.layers.*.mixer.in_proj` finds the in_proj weights), matches a glob.
+   */
+  find(pattern: string): Tensor[] {
+    const re = globToRegExp(pattern);
+    return this.names().filter((n) => re.test(n) || re.test(n.slice(0, n.lastIndexOf(".")))).map((n) => this.tensors.get(n)!);
+  }
+
+  /** The format of the weights (FP8 flavours are told apart by config and scale names). */
+  get weightFormat(): WeightFormat {
+    const fp8 = [...this.tensors.values()].filter((t) => isFloat8(t.dtype));
+    if (!fp8.length) return "dense";
+    const q = this.config?.quantization_config ?? {};
+    const method = String(q.quant_method ?? "");
+    if (fs.existsSync(path.join(this.dir, "hf_quant_config.json")) || method === "modelopt") return "fp8-modelopt";
+    if (method === "compressed-tensors") return "fp8-compressed-tensors";
+    if (fp8.some((t) => t.scale && t.scale.tensor.name.endsWith("_scale_inv"))) return "fp8-block";
+    if (fp8.some((t) => t.scale)) return "fp8-scaled";
+    return "fp8-bare";
+  }
+
+  /** Checks every tensor the config's layer plan needs: present, and of the right shape. */
+  validate(): void {
+    if (!this.config) return;
+    const missing: string[] = [];
+    const wrong: string[] = [];
+    for (const e of expectedTensors(this.config)) {
+      if (!this.has(e.name)) { missing.push(e.name); continue; }
+      const t = this.tensor(e.name);
+      if (t.shape.length !== e.shape.length || t.shape.some((d, i) => d !== e.shape[i])) {
+        wrong.push(`${e.name} is ${formatShape(t.shape)}, config expects ${formatShape(e.shape)}`);
+      }
+    }
+    if (missing.length || wrong.length) {
+      const parts: string[] = [];
+      if (missing.length) parts.push(`missing ${missing.length} tensor(s): ${missing.slice(0, 8).join(", ")}${missing.length > 8 ? ", ..." : ""}`);
+      if (wrong.length) parts.push(`wrong shape: ${wrong.slice(0, 8).join("; ")}${wrong.length > 8 ? "; ..." : ""}`);
+      throw new CheckpointError("config-mismatch", `${this.dir}: tensors do not fit config.json: ${parts.join("; ")}`,
+        { file: path.join(this.dir, "config.json"), tensor: missing[0] ?? wrong[0]?.split(" ")[0] });
+    }
+  }
+
+  /** The mapped bytes of a file (mapped once, on first use). */
+  private mapped(file: string): ArrayBuffer {
+    let m = this.maps.get(file);
+    if (!m) {
+      m = native().mapFile(file);
+      this.maps.set(file, m);
+    }
+    return m;
+  }
+
+  private index(): void {
+    for (const h of this.headers) {
+      for (const e of h.tensors) {
+        if (this.tensors.has(e.name)) {
+          const other = this.tensors.get(e.name)!.file;
+          throw new CheckpointError("duplicate-tensor", `${h.file}: tensor '${e.name}' is also in ${other}`, { file: h.file, tensor: e.name });
+        }
+        const file = h.file;
+        const t = new Tensor(e.name, e.dtype, e.shape, () => new Uint8Array(this.mapped(file), e.offset, e.byteLength), file);
+        this.tensors.set(e.name, t);
+      }
+    }
+    for (const t of this.tensors.values()) {
+      if (isFloat8(t.dtype) && t.name.endsWith(".weight")) t.scale = this.pairScale(t);
+    }
+  }
+
+  private pairScale(w: Tensor): ScaleInfo | undefined {
+    const base = w.name.slice(0, -".weight".length);
+    const s = this.tensors.get(`${base}.weight_scale`) ?? this.tensors.get(`${base}.weight_scale_inv`);
+    if (!s) return undefined;
+    const R = w.rows, C = w.cols;
+    const fail = (why: string): never => {
+      throw new CheckpointError("invalid-scale", `${s.file}: tensor '${s.name}' of shape ${formatShape(s.shape)} ${why} for weight ${formatShape(w.shape)}`, { file: s.file, tensor: s.name });
+    };
+    if (s.numel === 1) return { tensor: s, granularity: "tensor", blockRows: R, blockCols: C };
+    if (s.numel === R && (s.shape.length === 1 || (s.shape.length === 2 && s.shape[1] === 1))) {
+      return { tensor: s, granularity: "row", blockRows: 1, blockCols: C };
+    }
+    if (s.shape.length !== 2) fail("fits no scale granularity (scalar, per row [R] / [R,1], or 2-D blocks)");
+    const [sr, sc] = s.shape;
+    const declared = this.config?.quantization_config?.weight_block_size;
+    const candidates: [number, number][] = [];
+    if (Array.isArray(declared) && declared.length === 2) candidates.push([Number(declared[0]), Number(declared[1])]);
+    else candidates.push([128, 128], [Math.ceil(R / sr), Math.ceil(C / sc)]);
+    for (const [br, bc] of candidates) {
+      if (br > 0 && bc > 0 && Math.ceil(R / br) === sr && Math.ceil(C / bc) === sc) {
+        return { tensor: s, granularity: "block", blockRows: br, blockCols: bc };
+      }
+    }
+    return fail(`does not match blocks of ${candidates.map((c) => c.join("x")).join(" or ")}`);
+  }
+}
+
+/** The safetensors files of a folder: from the index if there is one, else all *.safetensors. */
+function shardFiles(dir: string): string[] {
+  const indexFile = path.join(dir, "model.safetensors.index.json");
+  if (fs.existsSync(indexFile)) {
+    let index: { weight_map?: Record<string, string> };
+    try {
+      index = JSON.parse(fs.readFileSync(indexFile, "utf8"));
+    } catch (e) {
+      throw new CheckpointError("invalid-json", `${indexFile}: not valid JSON (${(e as Error).message})`, { file: indexFile });
+    }
+    if (!index.weight_map || typeof index.weight_map !== "object") {
+      throw new CheckpointError("invalid-header", `${indexFile}: no 'weight_map' object`, { file: indexFile, field: "weight_map" });
+    }
+    const shards = [...new Set(Object.values(index.weight_map))];
+    for (const s of shards) {
+      const f = path.join(dir, s);
+      if (!fs.existsSync(f)) {
+        const tensor = Object.entries(index.weight_map).find(([, v]) => v === s)![0];
+        throw new CheckpointError("missing-shard", `${indexFile}: shard '${s}' (holding '${tensor}' and others) is missing from ${dir}`, { file: f, tensor });
+      }
+    }
+    return shards.map((s) => path.join(dir, s));
+  }
+  const single = path.join(dir, "model.safetensors");
+  if (fs.existsSync(single)) return [single];
+  const all = fs.readdirSync(dir).filter((f) => f.endsWith(".safetensors")).sort();
+  if (!all.length) {
+    throw new CheckpointError("not-found", `${dir}: no model.safetensors, model.safetensors.index.json or *.safetensors files`, { file: dir });
+  }
+  return all.map((f) => path.join(dir, f));
+}
+
+/** A glob over tensor names: * matches any run of characters, ? one character. */
+export function globToRegExp(pattern: string): RegExp {
+  const re = [...pattern].map((c) => (c === "*" ? ".*" : c === "?" ? "." : c.replace(/[.+^${}()|[\]\\]/g, "\\$&"))).join("");
+  return new RegExp(`^${re}$`);
+}
