@@ -31,3 +31,8 @@ export { progress, setProgressSink } from "./util/progress";
 export type { ProgressHandle, ProgressSink } from "./util/progress";
 export { float32ToBf16, bf16ToFloat32 } from "./tensor/convert";
 export { native } from "./backend/native";
+export type { CausalLM, ModelState, ForwardOptions } from "./model/types";
+export { NemotronH, NemotronHState } from "./model/nemotron-h";
+export type { LoadOptions } from "./model/nemotron-h";
+export { executionPlan, ROLE, HOOK_POINT } from "./model/plan";
+export type { PlanSlot } from "./model/plan";
