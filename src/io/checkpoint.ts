@@ -33,7 +33,7 @@ export type WeightFormat =
 
 export class Checkpoint {
   readonly tensors = new Map<string, Tensor>();
-  private readonly maps = new Map<string, ArrayBuffer>();
+  private readonly maps = new Map<string, { handle: object; size: number }>();
 
   private constructor(
     /** The folder holding the files. */
@@ -129,14 +129,14 @@ export class Checkpoint {
     }
   }
 
-  /** The mapped bytes of a file (mapped once, on first use). */
-  private mapped(file: string): ArrayBuffer {
+  /** A zero-copy view of bytes of a file, mapped once on first use. */
+  private view(file: string, offset: number, length: number): Uint8Array {
     let m = this.maps.get(file);
     if (!m) {
       m = native().mapFile(file);
       this.maps.set(file, m);
     }
-    return m;
+    return new Uint8Array(native().mapView(m.handle, offset, length));
   }
 
   private index(): void {
@@ -147,7 +147,8 @@ export class Checkpoint {
           throw new CheckpointError("duplicate-tensor", `${h.file}: tensor '${e.name}' is also in ${other}`, { file: h.file, tensor: e.name });
         }
         const file = h.file;
-        const t = new Tensor(e.name, e.dtype, e.shape, () => new Uint8Array(this.mapped(file), e.offset, e.byteLength), file);
+        let bytes: Uint8Array | undefined;  // one view per tensor: V8 allows one external buffer per address
+        const t = new Tensor(e.name, e.dtype, e.shape, () => (bytes ??= this.view(file, e.offset, e.byteLength)), file);
         this.tensors.set(e.name, t);
       }
     }
