@@ -174,7 +174,7 @@ export class Checkpoint {
     const declared = this.config?.quantization_config?.weight_block_size;
     const candidates: [number, number][] = [];
     if (Array.isArray(declared) && declared.length === 2) candidates.push([Number(declared[0]), Number(declared[1])]);
-    else candidates.push([128, 128], [Math.ceil(R / sr), Math.ceil(C / sc)]);
+    else candidates.push([guessBlock(R, sr), guessBlock(C, sc)]);
     for (const [br, bc] of candidates) {
       if (br > 0 && bc > 0 && Math.ceil(R / br) === sr && Math.ceil(C / bc) === sc) {
         return { tensor: s, granularity: "block", blockRows: br, blockCols: bc };
@@ -182,6 +182,17 @@ export class Checkpoint {
     }
     return fail(`does not match blocks of ${candidates.map((c) => c.join("x")).join(" or ")}`);
   }
+}
+
+/**
+ * Block size along a dimension of `size` split into `blocks` scale entries, when the config
+ * does not declare weight_block_size: 128 (DeepSeek-V3's) if it fits, else the smallest
+ * power of two that fits, else ceil(size / blocks).
+ */
+function guessBlock(size: number, blocks: number): number {
+  if (Math.ceil(size / 128) === blocks) return 128;
+  for (let b = 1; b <= size; b *= 2) if (Math.ceil(size / b) === blocks) return b;
+  return Math.ceil(size / blocks);
 }
 
 /** The safetensors files of a folder: from the index if there is one, else all *.safetensors. */
