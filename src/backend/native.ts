@@ -24,7 +24,8 @@ export interface NativeModelConfig {
 }
 
 export interface NativeAddon {
-  mapFile(path: string): ArrayBuffer;
+  mapFile(path: string): { handle: object; size: number };
+  mapView(handle: object, offset: number, length: number): ArrayBuffer;
   threads(): number;
   setThreads(n: number): number;
   copyBytes(src: Bytes, dst: Bytes): void;
