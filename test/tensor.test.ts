@@ -157,5 +157,11 @@ describe("inventory", () => {
     expect(inv.weightFormat).toBe("fp8-modelopt");
     expect(inventoryText(inv)).toMatch(/backbone\.layers\.1\s+attention/);
     expect(path.basename(ck.files[0])).toBe("model.safetensors");
+    const bundle = (ck as unknown as Record<symbol, () => Record<string, string>>)[Symbol.for("Jupyter.display")]();
+    expect(bundle["text/html"]).toMatch(/<td[^>]*>backbone\.layers\.2<\/td><td[^>]*>mlp/);
+    const t = ck.tensor("backbone.layers.0.mixer.in_proj.weight");
+    const tb = (t as unknown as Record<symbol, () => Record<string, string>>)[Symbol.for("Jupyter.display")]();
+    expect(tb["text/html"]).toMatch(/F8_E4M3/);
+    expect(tb["text/plain"]).toMatch(/absmax: /);
   });
 });
