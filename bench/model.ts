@@ -1,0 +1,125 @@
+/**
+ * Model benchmarks: decode and prefill tokens/s of NemotronH on a 45M-parameter checkpoint
+ * made by makeTiny (hidden 512, M-M-M-MM-M-M-M*-M-, 16 Mamba heads of 64, 8 groups, state
+ * 64, 8/2 attention heads of 64, intermediate 2048, vocab 8192) in BF16 and FP8 E4M3, each
+ * beside its bandwidth roofline measured in the same run (weight bytes read per decoded
+ * token ÷ copy bandwidth), HF transformers on the same checkpoint when a Python with
+ * torch + transformers is present (test/fixtures/hf_bench.py), and the resident memory of
+ * a larger FP8 checkpoint after one token against its file size.
+ */
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { spawnSync } from "child_process";
+import { native } from "../src/backend/native";
+import { NemotronH } from "../src/model/nemotron-h";
+import { makeTiny, TinyDType } from "../src/tiny/make-tiny";
+import { bestSeconds, copyBandwidth, pythonWith, row } from "./common";
+
+const BENCH_CONFIG = {
+  vocab_size: 8192, hidden_size: 512, num_attention_heads: 8, num_key_value_heads: 2, head_dim: 64,
+  intermediate_size: 2048, mamba_num_heads: 16, mamba_head_dim: 64, ssm_state_size: 64, n_groups: 8,
+  conv_kernel: 4, chunk_size: 128,
+};
+const PATTERN = "M-M-M-MM-M-M-M*-M-";
+const PROMPT = 128;
+const DECODE = 64;
+
+/** Bytes of weights one decoded token reads: every bound tensor once, one embedding row. */
+function weightBytesPerToken(m: NemotronH): number {
+  let bytes = 0;
+  for (const name of new Set(m.plan.map((s) => s.name))) {
+    const t = m.weight(name);
+    bytes += name.endsWith("embeddings.weight") ? t.nbytes / t.rows : t.nbytes;
+  }
+  if (m.config.tie_word_embeddings) bytes += m.weight("backbone.embeddings.weight").nbytes;
+  return bytes;
+}
+
+function ids(n: number, vocab: number, seed: number): number[] {
+  return Array.from({ length: n }, (_, i) => (i * 7919 + seed * 104729) % vocab);
+}
+
+function measure(m: NemotronH): { decode: number; prefill: number } {
+  const prompt = ids(PROMPT, m.vocabSize, 1);
+  const prefillS = bestSeconds(() => m.forward(prompt, m.newState(), { lastOnly: true }), 3);
+  const st = m.newState();
+  m.forward(prompt.slice(0, 16), st, { lastOnly: true });
+  const base = st.clone();
+  const next = ids(DECODE, m.vocabSize, 2);
+  const decodeS = bestSeconds(() => {
+    const s = base.clone();
+    for (const id of next) m.forward([id], s, { lastOnly: true });
+  }, 3);
+  return { prefill: PROMPT / prefillS, decode: DECODE / decodeS };
+}
+
+function hfBaseline(dir: string): { prefill_tokens_per_s: number; decode_tokens_per_s: number } | undefined {
+  const script = path.join(__dirname, "..", "..", "test", "fixtures", "hf_bench.py");
+  if (!fs.existsSync(script)) { row("HF transformers", "skipped", `(${script} not found)`); return undefined; }
+  const py = pythonWith(["torch", "transformers"]);
+  if (!py) { row("HF transformers", "skipped", "(no python with torch + transformers: set NEMOTRON_LAB_PYTHON)"); return undefined; }
+  const r = spawnSync(py, [script, dir, "--prompt-len", String(PROMPT), "--decode-tokens", String(DECODE), "--threads", String(native().threads())],
+    { encoding: "utf8", timeout: 900_000 });
+  try {
+    const out = JSON.parse(r.stdout.trim().split("\n").pop()!);
+    if (out.error) throw new Error(out.error);
+    return out;
+  } catch (e) {
+    row("HF transformers", "failed", `(${(e as Error).message ?? r.stderr.trim().split("\n").pop()})`);
+    return undefined;
+  }
+}
+
+function rssMiB(): number {
+  return process.memoryUsage().rss / 2 ** 20;
+}
+
+export async function run(): Promise<void> {
+  const threads = native().threads();
+  console.log(`\n== model: NemotronH forward, 45M-parameter checkpoint (${threads} threads, prompt ${PROMPT}, decode ${DECODE})`);
+  const copy = copyBandwidth();
+  row("memory copy (read bandwidth)", `${copy.toFixed(2)} GB/s`, "the yardstick");
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), "nl-bench-model-"));
+  try {
+    let hf: ReturnType<typeof hfBaseline>;
+    for (const dtype of ["bf16", "f8e4m3"] as TinyDType[]) {
+      const dir = path.join(root, dtype);
+      await makeTiny(dir, { pattern: PATTERN, dtype, seed: 7, config: BENCH_CONFIG });
+      const m = NemotronH.load(dir);
+      const bytes = weightBytesPerToken(m);
+      const roof = (copy * 1e9) / bytes;
+      const r = measure(m);
+      console.log(`  -- ${dtype} (${(bytes / 1e6).toFixed(1)} MB of weights read per decoded token)`);
+      row("bandwidth roofline (decode)", `${roof.toFixed(1)} tok/s`, "weight bytes per token / copy bandwidth");
+      row("decode", `${r.decode.toFixed(1)} tok/s`, `${((r.decode / roof) * 100).toFixed(0)}% of roofline`);
+      row("prefill", `${r.prefill.toFixed(1)} tok/s`, `${(r.prefill / r.decode).toFixed(1)}x decode`);
+      if (dtype === "bf16") {
+        hf = hfBaseline(dir);
+        if (hf) {
+          row("HF transformers decode (bf16, CPU)", `${hf.decode_tokens_per_s.toFixed(1)} tok/s`, `ours ${(r.decode / hf.decode_tokens_per_s).toFixed(1)}x`);
+          row("HF transformers prefill (bf16, CPU)", `${hf.prefill_tokens_per_s.toFixed(1)} tok/s`, `ours ${(r.prefill / hf.prefill_tokens_per_s).toFixed(1)}x`);
+        }
+      } else if (hf) {
+        row("vs HF (bf16) decode / prefill", `${(r.decode / hf.decode_tokens_per_s).toFixed(1)}x / ${(r.prefill / hf.prefill_tokens_per_s).toFixed(1)}x`);
+      }
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+
+    // Resident memory of a larger FP8 checkpoint: weights are read in place (mapped), never widened.
+    const big = path.join(root, "big-fp8");
+    await makeTiny(big, {
+      pattern: "M-M*-M-", dtype: "f8e4m3", seed: 9,
+      config: { ...BENCH_CONFIG, vocab_size: 32768, hidden_size: 2048, intermediate_size: 8192, mamba_num_heads: 64, num_attention_heads: 16, num_key_value_heads: 4, head_dim: 128 },
+    });
+    const fileBytes = fs.readdirSync(big).filter((f) => f.endsWith(".safetensors")).reduce((a, f) => a + fs.statSync(path.join(big, f)).size, 0);
+    const before = rssMiB();
+    const m = NemotronH.load(big);
+    m.forward([1], m.newState());
+    const after = rssMiB();
+    console.log(`  -- resident memory, FP8 checkpoint of ${(fileBytes / 2 ** 20).toFixed(0)} MiB`);
+    row("RSS growth after open + one token", `${(after - before).toFixed(0)} MiB`, `${((after - before) / (fileBytes / 2 ** 20)).toFixed(2)}x the file size (process RSS ${after.toFixed(0)} MiB)`);
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+}
