@@ -1,0 +1,216 @@
+// Every backend op: the fast CPU kernel against its plain reference (after ggml's
+// test-backend-ops), on NemotronH shapes with random data, by normalised error
+// max|fast - ref| / max|ref|. Full Nano-9B shapes for the memory-bound matvecs; row
+// subsets or short sequences where the fp64 reference would take too long.
+import { randomFillSync } from "crypto";
+import { describe, expect, it } from "vitest";
+import { native, DType } from "../src/index";
+import { dtypeCode } from "../src/tensor/dtype";
+import { Rng } from "../src/util/random";
+
+const nat = native();
+const rng = new Rng(42);
+
+function normErr(fast: Float32Array, ref: Float32Array): number {
+  let d = 0, m = 0;
+  for (let i = 0; i < ref.length; i++) { d = Math.max(d, Math.abs(fast[i] - ref[i])); m = Math.max(m, Math.abs(ref[i])); }
+  return m === 0 ? d : d / m;
+}
+
+/** Random stored weights of moderate magnitude (no NaN/Inf codes). */
+function randomWeights(dtype: DType, n: number): Uint8Array {
+  const size = dtype === "F32" ? 4 : dtype === "BF16" || dtype === "F16" ? 2 : 1;
+  const b = new Uint8Array(n * size);
+  randomFillSync(b);
+  if (dtype === "F32") {
+    const u = new Uint32Array(b.buffer);
+    for (let i = 0; i < n; i++) u[i] = (u[i] & 0x807fffff) | ((120 + (u[i] & 3)) << 23);
+  } else if (dtype === "BF16") {
+    const u = new Uint16Array(b.buffer);
+    for (let i = 0; i < n; i++) u[i] = (u[i] & 0x807f) | ((120 + (u[i] & 3)) << 7);
+  } else if (dtype === "F16") {
+    const u = new Uint16Array(b.buffer);
+    for (let i = 0; i < n; i++) u[i] = (u[i] & 0x83ff) | ((8 + (u[i] & 7)) << 10);
+  } else if (dtype === "F8_E4M3") {
+    for (let i = 0; i < n; i++) if ((b[i] & 0x7f) === 0x7f) b[i] ^= 1;
+  } else {
+    for (let i = 0; i < n; i++) if ((b[i] & 0x7c) === 0x7c) b[i] ^= 0x40;
+  }
+  return b;
+}
+
+interface Scale { values: Float32Array; br: number; bc: number }
+function scaleFor(kind: "none" | "tensor" | "row" | "block", rows: number, cols: number, block = 128): Scale | null {
+  if (kind === "none") return null;
+  const [br, bc] = kind === "tensor" ? [rows, cols] : kind === "row" ? [1, cols] : [block, block];
+  const n = Math.ceil(rows / br) * Math.ceil(cols / bc);
+  return { values: rng.uniformArray(n, 0.001, 0.01), br, bc };
+}
+
+function linear(x: Float32Array, T: number, w: Uint8Array, dtype: DType, rows: number, cols: number, s: Scale | null,
+  bias: Float32Array | null, reference: boolean): Float32Array {
+  const y = new Float32Array(T * rows);
+  nat.opLinear(x, T, w, dtypeCode(dtype), rows, cols, s?.values ?? null, s?.br ?? 1, s?.bc ?? 1, bias, y, reference);
+  return y;
+}
+
+interface LinearCase { label: string; rows: number; cols: number; T: number; dtype: DType; scale: "none" | "tensor" | "row" | "block"; block?: number; bias?: boolean }
+
+const LINEAR: LinearCase[] = [
+  // decode: full Nano-9B shapes
+  { label: "Nano-9B mamba in_proj 22656x4480 matvec", rows: 22656, cols: 4480, T: 1, dtype: "BF16", scale: "none" },
+  { label: "Nano-9B mamba in_proj 22656x4480 matvec", rows: 22656, cols: 4480, T: 1, dtype: "F8_E4M3", scale: "tensor" },
+  { label: "Nano-9B mlp down_proj 4480x15680 matvec", rows: 4480, cols: 15680, T: 1, dtype: "F8_E4M3", scale: "block", block: 128 },
+  { label: "Nano-9B mlp up_proj 15680x4480 matvec", rows: 15680, cols: 4480, T: 1, dtype: "F8_E5M2", scale: "row" },
+  { label: "Nano-9B attention k_proj 1024x4480 matvec", rows: 1024, cols: 4480, T: 1, dtype: "F16", scale: "none" },
+  { label: "Nano-9B attention o_proj 4480x5120 matvec", rows: 4480, cols: 5120, T: 1, dtype: "F32", scale: "none" },
+  { label: "Nano-9B mamba out_proj 4480x10240, 3 tokens", rows: 4480, cols: 10240, T: 3, dtype: "BF16", scale: "none" },
+  // prefill GEMM: row subsets of Nano-9B weights, token counts off the 32-token blocks
+  { label: "Nano-9B in_proj rows 0..299 x4480, 37 tokens (GEMM)", rows: 300, cols: 4480, T: 37, dtype: "BF16", scale: "none" },
+  { label: "Nano-9B in_proj rows 0..299 x4480, 70 tokens (GEMM)", rows: 300, cols: 4480, T: 70, dtype: "F8_E4M3", scale: "block", block: 128 },
+  { label: "Nano-9B down_proj rows 0..127 x15680, 33 tokens (GEMM)", rows: 127, cols: 15680, T: 33, dtype: "F8_E4M3", scale: "row" },
+  { label: "Nano-9B q_proj rows 0..99 x4480, 9 tokens (GEMM)", rows: 100, cols: 4480, T: 9, dtype: "F16", scale: "none" },
+  { label: "Nano-9B o_proj rows 0..63 x5120, 40 tokens (GEMM) + bias", rows: 64, cols: 5120, T: 40, dtype: "F32", scale: "none", bias: true },
+  { label: "odd shape 37x50, 12 tokens, E5M2 blocks 16x10 (GEMM)", rows: 37, cols: 50, T: 12, dtype: "F8_E5M2", scale: "block", block: 10 },
+  { label: "odd shape 37x50, 2 tokens, E4M3 blocks 10x10 + bias", rows: 37, cols: 50, T: 2, dtype: "F8_E4M3", scale: "block", block: 10, bias: true },
+];
+
+describe("linear: fast vs reference", () => {
+  for (const c of LINEAR) {
+    it(`${c.label} ${c.dtype} scale ${c.scale}`, () => {
+      const w = randomWeights(c.dtype, c.rows * c.cols);
+      const s = scaleFor(c.scale, c.rows, c.cols, c.block);
+      const x = rng.normalArray(c.T * c.cols, 1);
+      const bias = c.bias ? rng.normalArray(c.rows, 1) : null;
+      const err = normErr(linear(x, c.T, w, c.dtype, c.rows, c.cols, s, bias, false), linear(x, c.T, w, c.dtype, c.rows, c.cols, s, bias, true));
+      expect(err).toBeLessThan(1e-5);
+    });
+  }
+
+  it("FP8 NaN codes stay NaN in the fast kernels (matvec and GEMM)", () => {
+    for (const [dtype, nan] of [["F8_E4M3", 0x7f], ["F8_E5M2", 0x7d]] as [DType, number][]) {
+      for (const T of [1, 20]) {
+        const w = randomWeights(dtype, 4 * 32);
+        w[5] = nan;  // row 0
+        const y = linear(rng.normalArray(T * 32, 1), T, w, dtype, 4, 32, null, null, false);
+        for (let t = 0; t < T; t++) {
+          expect(Number.isNaN(y[t * 4])).toBe(true);
+          expect(Number.isNaN(y[t * 4 + 1])).toBe(false);
+        }
+      }
+    }
+  });
+});
+
+describe("other ops: fast vs reference", () => {
+  it("embedding: vocab 8192 x 4480 rows, BF16 and FP8 with row scales", () => {
+    const ids = Int32Array.from([0, 8191, 17, 17, 4000]);
+    for (const dtype of ["BF16", "F8_E4M3"] as DType[]) {
+      const w = randomWeights(dtype, 8192 * 4480);
+      const s = dtype === "BF16" ? null : scaleFor("row", 8192, 4480);
+      const run = (ref: boolean) => {
+        const out = new Float32Array(ids.length * 4480);
+        nat.opEmbedding(w, dtypeCode(dtype), 8192, 4480, s?.values ?? null, s?.br ?? 1, s?.bc ?? 1, ids, out, ref);
+        return out;
+      };
+      expect(normErr(run(false), run(true))).toBe(0);
+    }
+    const w = randomWeights("BF16", 16 * 8);
+    expect(() => nat.opEmbedding(w, dtypeCode("BF16"), 16, 8, null, 1, 1, Int32Array.from([16]), new Float32Array(8), false)).toThrow(/outside the vocabulary/);
+  });
+
+  it("rmsnorm: Nano-9B block norm, 7 tokens x 4480", () => {
+    const x = rng.normalArray(7 * 4480, 3), w = rng.normalArray(4480, 0.1, 1);
+    const run = (ref: boolean) => { const y = new Float32Array(x.length); nat.opRmsnorm(x, 7, 4480, w, 1e-5, y, ref); return y; };
+    expect(normErr(run(false), run(true))).toBeLessThan(1e-6);
+  });
+
+  it("gated rmsnorm: Nano-9B mixer norm, 5 tokens x 10240 in groups of 1280, z inside in_proj output (stride 22656)", () => {
+    const T = 5, n = 10240, ldz = 22656;
+    const y = rng.normalArray(T * n, 1), z = rng.normalArray(T * ldz, 2), w = rng.normalArray(n, 0.1, 1);
+    const run = (ref: boolean) => { const o = new Float32Array(T * n); nat.opGatedRmsnorm(y, z, ldz, T, n, 1280, w, 1e-5, o, ref); return o; };
+    expect(normErr(run(false), run(true))).toBeLessThan(1e-6);
+  });
+
+  it("conv1d + SiLU: Nano-9B xBC 12288 channels, K=4, sequence of 37 and a step, from a nonzero state", () => {
+    const C = 12288, K = 4;
+    const w = rng.normalArray(C * K, 0.5), b = rng.normalArray(C, 0.1), st0 = rng.normalArray((K - 1) * C, 1);
+    for (const T of [37, 2, 1]) {
+      const x = rng.normalArray(T * C, 1);
+      const run = (ref: boolean) => {
+        const st = st0.slice(), out = new Float32Array(T * C);
+        nat.opConv1dSilu(x, T, C, K, w, b, st, out, ref);
+        return { out, st };
+      };
+      const f = run(false), r = run(true);
+      expect(normErr(f.out, r.out)).toBeLessThan(1e-6);
+      expect(normErr(f.st, r.st)).toBe(0);
+    }
+  });
+
+  it("dt softplus: 37 tokens x 128 heads, with and without HF's lower clamp", () => {
+    const raw = rng.normalArray(37 * 128, 4), bias = rng.normalArray(128, 2, -4);
+    for (const lo of [0, 0.001]) {
+      const run = (ref: boolean) => { const dt = new Float32Array(raw.length); nat.opDtSoftplus(raw, 37, 128, bias, lo, Infinity, dt, ref); return dt; };
+      expect(normErr(run(false), run(true))).toBeLessThan(1e-6);
+    }
+  });
+
+  it("SSM: Nano-9B heads (128 x 80, 8 groups, state 128), chunked scan over 40 tokens (chunk 16) and 3 decode steps", () => {
+    const nh = 128, P = 80, G = 8, N = 128;
+    const A = Float32Array.from({ length: nh }, () => -Math.exp(Math.log(1 + 15 * rng.uniform())));
+    const D = rng.normalArray(nh, 0.1, 1);
+    const state0 = rng.normalArray(nh * P * N, 0.1);
+    for (const [T, mode] of [[40, "scan"], [3, "step"]] as [number, "scan" | "step"][]) {
+      const x = rng.normalArray(T * nh * P, 1), B = rng.normalArray(T * G * N, 1), C = rng.normalArray(T * G * N, 1);
+      const dt = rng.uniformArray(T * nh, 0.001, 0.1);
+      const dims = Float64Array.from([T, nh, P, G, N, 16]);
+      const run = (m: "scan" | "step" | "reference") => {
+        const st = state0.slice(), y = new Float32Array(T * nh * P);
+        nat.opSsm(x, B, C, dt, A, D, dims, st, y, m);
+        return { y, st };
+      };
+      const f = run(mode), r = run("reference");
+      expect(normErr(f.y, r.y)).toBeLessThan(1e-5);
+      expect(normErr(f.st, r.st)).toBeLessThan(1e-5);
+    }
+  });
+
+  it("attention: Nano-9B GQA 40/8 heads of 128, prefill of 9 over a cache of 20, and a decode step over 100", () => {
+    for (const [T, past] of [[9, 20], [1, 100]]) {
+      const q = rng.normalArray(T * 40 * 128, 1), k = rng.normalArray((past + T) * 8 * 128, 1), v = rng.normalArray((past + T) * 8 * 128, 1);
+      const dims = Float64Array.from([T, past, 40, 8, 128]);
+      const run = (ref: boolean) => { const o = new Float32Array(T * 40 * 128); nat.opAttention(q, k, v, dims, 1 / Math.sqrt(128), o, ref); return o; };
+      expect(normErr(run(false), run(true))).toBeLessThan(1e-5);
+    }
+  });
+
+  it("relu2: Nano-9B MLP activation, 3 x 15680", () => {
+    const x = rng.normalArray(3 * 15680, 1);
+    const f = x.slice(), r = x.slice();
+    nat.opRelu2(f, false);
+    nat.opRelu2(r, true);
+    expect(normErr(f, r)).toBe(0);
+    expect(r.every((v, i) => v === (x[i] > 0 ? x[i] * x[i] : 0) || Math.abs(v - x[i] * x[i]) < 1e-6 * v)).toBe(true);
+  });
+});
+
+describe("sampling helpers", () => {
+  const logits = rng.normalArray(131072, 3);
+  it("argmax and topK agree with a sort", () => {
+    const order = [...logits.keys()].sort((a, b) => logits[b] - logits[a] || a - b);
+    expect(nat.argmax(logits)).toBe(order[0]);
+    const vals = new Float32Array(5), idx = new Int32Array(5);
+    nat.topK(logits, 5, vals, idx);
+    expect([...idx]).toEqual(order.slice(0, 5));
+    expect([...vals]).toEqual(order.slice(0, 5).map((i) => logits[i]));
+  });
+  it("softmax sums to 1 and matches exp(x/T - logZ)", () => {
+    const p = logits.slice();
+    const logZ = nat.softmax(p, 0.7);
+    let s = 0;
+    for (const v of p) s += v;
+    expect(Math.abs(s - 1)).toBeLessThan(1e-5);
+    expect(Math.abs(p[123] - Math.exp(logits[123] / 0.7 - logZ))).toBeLessThan(1e-7);
+  });
+});
