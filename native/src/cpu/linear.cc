@@ -133,6 +133,56 @@ NL_INLINE void dot_block(const float* x, int64_t ldx, const WeightView& w, Scale
   }
 }
 
+// FP8, few tokens: 64 codes are loaded as 16 words; lane j of shift s holds code 4j+s, so
+// x is pre-permuted the same way (xq, blocks of 64) and no byte widening is needed.
+template <DType D, int MR, int NT>
+NL_INLINE void dot_block_fp8(const float* xq, const float* x, const WeightView& w, ScaleMode mode, int64_t r,
+                             const float* bias, float* y) {
+  const int64_t K = w.cols, K64 = K & ~int64_t(63);
+  v16f acc[MR][NT];
+  for (int i = 0; i < MR; i++)
+    for (int t = 0; t < NT; t++) acc[i][t] = v16f{};
+  const float* srow[MR];
+  for (int i = 0; i < MR; i++) srow[i] = w.scale ? w.scale + ((r + i) / w.block_rows) * w.scale_cols() : nullptr;
+  for (int64_t k = 0; k < K64; k += 64) {
+    v16u words[MR];
+    for (int i = 0; i < MR; i++) std::memcpy(&words[i], w.data + (r + i) * K + k, 64);
+#pragma GCC unroll 4
+    for (int sft = 0; sft < 4; sft++) {
+      v16f wv[MR];
+      for (int i = 0; i < MR; i++) {
+        wv[i] = fp8_low_byte<D>(words[i] >> (8 * sft));
+        if (mode == kColBlockScale) wv[i] *= srow[i][k / w.block_cols];
+      }
+      for (int t = 0; t < NT; t++) {
+        v16f xv = load(xq + t * K + k + 16 * sft);
+        for (int i = 0; i < MR; i++) acc[i][t] += wv[i] * xv;
+      }
+    }
+  }
+  for (int i = 0; i < MR; i++) {
+    for (int t = 0; t < NT; t++) {
+      float s = hsum(acc[i][t]);
+      for (int64_t k = K64; k < K; k++) {
+        float wk = element_f32(w.data, D, (r + i) * K + k);
+        if (mode == kColBlockScale) wk *= srow[i][k / w.block_cols];
+        s += wk * x[t * K + k];
+      }
+      if (mode == kRowScale) s *= srow[i][0];
+      y[t * w.rows + r + i] = s + (bias ? bias[r + i] : 0.0f);
+    }
+  }
+}
+
+template <DType D, int NT>
+NL_KERNEL void linear_few_fp8(const float* xq, const float* x, const WeightView& w, const float* bias, float* y,
+                              int64_t r0, int64_t r1) {
+  ScaleMode mode = scale_mode(w);
+  int64_t r = r0;
+  for (; r + 4 <= r1; r += 4) dot_block_fp8<D, 4, NT>(xq, x, w, mode, r, bias, y);
+  for (; r < r1; r++) dot_block_fp8<D, 1, NT>(xq, x, w, mode, r, bias, y);
+}
+
 template <DType D, int NT>
 NL_KERNEL void linear_few(const float* x, const WeightView& w, const float* bias, float* y, int64_t r0, int64_t r1) {
   ScaleMode mode = scale_mode(w);
@@ -191,6 +241,32 @@ void linear_typed(const float* x, int64_t T, const WeightView& w, const float* b
     // Grain: ~64 KiB of weights per task, in whole 4-row groups.
     int64_t bytes_per_row = K * int64_t(dtype_size(w.dtype));
     int64_t grain = std::max<int64_t>(4, ((65536 / std::max<int64_t>(1, bytes_per_row)) + 3) / 4 * 4);
+    constexpr bool fp8 = D == DType::F8_E4M3 || D == DType::F8_E5M2;
+    if (fp8 && (scale_mode(w) != kColBlockScale || w.block_cols % 64 == 0)) {
+      // x permuted to the lane order of the 64-code words (see dot_block_fp8).
+      std::vector<float> xq(size_t(T * K));
+      const int64_t K64 = K & ~int64_t(63);
+      for (int64_t t = 0; t < T; t++) {
+        for (int64_t k = 0; k < K64; k += 64)
+          for (int s = 0; s < 4; s++)
+            for (int j = 0; j < 16; j++) xq[t * K + k + 16 * s + j] = x[t * K + k + 4 * j + s];
+        for (int64_t k = K64; k < K; k++) xq[t * K + k] = x[t * K + k];
+      }
+      for (int64_t t0 = 0; t0 < T; t0 += 4) {
+        const int64_t nt = std::min<int64_t>(4, T - t0);
+        const float *xt = x + t0 * K, *xqt = xq.data() + t0 * K;
+        float* yt = y + t0 * rows;
+        parallel_for(size_t(rows), size_t(grain), [&](size_t b, size_t e) {
+          switch (nt) {
+            case 1: linear_few_fp8<D, 1>(xqt, xt, w, bias, yt, b, e); break;
+            case 2: linear_few_fp8<D, 2>(xqt, xt, w, bias, yt, b, e); break;
+            case 3: linear_few_fp8<D, 3>(xqt, xt, w, bias, yt, b, e); break;
+            default: linear_few_fp8<D, 4>(xqt, xt, w, bias, yt, b, e); break;
+          }
+        });
+      }
+      return;
+    }
     for (int64_t t0 = 0; t0 < T; t0 += 4) {
       const int64_t nt = std::min<int64_t>(4, T - t0);
       const float* xt = x + t0 * K;

@@ -44,6 +44,22 @@ NL_INLINE v16u widen_bytes(const uint8_t* p) {
   return __builtin_convertvector(__builtin_convertvector(c, v16h), v16u);
 }
 
+// FP8 codes in the low byte of each lane (bits above are ignored) as fp32.
+template <DType D>
+NL_INLINE v16f fp8_low_byte(v16u u) {
+  v16u sign = (u << 24) & 0x80000000u, em = u & 0x7fu;
+  if constexpr (D == DType::F8_E4M3) {
+    v16u finite = (v16u)(as_f(em << 20) * 0x1p120f);  // rebias 7 -> 127; subnormals exact
+    v16u r = (em == 0x7fu) ? v16u{} + 0x7fc00000u : finite;
+    return as_f(r | sign);
+  } else {
+    v16u finite = (v16u)(as_f(em << 21) * 0x1p112f);  // rebias 15 -> 127
+    v16u special = 0x7f800000u | ((em & 3u) << 21);
+    v16u r = (em >= 0x7cu) ? special : finite;
+    return as_f(r | sign);
+  }
+}
+
 // 16 elements starting at element index i of a buffer of dtype D.
 template <DType D>
 NL_INLINE v16f cvt16(const uint8_t* base, int64_t i) {
@@ -60,19 +76,8 @@ NL_INLINE v16f cvt16(const uint8_t* base, int64_t i) {
     v16u special = 0x7f800000u | ((em & 0x3ffu) << 13);
     v16u r = (em >= 0x7c00u) ? special : finite;
     return as_f(r | sign);
-  } else if constexpr (D == DType::F8_E4M3) {
-    v16u u = widen_bytes(base + i);
-    v16u sign = (u & 0x80u) << 24, em = u & 0x7fu;
-    v16u finite = (v16u)(as_f(em << 20) * 0x1p120f);
-    v16u r = (em == 0x7fu) ? v16u{} + 0x7fc00000u : finite;
-    return as_f(r | sign);
-  } else {  // F8_E5M2
-    v16u u = widen_bytes(base + i);
-    v16u sign = (u & 0x80u) << 24, em = u & 0x7fu;
-    v16u finite = (v16u)(as_f(em << 21) * 0x1p112f);
-    v16u special = 0x7f800000u | ((em & 3u) << 21);
-    v16u r = (em >= 0x7cu) ? special : finite;
-    return as_f(r | sign);
+  } else {
+    return fp8_low_byte<D>(widen_bytes(base + i));
   }
 }
 
