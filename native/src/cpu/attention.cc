@@ -41,19 +41,6 @@ void attention_reference(const AttnArgs& a) {
   }
 }
 
-namespace {
-NL_KERNEL float dotf(const float* a, const float* b, int64_t n) {
-  v16f acc = {};
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) acc += load(a + i) * load(b + i);
-  float s = hsum(acc);
-  for (; i < n; i++) s += a[i] * b[i];
-  return s;
-}
-NL_KERNEL void axpyf(float alpha, const float* x, float* y, int64_t n) {
-  for (int64_t i = 0; i < n; i++) y[i] += alpha * x[i];
-}
-}  // namespace
 
 void attention_fast(const AttnArgs& a) {
   const int64_t rep = a.nq / a.nkv, ldq = a.nq * a.hd, ldk = a.nkv * a.hd;
@@ -64,14 +51,14 @@ void attention_fast(const AttnArgs& a) {
       const float* q = a.q + t * ldq + h * a.hd;
       float m = -INFINITY;
       for (int64_t u = 0; u < len; u++) {
-        s[u] = dotf(q, a.k + u * ldk + kv * a.hd, a.hd) * a.scale;
+        s[u] = dot_f32(q, a.k + u * ldk + kv * a.hd, a.hd) * a.scale;
         m = std::max(m, s[u]);
       }
       float sum = 0;
       for (int64_t u = 0; u < len; u++) { s[u] = std::exp(s[u] - m); sum += s[u]; }
       float* o = a.out + t * ldq + h * a.hd;
       std::fill(o, o + a.hd, 0.0f);
-      for (int64_t u = 0; u < len; u++) axpyf(s[u], a.v + u * ldk + kv * a.hd, o, a.hd);
+      for (int64_t u = 0; u < len; u++) axpy_f32(s[u], a.v + u * ldk + kv * a.hd, o, a.hd);
       const float inv = 1.0f / sum;
       for (int64_t j = 0; j < a.hd; j++) o[j] *= inv;
     }

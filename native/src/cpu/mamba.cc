@@ -102,19 +102,6 @@ void ssm_sequential_reference(const SsdArgs& a) {
 
 namespace {
 
-NL_KERNEL float dot(const float* a, const float* b, int64_t n) {
-  v16f acc = {};
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) acc += load(a + i) * load(b + i);
-  float s = hsum(acc);
-  for (; i < n; i++) s += a[i] * b[i];
-  return s;
-}
-
-NL_KERNEL void axpy(float alpha, const float* x, float* y, int64_t n) {
-  for (int64_t i = 0; i < n; i++) y[i] += alpha * x[i];
-}
-
 NL_KERNEL void scale_axpy(float beta, float* y, float alpha, const float* x, int64_t n) {
   for (int64_t i = 0; i < n; i++) y[i] = beta * y[i] + alpha * x[i];
 }
@@ -130,7 +117,7 @@ void step_head(const SsdArgs& a, int64_t h, int64_t t) {
   float* y = a.y + t * a.nh * P + h * P;
   for (int64_t p = 0; p < P; p++) {
     scale_axpy(dA, S + p * N, dt * x[p], B, N);
-    y[p] = dot(S + p * N, C, N) + a.D[h] * x[p];
+    y[p] = dot_f32(S + p * N, C, N) + a.D[h] * x[p];
   }
 }
 
@@ -162,13 +149,13 @@ void ssd_scan_fast(const SsdArgs& a) {
           float* y = a.y + tt * a.nh * P + h * P;
           // carried state and skip: exp(cum_t) · S_in·C_t + D·x_t
           const float decay = float(std::exp(cum[t]));
-          for (int64_t p = 0; p < P; p++) y[p] = decay * dot(S + p * N, Ct, N) + a.D[h] * xt[p];
+          for (int64_t p = 0; p < P; p++) y[p] = decay * dot_f32(S + p * N, Ct, N) + a.D[h] * xt[p];
           // within the chunk
           for (int64_t s = 0; s <= t; s++) {
             const int64_t ss = c0 + s;
-            const float cb = dot(Ct, a.B + ss * a.ldbc + g * N, N);
+            const float cb = dot_f32(Ct, a.B + ss * a.ldbc + g * N, N);
             const float coef = float(std::exp(cum[t] - cum[s])) * a.dt[ss * a.nh + h] * cb;
-            axpy(coef, a.x + ss * a.ldx + h * P, y, P);
+            axpy_f32(coef, a.x + ss * a.ldx + h * P, y, P);
           }
         }
         // state to the end of the chunk
@@ -179,7 +166,7 @@ void ssd_scan_fast(const SsdArgs& a) {
           for (int64_t n = 0; n < N; n++) Sp[n] *= total;
           for (int64_t s = 0; s < Lc; s++) {
             const int64_t ss = c0 + s;
-            axpy(w[s] * a.x[ss * a.ldx + h * P + p], a.B + ss * a.ldbc + g * N, Sp, N);
+            axpy_f32(w[s] * a.x[ss * a.ldx + h * P + p], a.B + ss * a.ldbc + g * N, Sp, N);
           }
         }
       }
