@@ -29,7 +29,8 @@ export class FakeLM implements CausalLM {
   }
   newState(): ModelState { const s = new FakeState(); this.states.push(s); return s; }
   forward(ids: ArrayLike<number>, state: ModelState, options?: ForwardOptions): Float32Array {
-    this.o.onForward?.(this.forwards++, Array.from(ids), options);
+    const call = this.forwards++;
+    this.o.onForward?.(call, Array.from(ids), options);
     if (options?.signal?.aborted) { const e = new Error("aborted"); e.name = "AbortError"; throw e; }
     const s = state as FakeState;
     if (s.prompt < 0) s.prompt = ids.length;
