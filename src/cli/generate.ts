@@ -75,7 +75,7 @@ export async function generateCommand(argv: string[]): Promise<void> {
   try {
     gen = stream(model, tokenizer, options);  // checks the prompt and options before any compute
   } catch (e) {
-    throw new UsageError((e as Error).message);
+    throw new UsageError((e as Error).message.replace(/^generate: /, ""));
   }
   const textOut = tokenizer !== undefined;
   let first = true;
