@@ -55,6 +55,30 @@ describe("samplers against hand-computed distributions", () => {
     expect(kept(topP(Float32Array.from([0, 0, 0, 0]), 0.6))).toEqual([0, 1, 2]);  // equal masses: lowest ids first
   });
 
+  it("top-p and top-k match a plain full-sort reference on random logits (ties included)", () => {
+    const refTopP = (l: Float32Array, p: number) => {
+      const pr = softmax(l);
+      const order = [...l.keys()].filter((i) => l[i] > -Infinity).sort((a, b) => pr[b] - pr[a] || a - b);
+      const keep = new Set<number>();
+      let mass = 0;
+      for (const i of order) { if (keep.size > 0 && mass >= p) break; keep.add(i); mass += pr[i]; }
+      return [...keep].sort((a, b) => a - b);
+    };
+    const refTopK = (l: Float32Array, k: number) => { const t = [...l].sort((a, b) => b - a)[k - 1]; return kept(l).filter((i) => l[i] >= t); };
+    let seed = 12345;
+    const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    for (let trial = 0; trial < 200; trial++) {
+      const n = 2 + Math.floor(rnd() * 300);
+      const scale = [0.1, 1, 5, 30][trial % 4];
+      const l = Float32Array.from({ length: n }, () => (trial % 3 === 0 ? Math.round(rnd() * 4) : rnd() * scale));  // rounding makes ties
+      if (trial % 5 === 0) l[0] = -Infinity;
+      const p = [0.05, 0.3, 0.5, 0.9, 0.95, 0.999][trial % 6];
+      expect(kept(topP(l, p))).toEqual(refTopP(l, p));
+      const k = 1 + Math.floor(rnd() * n);
+      expect(kept(topK(l, k))).toEqual(refTopK(l, k));
+    }
+  });
+
   it("min-p keeps tokens with probability >= minP * max", () => {
     const l = logitsOf(1, 2, 3, 4);
     expect(kept(minP(l, 0.6))).toEqual([2, 3]);   // threshold 0.24

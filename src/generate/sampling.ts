@@ -47,8 +47,7 @@ export function applyTemperature(logits: Float32Array, temperature: number): Flo
 export function topK(logits: Float32Array, k: number): Float32Array {
   const out = logits.slice();
   if (!k || k >= out.length) return out;
-  const sorted = Float32Array.from(logits).sort().reverse();  // typed sort: numeric, NaN last
-  const threshold = sorted[k - 1];
+  const threshold = kthLargest(logits, k);
   for (let i = 0; i < out.length; i++) if (!(out[i] >= threshold)) out[i] = -Infinity;
   return out;
 }
@@ -58,12 +57,37 @@ export function topP(logits: Float32Array, p: number): Float32Array {
   const out = logits.slice();
   if (p >= 1) return out;
   const probs = softmax(logits);
-  const order = finiteIndices(logits);
-  order.sort((a, b) => probs[b] - probs[a] || a - b);
-  let mass = 0;
-  for (let r = 0; r < order.length; r++) {
-    if (r > 0 && mass >= p) out[order[r]] = -Infinity;  // always keep the most likely token
-    mass += probs[order[r]];
+  // Only tokens at or above a cutoff whose mass already reaches p can be in the nucleus, so
+  // sort just those (halving the cutoff from the top): a 131k vocabulary costs a few passes, not a full sort.
+  let max = 0;
+  for (let i = 0; i < probs.length; i++) if (probs[i] > max) max = probs[i];
+  let cutoff = max;
+  for (;;) {
+    let mass = 0;
+    for (let i = 0; i < probs.length; i++) if (probs[i] >= cutoff) mass += probs[i];
+    if (mass >= p || cutoff === 0) break;
+    cutoff = cutoff < 1e-300 ? 0 : cutoff / 2;
+  }
+  // Sort the candidates' probabilities (a native numeric sort), walk down to the token that
+  // brings the mass to p: its probability t is the bar; ties at t are taken lowest id first.
+  let n = 0;
+  for (let i = 0; i < probs.length; i++) if (probs[i] >= cutoff && probs[i] > 0) n++;
+  const cand = new Float64Array(n);
+  n = 0;
+  for (let i = 0; i < probs.length; i++) if (probs[i] >= cutoff && probs[i] > 0) cand[n++] = probs[i];
+  cand.sort();
+  let mass = 0, kept = 0, t = cand[n - 1];
+  for (let r = n - 1; r >= 0 && (kept === 0 || mass < p); r--) {  // always keep the most likely token
+    t = cand[r];
+    mass += t;
+    kept++;
+  }
+  let tiesLeft = kept;
+  for (let r = n - 1; r >= 0 && cand[r] > t; r--) tiesLeft--;
+  for (let i = 0; i < out.length; i++) {
+    if (probs[i] > t) continue;
+    if (probs[i] === t && tiesLeft > 0) { tiesLeft--; continue; }
+    out[i] = -Infinity;
   }
   return out;
 }
@@ -156,8 +180,32 @@ export class Sampler {
   }
 }
 
-function finiteIndices(logits: Float32Array): number[] {
-  const idx: number[] = [];
-  for (let i = 0; i < logits.length; i++) if (logits[i] > -Infinity) idx.push(i);
-  return idx;
+/** The k-th largest value (NaN counts as smallest), with a size-k min-heap: O(n log k). */
+function kthLargest(values: Float32Array, k: number): number {
+  const heap = new Float64Array(k);
+  let size = 0;
+  const key = (v: number) => (Number.isNaN(v) ? -Infinity : v);
+  const down = (i: number) => {
+    for (;;) {
+      const l = 2 * i + 1, r = l + 1;
+      let m = i;
+      if (l < size && heap[l] < heap[m]) m = l;
+      if (r < size && heap[r] < heap[m]) m = r;
+      if (m === i) return;
+      [heap[i], heap[m]] = [heap[m], heap[i]];
+      i = m;
+    }
+  };
+  for (let j = 0; j < values.length; j++) {
+    const v = key(values[j]);
+    if (size < k) {
+      let i = size++;
+      heap[i] = v;
+      while (i > 0 && heap[(i - 1) >> 1] > heap[i]) { const q = (i - 1) >> 1; [heap[i], heap[q]] = [heap[q], heap[i]]; i = q; }
+    } else if (v > heap[0]) {
+      heap[0] = v;
+      down(0);
+    }
+  }
+  return heap[0];
 }
