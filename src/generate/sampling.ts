@@ -170,13 +170,25 @@ export class Sampler {
   /** Picks the next token from one row of logits, given the ids in context (prompt + generated). */
   next(logits: Float32Array, context: Iterable<number> = []): number {
     const o = this.options;
-    let l = applyRepetitionPenalty(logits, context, o.repetitionPenalty);
+    let l = o.repetitionPenalty === 1 ? logits : applyRepetitionPenalty(logits, context, o.repetitionPenalty);
     if (o.temperature === 0) return argmax(l);
-    l = applyTemperature(l, o.temperature);
-    if (o.topK) l = topK(l, o.topK);
-    if (o.topP < 1) l = topP(l, o.topP);
+    if (o.temperature !== 1) l = applyTemperature(l, o.temperature);
+    // After a filter, the survivors are packed (ids ascending, so tie order is unchanged) and
+    // the next steps run over them only: a 131k row shrinks to top-k's k entries.
+    let ids: Uint32Array | undefined;
+    const pack = () => {
+      const keep: number[] = [];
+      for (let i = 0; i < l.length; i++) if (l[i] > -Infinity) keep.push(i);
+      if (keep.length * 2 > l.length) return;
+      const packed = Float32Array.from(keep, (i) => l[i]);
+      ids = Uint32Array.from(keep, (i) => (ids ? ids[i] : i));
+      l = packed;
+    };
+    if (o.topK) { l = topK(l, o.topK); pack(); }
+    if (o.topP < 1) { l = topP(l, o.topP); pack(); }
     if (o.minP > 0) l = minP(l, o.minP);
-    return sampleIndex(softmax(l), this.rng.uniform());
+    const j = sampleIndex(softmax(l), this.rng.uniform());
+    return ids ? ids[j] : j;
   }
 }
 
