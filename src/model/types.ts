@@ -1,6 +1,22 @@
+/**
+ * The model contract other parts code against (generation, quantization experiments,
+ * notebooks): a causal LM that runs token ids from a per-sequence state.
+ */
 import type { NemotronHConfig } from "../io/config";
-export interface ModelState { readonly length: number; clone(): ModelState; reset(): void }
-export interface ForwardOptions { lastOnly?: boolean; signal?: AbortSignal }
+
+/** Per-sequence state: conv + SSM state per Mamba layer, KV cache per attention layer. */
+export interface ModelState {
+  /** Tokens consumed so far. */
+  readonly length: number;
+  clone(): ModelState;
+  reset(): void;
+}
+
+export interface ForwardOptions {
+  lastOnly?: boolean;
+  signal?: AbortSignal;
+}
+
 export interface CausalLM {
   readonly config: NemotronHConfig;
   readonly vocabSize: number;
