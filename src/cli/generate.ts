@@ -88,7 +88,7 @@ export async function generateCommand(argv: string[]): Promise<void> {
   if (values.json) {
     console.log(JSON.stringify({
       prompt_ids: r.promptIds, ids: r.ids, ...(r.text !== undefined ? { text: r.text } : {}),
-      finish_reason: r.finishReason, prompt_tokens: r.promptTokens, generated_tokens: r.generatedTokens,
+      finish_reason: r.finishReason, ...(r.stoppedBy !== undefined ? { stopped_by: r.stoppedBy } : {}), prompt_tokens: r.promptTokens, generated_tokens: r.generatedTokens,
       prefill_tokens_per_s: r.prefillTokensPerS, decode_tokens_per_s: r.decodeTokensPerS,
     }));
   } else {

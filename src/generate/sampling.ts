@@ -3,7 +3,9 @@
  * row) that returns a new array, so each one can be tested against a hand-computed distribution.
  * Filters mask tokens with -Infinity. The Sampler chains them in Hugging Face transformers'
  * order: repetition penalty, temperature, top-k, top-p, min-p, then a seeded draw
- * (temperature 0 = greedy: argmax after the repetition penalty).
+ * (temperature 0 = greedy: argmax after the repetition penalty). At a 131k vocabulary the
+ * Sampler packs the survivors after top-k / top-p so later steps see only them
+ * (bench/sampling.ts measures the cost per token).
  */
 import { Rng } from "../util/random";
 
