@@ -10,6 +10,9 @@ usage:
   nemotron-lab inspect PATH [--tensor NAME-or-glob] [--json]
   nemotron-lab make-tiny DIR [--pattern P] [--dtype f32|bf16|f8e4m3] [--seed N]
   nemotron-lab logits CKPT --ids 1,2,3 [--out FILE.npy] [--max-tokens N] [--dt-clamp none|hf] [--top K]
+  nemotron-lab generate CKPT (--prompt TEXT | --ids 1,2,3) [--chat] [--system TEXT] [--no-think]
+      [--max-tokens N] [--ignore-eos] [--temperature T] [--top-p P] [--top-k K] [--min-p P]
+      [--repetition-penalty R] [--seed S] [--stop TEXT]... [--max-context N] [--json]
 
 PATH is a checkpoint folder, a .safetensors file, or a Hugging Face repo id in the local cache.`;
 
@@ -20,6 +23,7 @@ const COMMANDS: Record<string, () => Command> = {
   inspect: () => require("./inspect").inspectCommand,
   "make-tiny": () => require("./make-tiny").makeTinyCommand,
   logits: () => require("./logits").logitsCommand,
+  generate: () => require("./generate").generateCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

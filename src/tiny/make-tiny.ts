@@ -14,6 +14,7 @@ import { SafetensorsWriter } from "../io/writer";
 import { Rng } from "../util/random";
 import { float32ToBf16 } from "../tensor/convert";
 import { encodeFp8 } from "../fp8/codec";
+import { writeTinyTokenizer, TINY_TOKENIZER_MIN_VOCAB } from "../generate/tiny-tokenizer";
 
 export type TinyDType = "f32" | "bf16" | "f8e4m3";
 
@@ -163,6 +164,8 @@ export async function makeTiny(dir: string, options: TinyOptions = {}): Promise<
     raw.quantization_config = { quant_method: "modelopt", quant_algo: "FP8", kv_cache_quant_algo: null, exclude_modules: ["lm_head"] };
   }
   fs.writeFileSync(path.join(dir, "config.json"), configJsonText(raw));
+  // A complete checkpoint has a tokenizer; vocabularies too small for the byte alphabet go without.
+  if (config.vocab_size >= TINY_TOKENIZER_MIN_VOCAB) writeTinyTokenizer(dir, config.vocab_size);
   await writer.write();
   if (dtype === "f8e4m3") {
     fs.writeFileSync(path.join(dir, "hf_quant_config.json"), JSON.stringify({
