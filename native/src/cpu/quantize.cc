@@ -166,7 +166,7 @@ std::vector<float> search_scales(float amax, const QuantParams& p) {
   return out;
 }
 
-// Linear-interpolated q-th percentile of v (torch.quantile's rule, in float32).
+// Linear-interpolated q-th percentile of v (torch.quantile's rule and rounding, in float32).
 float percentile_of(std::vector<float>& v, double q, bool sort_all) {
   if (v.empty()) return 0.0f;
   float qf = float(q / 100.0);
@@ -182,8 +182,8 @@ float percentile_of(std::vector<float>& v, double q, bool sort_all) {
     a = v[lo];
     b = hi == lo ? a : *std::min_element(v.begin() + lo + 1, v.end());
   }
-  float diff = b - a;
-  return w < 0.5f ? a + w * diff : b - diff * (1.0f - w);
+  float diff = b - a;  // torch's lerp, fused multiply-add as its CPU kernel does
+  return w < 0.5f ? std::fma(w, diff, a) : std::fma(-diff, 1.0f - w, b);
 }
 
 // Per-block amax (finite values), multi-threaded; adds the non-finite count.
