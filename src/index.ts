@@ -25,6 +25,18 @@ export { quantizeTensor, quantizeArray, quantizeValues, toFp8Tensor, dequantize,
 export type { QuantizedTensor, QuantizeOptions, Granularity, ScaleChoice } from "./fp8/quantize";
 export { errorMetrics, metricsFromSums } from "./fp8/metrics";
 export type { ErrorMetrics, QuantErrorMetrics, QuantSums } from "./fp8/metrics";
+export { selectTensors, tensorInfos, describeUniverse, unquantizedLinearModules, SelectorError } from "./quant/selector";
+export type { TensorInfo, SelectKind, SelectOptions } from "./quant/selector";
+export { quantizeModel, calibrateInputScales, modelTensors, QuantSession } from "./quant/session";
+export type { ModelQuantOptions, ActivationOptions, QuantEntry } from "./quant/session";
+export type { CausalLM, ModelState, QuantizableModel, ActivationQuant, ActivationQuantHooks } from "./quant/model";
+export { QuantReport } from "./quant/report";
+export type { QuantReportRow } from "./quant/report";
+export { recordLogits, distributionShift, perplexity, greedy, baseline, compareToBaseline, evaluateQuantization, QuantComparison, logSoftmax } from "./quant/compare";
+export type { LogitsRecord, DistributionShift, CompareOptions, Baseline } from "./quant/compare";
+export { sensitivitySweep, SensitivityResult } from "./quant/sensitivity";
+export type { SensitivityOptions, SensitivityRow } from "./quant/sensitivity";
+export { SortableTable } from "./viz/table";
 export { makeTiny, tinyConfig } from "./tiny/make-tiny";
 export type { TinyOptions, TinyDType } from "./tiny/make-tiny";
 export { progress, setProgressSink } from "./util/progress";
