@@ -29,7 +29,7 @@ export { selectTensors, tensorInfos, describeUniverse, unquantizedLinearModules,
 export type { TensorInfo, SelectKind, SelectOptions } from "./quant/selector";
 export { quantizeModel, calibrateInputScales, modelTensors, QuantSession } from "./quant/session";
 export type { ModelQuantOptions, ActivationOptions, QuantEntry } from "./quant/session";
-export type { CausalLM, ModelState, QuantizableModel, ActivationQuant, ActivationQuantHooks } from "./quant/model";
+export type { QuantizableModel, ActivationQuant, ActivationQuantHooks } from "./quant/model";
 export { QuantReport } from "./quant/report";
 export type { QuantReportRow } from "./quant/report";
 export { recordLogits, distributionShift, perplexity, greedy, baseline, compareToBaseline, evaluateQuantization, QuantComparison, logSoftmax } from "./quant/compare";
@@ -43,3 +43,8 @@ export { progress, setProgressSink } from "./util/progress";
 export type { ProgressHandle, ProgressSink } from "./util/progress";
 export { float32ToBf16, bf16ToFloat32 } from "./tensor/convert";
 export { native } from "./backend/native";
+export type { CausalLM, ModelState, ForwardOptions } from "./model/types";
+export { NemotronH, NemotronHState } from "./model/nemotron-h";
+export type { LoadOptions } from "./model/nemotron-h";
+export { executionPlan, ROLE, HOOK_POINT } from "./model/plan";
+export type { PlanSlot } from "./model/plan";

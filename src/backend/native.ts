@@ -13,8 +13,19 @@ export interface NativeMoments {
   finite: number; zeros: number; nan: number; posInf: number; negInf: number;
 }
 
+/** An opaque native object (model or state), freed when collected. */
+export type NativeHandle = { readonly __native: unique symbol };
+
+export interface NativeModelConfig {
+  H: number; vocab: number; nh: number; P: number; G: number; N: number; K: number; chunk: number;
+  nq: number; nkv: number; hd: number; eps: number; dtLo: number; dtHi: number; dtClampMin: number;
+  E: number; topk: number; nGroup: number; topkGroup: number; normTopk: boolean; routedScale: number;
+  kinds: number[];
+}
+
 export interface NativeAddon {
-  mapFile(path: string): ArrayBuffer;
+  mapFile(path: string): { handle: object; size: number };
+  mapView(handle: object, offset: number, length: number): ArrayBuffer;
   threads(): number;
   setThreads(n: number): number;
   copyBytes(src: Bytes, dst: Bytes): void;
@@ -39,8 +50,37 @@ export interface NativeAddon {
     nonfinite: number; count: number; sig: number; noise: number; dot: number; qq: number; sumAbs: number; maxAbs: number;
     zeros: number; clipped: number; flushedZero: number; subnormal: number;
   };
-  // Model kernels register more functions; see src/backend/ops.ts.
-  [name: string]: unknown;
+  // Backend ops (native/src/backend.h), each with a reference flag; wrapped by src/backend/ops.ts.
+  opLinear(x: Float32Array, T: number, w: Bytes, dtype: number, rows: number, cols: number, scale: Float32Array | null,
+    blockRows: number, blockCols: number, bias: Float32Array | null, y: Float32Array, reference: boolean): void;
+  opEmbedding(table: Bytes, dtype: number, rows: number, cols: number, scale: Float32Array | null, blockRows: number,
+    blockCols: number, ids: Int32Array, out: Float32Array, reference: boolean): void;
+  opRmsnorm(x: Float32Array, T: number, n: number, w: Float32Array, eps: number, y: Float32Array, reference: boolean): void;
+  opGatedRmsnorm(y: Float32Array, z: Float32Array, ldz: number, T: number, n: number, group: number, w: Float32Array,
+    eps: number, out: Float32Array, reference: boolean): void;
+  opConv1dSilu(input: Float32Array, T: number, C: number, K: number, w: Float32Array, b: Float32Array | null,
+    state: Float32Array, out: Float32Array, reference: boolean): void;
+  opDtSoftplus(raw: Float32Array, T: number, nh: number, bias: Float32Array, lo: number, hi: number, dt: Float32Array,
+    reference: boolean): void;
+  opSsm(x: Float32Array, B: Float32Array, C: Float32Array, dt: Float32Array, A: Float32Array, D: Float32Array,
+    dims: Float64Array, state: Float32Array, y: Float32Array, mode: "scan" | "step" | "reference"): void;
+  opAttention(q: Float32Array, k: Float32Array, v: Float32Array, dims: Float64Array, scale: number, out: Float32Array,
+    reference: boolean): void;
+  opRelu2(x: Float32Array, reference: boolean): void;
+  argmax(x: Float32Array): number;
+  topK(x: Float32Array, k: number, values: Float32Array, indices: Int32Array): void;
+  softmax(x: Float32Array, temperature: number): number;
+  // The native model object (native/src/model/nemotron_h.h); used by src/model/nemotron-h.ts.
+  modelCreate(config: NativeModelConfig): NativeHandle;
+  modelBind(model: NativeHandle, layer: number, role: number, expert: number, bytes: Bytes, dtype: number, rows: number,
+    cols: number, scale: Float32Array | null, blockRows: number, blockCols: number): void;
+  modelCheck(model: NativeHandle): void;
+  stateCreate(model: NativeHandle, maxTokens: number): NativeHandle;
+  stateClone(state: NativeHandle): NativeHandle;
+  stateReset(model: NativeHandle, state: NativeHandle): void;
+  stateLength(state: NativeHandle): number;
+  modelForward(model: NativeHandle, state: NativeHandle, ids: Int32Array, lastOnly: boolean, out: Float32Array,
+    captures: [number, number, Float32Array][], reference: boolean): void;
 }
 
 /** The package root: the nearest folder above this file with our package.json. */

@@ -9,6 +9,7 @@ usage:
   nemotron-lab start                        make the bundled tiny model if missing, print its inventory and FP8 error
   nemotron-lab inspect PATH [--tensor NAME-or-glob] [--json]
   nemotron-lab make-tiny DIR [--pattern P] [--dtype f32|bf16|f8e4m3] [--seed N]
+  nemotron-lab logits CKPT --ids 1,2,3 [--out FILE.npy] [--max-tokens N] [--dt-clamp none|hf] [--top K]
 
 PATH is a checkpoint folder, a .safetensors file, or a Hugging Face repo id in the local cache.`;
 
@@ -18,6 +19,7 @@ const COMMANDS: Record<string, () => Command> = {
   start: () => require("./start").startCommand,
   inspect: () => require("./inspect").inspectCommand,
   "make-tiny": () => require("./make-tiny").makeTinyCommand,
+  logits: () => require("./logits").logitsCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

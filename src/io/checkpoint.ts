@@ -33,7 +33,7 @@ export type WeightFormat =
 
 export class Checkpoint {
   readonly tensors = new Map<string, Tensor>();
-  private readonly maps = new Map<string, ArrayBuffer>();
+  private readonly maps = new Map<string, { handle: object; size: number }>();
 
   private constructor(
     /** The folder holding the files. */
@@ -129,14 +129,14 @@ export class Checkpoint {
     }
   }
 
-  /** The mapped bytes of a file (mapped once, on first use). */
-  private mapped(file: string): ArrayBuffer {
+  /** A zero-copy view of bytes of a file, mapped once on first use. */
+  private view(file: string, offset: number, length: number): Uint8Array {
     let m = this.maps.get(file);
     if (!m) {
       m = native().mapFile(file);
       this.maps.set(file, m);
     }
-    return m;
+    return new Uint8Array(native().mapView(m.handle, offset, length));
   }
 
   private index(): void {
@@ -147,7 +147,8 @@ export class Checkpoint {
           throw new CheckpointError("duplicate-tensor", `${h.file}: tensor '${e.name}' is also in ${other}`, { file: h.file, tensor: e.name });
         }
         const file = h.file;
-        const t = new Tensor(e.name, e.dtype, e.shape, () => new Uint8Array(this.mapped(file), e.offset, e.byteLength), file);
+        let bytes: Uint8Array | undefined;  // one view per tensor: V8 allows one external buffer per address
+        const t = new Tensor(e.name, e.dtype, e.shape, () => (bytes ??= this.view(file, e.offset, e.byteLength)), file);
         this.tensors.set(e.name, t);
       }
     }
@@ -173,7 +174,7 @@ export class Checkpoint {
     const declared = this.config?.quantization_config?.weight_block_size;
     const candidates: [number, number][] = [];
     if (Array.isArray(declared) && declared.length === 2) candidates.push([Number(declared[0]), Number(declared[1])]);
-    else candidates.push([128, 128], [Math.ceil(R / sr), Math.ceil(C / sc)]);
+    else candidates.push([guessBlock(R, sr), guessBlock(C, sc)]);
     for (const [br, bc] of candidates) {
       if (br > 0 && bc > 0 && Math.ceil(R / br) === sr && Math.ceil(C / bc) === sc) {
         return { tensor: s, granularity: "block", blockRows: br, blockCols: bc };
@@ -181,6 +182,17 @@ export class Checkpoint {
     }
     return fail(`does not match blocks of ${candidates.map((c) => c.join("x")).join(" or ")}`);
   }
+}
+
+/**
+ * Block size along a dimension of `size` split into `blocks` scale entries, when the config
+ * does not declare weight_block_size: 128 (DeepSeek-V3's) if it fits, else the smallest
+ * power of two that fits, else ceil(size / blocks).
+ */
+function guessBlock(size: number, blocks: number): number {
+  if (Math.ceil(size / 128) === blocks) return 128;
+  for (let b = 1; b <= size; b *= 2) if (Math.ceil(size / b) === blocks) return b;
+  return Math.ceil(size / blocks);
 }
 
 /** The safetensors files of a folder: from the index if there is one, else all *.safetensors. */

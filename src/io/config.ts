@@ -126,7 +126,8 @@ export function validateConfig(raw: Record<string, unknown>, file = "config.json
 
   const modelType = raw.model_type;
   if (modelType !== "nemotron_h") bad("model_type", file, `must be "nemotron_h", got ${JSON.stringify(modelType)}`);
-  const numLayers = int("num_hidden_layers");
+  // transformers 5's save_pretrained drops num_hidden_layers; the pattern then says it.
+  const numLayers = int("num_hidden_layers", patternLength(raw));
   const pattern = layerPattern(raw, numLayers, file);
   const hidden = int("hidden_size");
   const heads = int("num_attention_heads", 1);
@@ -185,6 +186,12 @@ export function validateConfig(raw: Record<string, unknown>, file = "config.json
     }
   }
   return cfg;
+}
+
+function patternLength(raw: Record<string, unknown>): number | undefined {
+  if (typeof raw.hybrid_override_pattern === "string") return raw.hybrid_override_pattern.length;
+  if (Array.isArray(raw.layers_block_type)) return raw.layers_block_type.length;
+  return undefined;
 }
 
 function layerPattern(raw: Record<string, unknown>, numLayers: number, file: string): string {

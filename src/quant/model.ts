@@ -5,21 +5,9 @@
  * structurally so src/quant depends on the contract, not on one implementation.
  */
 import type { Tensor } from "../tensor/tensor";
-import type { NemotronHConfig } from "../io/config";
+import type { CausalLM } from "../model/types";
 
-export interface ModelState {
-  readonly length: number;
-  clone(): ModelState;
-  reset(): void;
-}
-
-export interface CausalLM {
-  readonly config: NemotronHConfig;
-  readonly vocabSize: number;
-  newState(o?: { maxTokens?: number }): ModelState;
-  /** Logits [T, vocab] (or [1, vocab] with lastOnly) for ids appended to state. */
-  forward(ids: ArrayLike<number>, state: ModelState, o?: { lastOnly?: boolean; signal?: AbortSignal }): Float32Array;
-}
+export type { CausalLM, ModelState } from "../model/types";
 
 /** How a linear quantizes its input activations (fake-quant inside the model's linear). */
 export interface ActivationQuant {

@@ -1,5 +1,6 @@
 // Files, threads and devices: mapFile, threads, setThreads, cudaInfo, copyBytes.
 #include <cstring>
+#include <memory>
 
 #include "mapped_file.h"
 #include "napi/util.h"
@@ -11,13 +12,35 @@
 
 namespace nl {
 
-// An ArrayBuffer over the mapped file; the mapping lives until the buffer is collected.
+// Files are mapped whole (address space only) and exposed one tensor at a time: V8
+// refuses external ArrayBuffers of 4 GiB and more, and checkpoint shards are ~5 GB.
+// Each view holds a reference on the mapping, so it outlives the handle if need be.
+using MappingRef = std::shared_ptr<MappedFile>;
+
+// mapFile(path) -> opaque handle with the file size in `size`
 NL_EXPORT(mapFile) {
   if (!info[0].IsString()) throw Error("argument 'path' must be a string");
   std::string path = info[0].As<Napi::String>().Utf8Value();
-  MappedFile* m = MappedFile::open(path);
-  if (m->size == 0) { delete m; return Napi::ArrayBuffer::New(info.Env(), 0); }
-  return Napi::ArrayBuffer::New(info.Env(), m->data, m->size, [](Napi::Env, void*, MappedFile* mf) { delete mf; }, m);
+  auto* ref = new MappingRef(MappedFile::open(path));
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("handle", Napi::External<MappingRef>::New(info.Env(), ref, [](Napi::Env, MappingRef* r) { delete r; }));
+  o.Set("size", double((*ref)->size));
+  return o;
+}
+
+// mapView(handle, offset, length) -> ArrayBuffer over those bytes of the mapped file.
+// V8 allows one external ArrayBuffer per start address: callers cache views per tensor.
+NL_EXPORT(mapView) {
+  if (!info[0].IsExternal()) throw Error("argument 'handle' must come from mapFile");
+  MappingRef& ref = *info[0].As<Napi::External<MappingRef>>().Data();
+  size_t offset = size_t(arg_int(info, 1, "offset")), length = size_t(arg_int(info, 2, "length"));
+  NL_CHECK(offset <= ref->size && length <= ref->size - offset, "view [" + std::to_string(offset) + ", +" +
+           std::to_string(length) + ") is outside the mapped file of " + std::to_string(ref->size) + " bytes");
+  NL_CHECK(length < (size_t(1) << 32), "a single tensor view must be under 4 GiB (V8's limit for external buffers)");
+  if (length == 0) return Napi::ArrayBuffer::New(info.Env(), 0);
+  auto* hold = new MappingRef(ref);
+  return Napi::ArrayBuffer::New(info.Env(), ref->data + offset, length,
+                                [](Napi::Env, void*, MappingRef* r) { delete r; }, hold);
 }
 
 NL_EXPORT(threads) { return Napi::Number::New(info.Env(), num_threads()); }

@@ -1,0 +1,99 @@
+// The backend interface: the closed vocabulary of ops the NemotronH forward pass needs
+// (after ggml-backend). The model (model/nemotron_h.cc) only ever calls these; the CPU
+// backend (cpu/*.cc, multi-threaded, SIMD) and the reference backend (plain scalar code,
+// the readable definition of each op, llm.c style) implement it, and a CUDA backend will
+// later. The op list is mirrored in TypeScript by src/backend/ops.ts.
+//
+// Conventions: activations are fp32, row-major; a weight is a [rows, cols] matrix in its
+// stored dtype (F32, BF16, F16, FP8 E4M3/E5M2) with an optional fp32 scale per
+// [block_rows, block_cols] block, converted to fp32 inside the kernel (never copied).
+// Accumulation is fp32 in the fast kernels and fp64 in the references.
+#pragma once
+#include <cstdint>
+
+#include "common.h"
+
+namespace nl {
+
+// A weight matrix as stored: element (r, c) = value(data[r * cols + c]) * scale[r / br, c / bc].
+struct WeightView {
+  const uint8_t* data = nullptr;
+  DType dtype = DType::F32;
+  int64_t rows = 0, cols = 0;
+  const float* scale = nullptr;  // null: unscaled
+  int64_t block_rows = 1, block_cols = 1;
+
+  int64_t scale_cols() const { return (cols + block_cols - 1) / block_cols; }
+  float scale_at(int64_t r, int64_t c) const {
+    return scale ? scale[(r / block_rows) * scale_cols() + c / block_cols] : 1.0f;
+  }
+  bool empty() const { return data == nullptr; }
+};
+
+// One stored element as fp32 (the definition; kernels use vectorised equivalents).
+float element_f32(const uint8_t* data, DType t, int64_t i);
+
+// Arguments of the Mamba-2 selective scan (prefill and one-token step share them).
+struct SsdArgs {
+  const float* x;   // (T, nh*P) with row stride ldx: the conv output's x part
+  const float* B;   // (T, G*N)  with row stride ldbc
+  const float* C;   // (T, G*N)  with row stride ldbc
+  int64_t ldx, ldbc;
+  const float* dt;  // (T, nh) contiguous, already softplus'd (and clamped)
+  const float* A;   // (nh) negative
+  const float* D;   // (nh)
+  int64_t T, nh, P, G, N, chunk;
+  float* state;     // (nh, P, N) fp32, read and updated
+  float* y;         // (T, nh*P) contiguous
+};
+
+// Causal attention of T new queries over a cache holding past + T positions.
+struct AttnArgs {
+  const float* q;   // (T, nq*hd)
+  const float* k;   // (past+T, nkv*hd) cache, new keys already appended
+  const float* v;   // (past+T, nkv*hd)
+  int64_t T, past, nq, nkv, hd;
+  float scale;
+  float* out;       // (T, nq*hd)
+};
+
+struct Backend {
+  virtual ~Backend() = default;
+  virtual const char* name() const = 0;
+  // y (T, w.rows) = x (T, w.cols) · wᵀ (+ bias)
+  virtual void linear(const float* x, int64_t T, const WeightView& w, const float* bias, float* y) = 0;
+  // out (T, table.cols) = table[ids]
+  virtual void embedding(const WeightView& table, const int32_t* ids, int64_t T, float* out) = 0;
+  // y (T, n) = x / sqrt(mean(x²) + eps) * w
+  virtual void rmsnorm(const float* x, int64_t T, int64_t n, const float* w, float eps, float* y) = 0;
+  // out (T, n) = groupnorm_rms(y * silu(z)) * w, over contiguous groups of `group` channels; z has row stride ldz
+  virtual void gated_rmsnorm(const float* y, const float* z, int64_t ldz, int64_t T, int64_t n, int64_t group,
+                             const float* w, float eps, float* out) = 0;
+  // out (T, C) = silu(causal depthwise conv over [conv_state; in] + b); conv_state (K-1, C) is advanced.
+  // `in` has row stride ld_in. T == 1 is the decode step.
+  virtual void conv1d_silu(const float* in, int64_t ld_in, int64_t T, int64_t C, int64_t K, const float* w,
+                           const float* b, float* conv_state, float* out) = 0;
+  // dt (T, nh) = clamp(softplus(raw + bias), lo, hi); raw has row stride ld_raw
+  virtual void dt_softplus(const float* raw, int64_t ld_raw, int64_t T, int64_t nh, const float* bias, float lo,
+                           float hi, float* dt) = 0;
+  // Selective scan over T tokens from args.state (chunked SSD), and the one-token update.
+  virtual void ssd_scan(const SsdArgs& a) = 0;
+  virtual void ssm_step(const SsdArgs& a) = 0;
+  virtual void attention(const AttnArgs& a) = 0;
+  // x = relu(x)²
+  virtual void relu2(float* x, int64_t n) = 0;
+  // h += y
+  virtual void add(float* h, const float* y, int64_t n) = 0;
+};
+
+Backend& cpu_backend();
+Backend& reference_backend();
+
+// Sampling helpers over a logits row (CPU only; used by generation).
+int64_t argmax(const float* x, int64_t n);
+// The k largest (value, index) pairs, by value descending (ties: lower index first).
+void top_k(const float* x, int64_t n, int64_t k, float* values, int32_t* indices);
+// x = softmax(x / temperature), in place; returns the log of the normaliser.
+double softmax_inplace(float* x, int64_t n, float temperature);
+
+}  // namespace nl

@@ -1,0 +1,81 @@
+// Causal grouped-query attention with no positional encoding (nemotron-h.md 4.4): query
+// head h reads kv head h / (nq / nkv); query t (of T new ones) sees cache positions
+// [0, past + t]. The cache already holds the new keys and values. Threads split
+// (query, head) pairs; the reference is the formula in fp64.
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "cpu/kernels.h"
+#include "cpu/simd.h"
+#include "thread_pool.h"
+
+namespace nl {
+
+using namespace simd;
+
+void attention_reference(const AttnArgs& a) {
+  const int64_t rep = a.nq / a.nkv, ldq = a.nq * a.hd, ldk = a.nkv * a.hd;
+  std::vector<double> s;
+  for (int64_t t = 0; t < a.T; t++) {
+    const int64_t len = a.past + t + 1;
+    s.assign(len, 0.0);
+    for (int64_t h = 0; h < a.nq; h++) {
+      const int64_t kv = h / rep;
+      const float* q = a.q + t * ldq + h * a.hd;
+      double m = -INFINITY;
+      for (int64_t u = 0; u < len; u++) {
+        double d = 0;
+        for (int64_t i = 0; i < a.hd; i++) d += double(q[i]) * a.k[u * ldk + kv * a.hd + i];
+        s[u] = d * a.scale;
+        m = std::max(m, s[u]);
+      }
+      double sum = 0;
+      for (int64_t u = 0; u < len; u++) { s[u] = std::exp(s[u] - m); sum += s[u]; }
+      for (int64_t i = 0; i < a.hd; i++) {
+        double o = 0;
+        for (int64_t u = 0; u < len; u++) o += s[u] * a.v[u * ldk + kv * a.hd + i];
+        a.out[t * ldq + h * a.hd + i] = float(o / sum);
+      }
+    }
+  }
+}
+
+namespace {
+NL_KERNEL float dotf(const float* a, const float* b, int64_t n) {
+  v16f acc = {};
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) acc += load(a + i) * load(b + i);
+  float s = hsum(acc);
+  for (; i < n; i++) s += a[i] * b[i];
+  return s;
+}
+NL_KERNEL void axpyf(float alpha, const float* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; i++) y[i] += alpha * x[i];
+}
+}  // namespace
+
+void attention_fast(const AttnArgs& a) {
+  const int64_t rep = a.nq / a.nkv, ldq = a.nq * a.hd, ldk = a.nkv * a.hd;
+  parallel_for(size_t(a.T * a.nq), 1, [&](size_t b, size_t e) {
+    std::vector<float> s(size_t(a.past + a.T));
+    for (size_t i = b; i < e; i++) {
+      const int64_t t = int64_t(i) / a.nq, h = int64_t(i) % a.nq, kv = h / rep, len = a.past + t + 1;
+      const float* q = a.q + t * ldq + h * a.hd;
+      float m = -INFINITY;
+      for (int64_t u = 0; u < len; u++) {
+        s[u] = dotf(q, a.k + u * ldk + kv * a.hd, a.hd) * a.scale;
+        m = std::max(m, s[u]);
+      }
+      float sum = 0;
+      for (int64_t u = 0; u < len; u++) { s[u] = std::exp(s[u] - m); sum += s[u]; }
+      float* o = a.out + t * ldq + h * a.hd;
+      std::fill(o, o + a.hd, 0.0f);
+      for (int64_t u = 0; u < len; u++) axpyf(s[u], a.v + u * ldk + kv * a.hd, o, a.hd);
+      const float inv = 1.0f / sum;
+      for (int64_t j = 0; j < a.hd; j++) o[j] *= inv;
+    }
+  });
+}
+
+}  // namespace nl

@@ -1,0 +1,42 @@
+// The CPU kernels behind the two CPU backends (cpu/backends.cc): a fast version
+// (multi-threaded, vectorised) and a plain reference of every op. Shapes as in backend.h.
+#pragma once
+#include "backend.h"
+
+namespace nl {
+
+void check_weight(const WeightView& w);
+
+void linear_fast(const float* x, int64_t T, const WeightView& w, const float* bias, float* y);
+void linear_reference(const float* x, int64_t T, const WeightView& w, const float* bias, float* y);
+void embedding_fast(const WeightView& e, const int32_t* ids, int64_t T, float* out);
+void embedding_reference(const WeightView& e, const int32_t* ids, int64_t T, float* out);
+
+void rmsnorm_fast(const float* x, int64_t T, int64_t n, const float* w, float eps, float* y);
+void rmsnorm_reference(const float* x, int64_t T, int64_t n, const float* w, float eps, float* y);
+void gated_rmsnorm_fast(const float* y, const float* z, int64_t ldz, int64_t T, int64_t n, int64_t group,
+                        const float* w, float eps, float* out);
+void gated_rmsnorm_reference(const float* y, const float* z, int64_t ldz, int64_t T, int64_t n, int64_t group,
+                             const float* w, float eps, float* out);
+
+void conv1d_silu_fast(const float* in, int64_t ld_in, int64_t T, int64_t C, int64_t K, const float* w,
+                      const float* b, float* conv_state, float* out);
+void conv1d_silu_reference(const float* in, int64_t ld_in, int64_t T, int64_t C, int64_t K, const float* w,
+                           const float* b, float* conv_state, float* out);
+void dt_softplus_fast(const float* raw, int64_t ld_raw, int64_t T, int64_t nh, const float* bias, float lo, float hi,
+                      float* dt);
+void dt_softplus_reference(const float* raw, int64_t ld_raw, int64_t T, int64_t nh, const float* bias, float lo,
+                           float hi, float* dt);
+void ssd_scan_fast(const SsdArgs& a);
+void ssm_step_fast(const SsdArgs& a);
+void ssm_sequential_reference(const SsdArgs& a);  // the recurrence, token by token (both ops)
+
+void attention_fast(const AttnArgs& a);
+void attention_reference(const AttnArgs& a);
+
+void relu2_fast(float* x, int64_t n);
+void relu2_reference(float* x, int64_t n);
+void add_fast(float* h, const float* y, int64_t n);
+void add_reference(float* h, const float* y, int64_t n);
+
+}  // namespace nl

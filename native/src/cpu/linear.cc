@@ -1,0 +1,274 @@
+// Linear layers y (T, rows) = x (T, cols) · Wᵀ over weights in their stored dtype, and
+// embedding lookup. Two fast paths, both converting weights to fp32 on the fly:
+//  - few tokens (decode): dot products of 4 weight rows × up to 4 tokens, weights
+//    converted in registers; memory-bound, so this streams each weight byte once.
+//  - many tokens (prefill): a register-blocked GEMM. A panel of 12 weight rows × KC
+//    columns is converted to fp32 once into a small L1/L2 buffer and reused across every
+//    token; tokens are packed 32 to a block, transposed (k-major), so the microkernel
+//    keeps 12 × 32 outputs in 24 vector registers and does one broadcast-FMA per weight.
+// Threads split the output rows. The reference is the plain triple loop in fp64.
+#include <algorithm>
+#include <vector>
+
+#include "backend.h"
+#include "cpu/fp8_codec.h"
+#include "cpu/kernels.h"
+#include "cpu/simd.h"
+#include "thread_pool.h"
+
+namespace nl {
+
+using namespace simd;
+
+float element_f32(const uint8_t* data, DType t, int64_t i) {
+  switch (t) {
+    case DType::F32: return reinterpret_cast<const float*>(data)[i];
+    case DType::BF16: return bf16_to_f32(reinterpret_cast<const uint16_t*>(data)[i]);
+    case DType::F16: return f16_to_f32(reinterpret_cast<const uint16_t*>(data)[i]);
+    case DType::F8_E4M3: return e4m3_to_f32(data[i]);
+    case DType::F8_E5M2: return e5m2_to_f32(data[i]);
+    default: NL_CHECK(false, "weights must be F32, BF16, F16, F8_E4M3 or F8_E5M2, got dtype code " + std::to_string(int(t)));
+  }
+  return 0;
+}
+
+void check_weight(const WeightView& w) {
+  NL_CHECK(w.data && w.rows > 0 && w.cols > 0, "empty weight");
+  NL_CHECK(w.dtype == DType::F32 || w.dtype == DType::BF16 || w.dtype == DType::F16 || w.dtype == DType::F8_E4M3 ||
+               w.dtype == DType::F8_E5M2,
+           "weights must be F32, BF16, F16, F8_E4M3 or F8_E5M2");
+  NL_CHECK(!w.scale || (w.block_rows > 0 && w.block_cols > 0), "scale block sizes must be positive");
+}
+
+// ---------------------------------------------------------------------------------------
+// Reference: y[t, r] = Σ_c x[t, c] · w(r, c) + bias[r], accumulated in fp64.
+void linear_reference(const float* x, int64_t T, const WeightView& w, const float* bias, float* y) {
+  check_weight(w);
+  for (int64_t t = 0; t < T; t++) {
+    for (int64_t r = 0; r < w.rows; r++) {
+      double sum = bias ? bias[r] : 0.0;
+      for (int64_t c = 0; c < w.cols; c++) {
+        double wv = double(element_f32(w.data, w.dtype, r * w.cols + c)) * w.scale_at(r, c);
+        sum += double(x[t * w.cols + c]) * wv;
+      }
+      y[t * w.rows + r] = float(sum);
+    }
+  }
+}
+
+void embedding_reference(const WeightView& e, const int32_t* ids, int64_t T, float* out) {
+  for (int64_t t = 0; t < T; t++) {
+    NL_CHECK(ids[t] >= 0 && ids[t] < e.rows, "token id " + std::to_string(ids[t]) + " outside the vocabulary [0, " + std::to_string(e.rows) + ")");
+    for (int64_t c = 0; c < e.cols; c++) out[t * e.cols + c] = element_f32(e.data, e.dtype, ids[t] * e.cols + c) * e.scale_at(ids[t], c);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+namespace {
+
+// How a scale applies inside one row: none, one factor for the whole row, or one per
+// 16-aligned column block (multiplied into each converted vector).
+enum ScaleMode { kNoScale, kRowScale, kColBlockScale, kGeneric };
+
+ScaleMode scale_mode(const WeightView& w) {
+  if (!w.scale) return kNoScale;
+  if (w.block_cols >= w.cols) return kRowScale;
+  if (w.block_cols % 16 == 0) return kColBlockScale;
+  return kGeneric;
+}
+
+// Converts weight row r, columns [c0, c0+n), to fp32 with its scale applied.
+template <DType D>
+NL_INLINE void convert_row(const WeightView& w, int64_t r, int64_t c0, int64_t n, float* out) {
+  const int64_t base = r * w.cols + c0;
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) store(out + i, cvt16<D>(w.data, base + i));
+  for (; i < n; i++) out[i] = element_f32(w.data, D, base + i);
+  if (w.scale) {
+    const float* srow = w.scale + (r / w.block_rows) * w.scale_cols();
+    if (w.block_cols >= w.cols) {
+      v16f s = splat(srow[0]);
+      int64_t j = 0;
+      for (; j + 16 <= n; j += 16) store(out + j, load(out + j) * s);
+      for (; j < n; j++) out[j] *= srow[0];
+    } else {
+      for (int64_t j = 0; j < n; j++) out[j] *= srow[(c0 + j) / w.block_cols];
+    }
+  }
+}
+
+// Few tokens: MR rows × NT tokens of dot products, weights converted in registers.
+template <DType D, int MR, int NT>
+NL_INLINE void dot_block(const float* x, int64_t ldx, const WeightView& w, ScaleMode mode, int64_t r, const float* bias,
+                         float* y, int64_t ldy) {
+  const int64_t K = w.cols, K16 = K & ~int64_t(15);
+  v16f acc[MR][NT];
+  for (int i = 0; i < MR; i++)
+    for (int t = 0; t < NT; t++) acc[i][t] = v16f{};
+  const float* srow[MR];
+  const int64_t sc = w.scale_cols();
+  for (int i = 0; i < MR; i++) srow[i] = w.scale ? w.scale + ((r + i) / w.block_rows) * sc : nullptr;
+  for (int64_t k = 0; k < K16; k += 16) {
+    v16f wv[MR];
+    for (int i = 0; i < MR; i++) {
+      wv[i] = cvt16<D>(w.data, (r + i) * K + k);
+      if (mode == kColBlockScale) wv[i] *= srow[i][k / w.block_cols];
+    }
+    for (int t = 0; t < NT; t++) {
+      v16f xv = load(x + t * ldx + k);
+      for (int i = 0; i < MR; i++) acc[i][t] += wv[i] * xv;
+    }
+  }
+  for (int i = 0; i < MR; i++) {
+    for (int t = 0; t < NT; t++) {
+      float s = hsum(acc[i][t]);
+      for (int64_t k = K16; k < K; k++) {
+        float wk = element_f32(w.data, D, (r + i) * K + k);
+        if (mode == kColBlockScale) wk *= srow[i][k / w.block_cols];
+        s += wk * x[t * ldx + k];
+      }
+      if (mode == kRowScale) s *= srow[i][0];
+      y[t * ldy + r + i] = s + (bias ? bias[r + i] : 0.0f);
+    }
+  }
+}
+
+template <DType D, int NT>
+NL_KERNEL void linear_few(const float* x, const WeightView& w, const float* bias, float* y, int64_t r0, int64_t r1) {
+  ScaleMode mode = scale_mode(w);
+  int64_t r = r0;
+  for (; r + 4 <= r1; r += 4) dot_block<D, 4, NT>(x, w.cols, w, mode, r, bias, y, w.rows);
+  for (; r < r1; r++) dot_block<D, 1, NT>(x, w.cols, w, mode, r, bias, y, w.rows);
+}
+
+constexpr int MR = 12;   // weight rows per microkernel
+constexpr int NB = 32;   // tokens per packed block (2 vectors)
+constexpr int64_t KC = 512;  // columns per converted tile
+
+// acc (MR, NB) += wt (MR, kc; row stride KC) · xp (kc, NB)
+NL_INLINE void micro(const float* wt, const float* xp, int64_t kc, float* c) {
+  v16f a[MR][2];
+  for (int i = 0; i < MR; i++) { a[i][0] = load(c + i * NB); a[i][1] = load(c + i * NB + 16); }
+  for (int64_t k = 0; k < kc; k++) {
+    v16f x0 = load(xp + k * NB), x1 = load(xp + k * NB + 16);
+#pragma GCC unroll 12
+    for (int i = 0; i < MR; i++) {
+      v16f wv = splat(wt[i * KC + k]);
+      a[i][0] += wv * x0;
+      a[i][1] += wv * x1;
+    }
+  }
+  for (int i = 0; i < MR; i++) { store(c + i * NB, a[i][0]); store(c + i * NB + 16, a[i][1]); }
+}
+
+template <DType D>
+NL_KERNEL void gemm_panels(const float* xp, int64_t T, const WeightView& w, const float* bias, float* y, int64_t p0,
+                           int64_t p1) {
+  const int64_t K = w.cols, nblocks = (T + NB - 1) / NB;
+  std::vector<float> wt(MR * KC), cbuf(size_t(nblocks) * MR * NB);
+  for (int64_t p = p0; p < p1; p++) {
+    const int64_t r0 = p * MR, mr = std::min<int64_t>(MR, w.rows - r0);
+    std::fill(cbuf.begin(), cbuf.end(), 0.0f);
+    for (int64_t k0 = 0; k0 < K; k0 += KC) {
+      const int64_t kc = std::min(KC, K - k0);
+      for (int i = 0; i < MR; i++) {
+        if (i < mr) convert_row<D>(w, r0 + i, k0, kc, wt.data() + i * KC);
+        else std::fill(wt.begin() + i * KC, wt.begin() + i * KC + kc, 0.0f);
+      }
+      for (int64_t b = 0; b < nblocks; b++) micro(wt.data(), xp + (b * K + k0) * NB, kc, cbuf.data() + b * MR * NB);
+    }
+    for (int64_t t = 0; t < T; t++) {
+      const float* c = cbuf.data() + (t / NB) * MR * NB + t % NB;
+      for (int64_t i = 0; i < mr; i++) y[t * w.rows + r0 + i] = c[i * NB] + (bias ? bias[r0 + i] : 0.0f);
+    }
+  }
+}
+
+template <DType D>
+void linear_typed(const float* x, int64_t T, const WeightView& w, const float* bias, float* y) {
+  const int64_t rows = w.rows, K = w.cols;
+  if (T < 8) {
+    // Grain: ~64 KiB of weights per task, in whole 4-row groups.
+    int64_t bytes_per_row = K * int64_t(dtype_size(w.dtype));
+    int64_t grain = std::max<int64_t>(4, ((65536 / std::max<int64_t>(1, bytes_per_row)) + 3) / 4 * 4);
+    for (int64_t t0 = 0; t0 < T; t0 += 4) {
+      const int64_t nt = std::min<int64_t>(4, T - t0);
+      const float* xt = x + t0 * K;
+      float* yt = y + t0 * rows;
+      parallel_for(size_t(rows), size_t(grain), [&](size_t b, size_t e) {
+        switch (nt) {
+          case 1: linear_few<D, 1>(xt, w, bias, yt, b, e); break;
+          case 2: linear_few<D, 2>(xt, w, bias, yt, b, e); break;
+          case 3: linear_few<D, 3>(xt, w, bias, yt, b, e); break;
+          default: linear_few<D, 4>(xt, w, bias, yt, b, e); break;
+        }
+      });
+    }
+    return;
+  }
+  // Pack x into k-major blocks of NB tokens (zero-padded): xp[b][k][j] = x[b*NB + j][k].
+  const int64_t nblocks = (T + NB - 1) / NB;
+  std::vector<float> xp(size_t(nblocks * K * NB));
+  parallel_for(size_t(nblocks), 1, [&](size_t b0, size_t b1) {
+    for (size_t b = b0; b < b1; b++) {
+      float* dst = xp.data() + b * K * NB;
+      for (int64_t j = 0; j < NB; j++) {
+        int64_t t = int64_t(b) * NB + j;
+        if (t < T) for (int64_t k = 0; k < K; k++) dst[k * NB + j] = x[t * K + k];
+        else for (int64_t k = 0; k < K; k++) dst[k * NB + j] = 0.0f;
+      }
+    }
+  });
+  const int64_t panels = (rows + MR - 1) / MR;
+  parallel_for(size_t(panels), 1, [&](size_t p0, size_t p1) { gemm_panels<D>(xp.data(), T, w, bias, y, p0, p1); });
+}
+
+}  // namespace
+
+void linear_fast(const float* x, int64_t T, const WeightView& w, const float* bias, float* y) {
+  check_weight(w);
+  if (scale_mode(w) == kGeneric && T < 8) {
+    // Column blocks that are not a multiple of 16 wide: convert rows, then dot (rare layouts).
+    parallel_for(size_t(w.rows), 16, [&](size_t b, size_t e) {
+      std::vector<float> row(w.cols);
+      for (size_t r = b; r < e; r++) {
+        for (int64_t c = 0; c < w.cols; c++) row[c] = element_f32(w.data, w.dtype, r * w.cols + c) * w.scale_at(r, c);
+        for (int64_t t = 0; t < T; t++) {
+          float s = 0;
+          for (int64_t c = 0; c < w.cols; c++) s += row[c] * x[t * w.cols + c];
+          y[t * w.rows + r] = s + (bias ? bias[r] : 0.0f);
+        }
+      }
+    });
+    return;
+  }
+  switch (w.dtype) {
+    case DType::F32: return linear_typed<DType::F32>(x, T, w, bias, y);
+    case DType::BF16: return linear_typed<DType::BF16>(x, T, w, bias, y);
+    case DType::F16: return linear_typed<DType::F16>(x, T, w, bias, y);
+    case DType::F8_E4M3: return linear_typed<DType::F8_E4M3>(x, T, w, bias, y);
+    case DType::F8_E5M2: return linear_typed<DType::F8_E5M2>(x, T, w, bias, y);
+    default: NL_CHECK(false, "unsupported weight dtype");
+  }
+}
+
+void embedding_fast(const WeightView& e, const int32_t* ids, int64_t T, float* out) {
+  for (int64_t t = 0; t < T; t++) {
+    NL_CHECK(ids[t] >= 0 && ids[t] < e.rows, "token id " + std::to_string(ids[t]) + " outside the vocabulary [0, " + std::to_string(e.rows) + ")");
+  }
+  parallel_for(size_t(T), 1, [&](size_t b, size_t end) {
+    for (size_t t = b; t < end; t++) {
+      float* o = out + t * e.cols;
+      switch (e.dtype) {
+        case DType::F32: convert_row<DType::F32>(e, ids[t], 0, e.cols, o); break;
+        case DType::BF16: convert_row<DType::BF16>(e, ids[t], 0, e.cols, o); break;
+        case DType::F16: convert_row<DType::F16>(e, ids[t], 0, e.cols, o); break;
+        case DType::F8_E4M3: convert_row<DType::F8_E4M3>(e, ids[t], 0, e.cols, o); break;
+        case DType::F8_E5M2: convert_row<DType::F8_E5M2>(e, ids[t], 0, e.cols, o); break;
+        default: NL_CHECK(false, "unsupported embedding dtype");
+      }
+    }
+  });
+}
+
+}  // namespace nl

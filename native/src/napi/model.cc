@@ -1,0 +1,133 @@
+// Bindings of the native NemotronH model object (model/nemotron_h.h): built once from the
+// TypeScript plan, weights bound (and re-bound on swap) by (layer, role, expert), and a
+// forward that runs the whole layer loop in C++. The bound JS buffers (mapped file views,
+// in-memory FP8 copies, scales) are held by references so they live as long as the model.
+#include <map>
+#include <memory>
+#include <tuple>
+
+#include "model/nemotron_h.h"
+#include "napi/util.h"
+
+namespace nl {
+
+WeightView arg_weight(const Napi::CallbackInfo& info, size_t i);
+
+namespace {
+
+struct ModelHandle {
+  std::unique_ptr<Model> model;
+  std::map<std::tuple<int, int, int>, std::pair<Napi::Reference<Napi::Value>, Napi::Reference<Napi::Value>>> keep;
+};
+
+ModelHandle& model_arg(const Napi::CallbackInfo& info, size_t i) {
+  NL_CHECK(info[i].IsExternal(), "expected a native model handle");
+  return *info[i].As<Napi::External<ModelHandle>>().Data();
+}
+
+State& state_arg(const Napi::CallbackInfo& info, size_t i) {
+  NL_CHECK(info[i].IsExternal(), "expected a native state handle");
+  return *info[i].As<Napi::External<State>>().Data();
+}
+
+Napi::Value wrap_state(Napi::Env env, State s) {
+  return Napi::External<State>::New(env, new State(std::move(s)), [](Napi::Env, State* p) { delete p; });
+}
+
+int64_t get_int(Napi::Object o, const char* k, int64_t fallback) {
+  Napi::Value v = o.Get(k);
+  return v.IsNumber() ? int64_t(v.As<Napi::Number>().DoubleValue()) : fallback;
+}
+double get_num(Napi::Object o, const char* k, double fallback) {
+  Napi::Value v = o.Get(k);
+  return v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : fallback;
+}
+
+}  // namespace
+
+// modelCreate({H, vocab, nh, P, G, N, K, chunk, nq, nkv, hd, eps, dtLo, dtHi, dtClampMin, E, topk, nGroup,
+//              topkGroup, normTopk, routedScale, kinds: number[]})
+NL_EXPORT(modelCreate) {
+  NL_CHECK(info[0].IsObject(), "modelCreate: expected a config object");
+  Napi::Object o = info[0].As<Napi::Object>();
+  ModelConfig c;
+  c.H = get_int(o, "H", 0); c.vocab = get_int(o, "vocab", 0);
+  c.nh = get_int(o, "nh", 0); c.P = get_int(o, "P", 0); c.G = get_int(o, "G", 1); c.N = get_int(o, "N", 0);
+  c.K = get_int(o, "K", 4); c.chunk = get_int(o, "chunk", 128);
+  c.nq = get_int(o, "nq", 0); c.nkv = get_int(o, "nkv", 1); c.hd = get_int(o, "hd", 0);
+  c.eps = float(get_num(o, "eps", 1e-5));
+  c.dt_lo = float(get_num(o, "dtLo", 0)); c.dt_hi = float(get_num(o, "dtHi", INFINITY));
+  c.dt_clamp_min = float(get_num(o, "dtClampMin", 0));
+  c.E = get_int(o, "E", 0); c.topk = get_int(o, "topk", 0); c.n_group = get_int(o, "nGroup", 1);
+  c.topk_group = get_int(o, "topkGroup", 1);
+  c.norm_topk = o.Get("normTopk").ToBoolean().Value();
+  c.routed_scale = float(get_num(o, "routedScale", 1.0));
+  Napi::Array kinds = o.Get("kinds").As<Napi::Array>();
+  for (uint32_t i = 0; i < kinds.Length(); i++) c.kinds.push_back(int(kinds.Get(i).As<Napi::Number>().Int32Value()));
+  auto* h = new ModelHandle{std::make_unique<Model>(std::move(c)), {}};
+  return Napi::External<ModelHandle>::New(info.Env(), h, [](Napi::Env, ModelHandle* p) { delete p; });
+}
+
+// modelBind(model, layer, role, expert, bytes, dtype, rows, cols, scale|null, blockRows, blockCols)
+NL_EXPORT(modelBind) {
+  ModelHandle& m = model_arg(info, 0);
+  int layer = int(arg_int(info, 1, "layer")), role = int(arg_int(info, 2, "role")), expert = int(arg_int(info, 3, "expert"));
+  WeightView w = arg_weight(info, 4);
+  if (role_is_vector(role)) {
+    m.model->set_vector(layer, role, w);
+    return info.Env().Undefined();
+  }
+  m.model->set_matrix(layer, role, expert, w);
+  auto key = std::make_tuple(layer, role, expert);
+  Napi::Reference<Napi::Value> scale_ref;
+  if (!info[8].IsNull() && !info[8].IsUndefined()) scale_ref = Napi::Persistent(info[8]);
+  m.keep[key] = std::make_pair(Napi::Persistent(info[4]), std::move(scale_ref));
+  return info.Env().Undefined();
+}
+
+NL_EXPORT(modelCheck) {
+  model_arg(info, 0).model->check_complete();
+  return info.Env().Undefined();
+}
+
+// stateCreate(model, maxTokens) ; stateClone(state) ; stateReset(model, state) ; stateLength(state)
+NL_EXPORT(stateCreate) {
+  return wrap_state(info.Env(), model_arg(info, 0).model->new_state(arg_int(info, 1, "maxTokens")));
+}
+NL_EXPORT(stateClone) { return wrap_state(info.Env(), state_arg(info, 0)); }
+NL_EXPORT(stateReset) {
+  model_arg(info, 0).model->reset(state_arg(info, 1));
+  return info.Env().Undefined();
+}
+NL_EXPORT(stateLength) { return Napi::Number::New(info.Env(), double(state_arg(info, 0).length)); }
+
+// modelForward(model, state, ids: Int32Array, lastOnly, out: Float32Array,
+//              captures: [layer, point, Float32Array][], reference: boolean)
+NL_EXPORT(modelForward) {
+  ModelHandle& m = model_arg(info, 0);
+  State& s = state_arg(info, 1);
+  Bytes ids = arg_bytes(info, 2, "ids");
+  const int64_t T = int64_t(ids.size / 4);
+  const bool last_only = arg_bool(info, 3);
+  Bytes out = arg_bytes(info, 4, "out");
+  const Model& model = *m.model;
+  NL_CHECK(int64_t(out.size / 4) >= (last_only ? 1 : T) * model.cfg.vocab, "modelForward: logits buffer too small");
+  std::vector<Capture> caps;
+  if (info[5].IsArray()) {
+    Napi::Array a = info[5].As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); i++) {
+      Napi::Array c = a.Get(i).As<Napi::Array>();
+      Napi::Value buf = c.Get(2u);
+      auto ta = buf.As<Napi::TypedArray>();
+      NL_CHECK(int64_t(ta.ByteLength() / 4) >= T * model.cfg.H, "modelForward: capture buffer too small");
+      caps.push_back({c.Get(0u).As<Napi::Number>().Int32Value(), c.Get(1u).As<Napi::Number>().Int32Value(),
+                      reinterpret_cast<float*>(static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset())});
+    }
+  }
+  Backend& be = arg_bool(info, 6) ? reference_backend() : cpu_backend();
+  model.check_complete();
+  model.forward(be, s, reinterpret_cast<const int32_t*>(ids.data), T, last_only, reinterpret_cast<float*>(out.data), caps);
+  return info.Env().Undefined();
+}
+
+}  // namespace nl
