@@ -37,6 +37,8 @@ export type { LogitsRecord, DistributionShift, CompareOptions, Baseline } from "
 export { sensitivitySweep, SensitivityResult } from "./quant/sensitivity";
 export type { SensitivityOptions, SensitivityRow } from "./quant/sensitivity";
 export { SortableTable } from "./viz/table";
+export { exportQuantized, exportSession, compressedTensorsConfig, ignoreList } from "./quant/export";
+export type { ExportOptions, ExportResult, ExportFormat } from "./quant/export";
 export { makeTiny, tinyConfig } from "./tiny/make-tiny";
 export type { TinyOptions, TinyDType } from "./tiny/make-tiny";
 export { progress, setProgressSink } from "./util/progress";
