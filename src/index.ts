@@ -37,6 +37,9 @@ export type { LogitsRecord, DistributionShift, CompareOptions, Baseline } from "
 export { sensitivitySweep, SensitivityResult } from "./quant/sensitivity";
 export type { SensitivityOptions, SensitivityRow } from "./quant/sensitivity";
 export { SortableTable } from "./viz/table";
+export { Figure, htmlPage, plotlySource, setPlotlyInline } from "./viz/figure";
+export type { Trace, Layout, PagePart } from "./viz/figure";
+export { valueHistogram, errorHistogram, errorHeatmap, sqnrByLayer, sensitivityByLayer, KIND_COLORS } from "./viz/quant-plots";
 export { exportQuantized, exportSession, compressedTensorsConfig, ignoreList } from "./quant/export";
 export type { ExportOptions, ExportResult, ExportFormat } from "./quant/export";
 export { makeTiny, tinyConfig } from "./tiny/make-tiny";
