@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { Checkpoint, CheckpointError, derivedSizes, expectedTensors, layerPlan, makeTiny, parseConfig, resolveRepoId } from "../src/index";
 import { tempDir } from "./helpers";
 
-const REAL = fs.readFileSync(path.join(__dirname, "..", "..", "shared", "nemotron-nano-9b-v2.config.json"), "utf8");
+const REAL = fs.readFileSync(path.join(__dirname, "fixtures", "nemotron-nano-9b-v2.config.json"), "utf8");
 
 describe("config.json of NemotronH", () => {
   it("parses the 9B config with its bare Infinity and derives the sizes of nemotron-h.md", () => {
@@ -100,5 +100,23 @@ describe("checkpoint against its config", () => {
     } finally {
       if (old === undefined) delete process.env.HF_HUB_CACHE; else process.env.HF_HUB_CACHE = old;
     }
+  });
+});
+
+describe("checkpoints this project did not write (HF transformers' fixtures)", () => {
+  const golden = path.join(__dirname, "fixtures", "golden");
+  const cases = fs.readdirSync(golden).filter((c) => fs.existsSync(path.join(golden, c, "config.json")));
+  it("opens and validates every golden checkpoint, and detects its weight format", () => {
+    expect(cases.length).toBeGreaterThanOrEqual(8);
+    const formats: Record<string, string> = {};
+    for (const c of cases) {
+      const ck = Checkpoint.open(path.join(golden, c));
+      expect(ck.plan.length).toBe(ck.config!.num_hidden_layers);
+      formats[c] = ck.weightFormat;
+      for (const t of ck.tensors.values()) if (t.isFp8) expect(t.scale, `${c}: ${t.name}`).toBeDefined();
+    }
+    expect(formats.bf16_tied).toBe("dense");
+    expect(formats.fp8_block16).toBe("fp8-block");
+    expect(formats.fp8_channel_ct).toMatch(/fp8-(compressed-tensors|scaled)/);
   });
 });

@@ -88,11 +88,24 @@ describe("FP8 codec", () => {
     expect(Object.is(decodeFp8(Uint8Array.of(0x80), "e4m3")[0], -0)).toBe(true);
   });
 
-  it("applies a multiplier before encoding and a scale when decoding", () => {
+  it("applies a multiplier before encoding and a scale when decoding (vector and tail paths)", () => {
     const x = Float32Array.from([0.5, -1, 3, 104]);
     const codes = encodeFp8(x, "e4m3", { multiplier: 4 });
     expect([...codes]).toEqual([...encodeFp8(x.map((v) => v * 4), "e4m3")]);
     expect([...decodeFp8(codes, "e4m3", 0.25)]).toEqual([0.5, -1, 3, 104]);
+    const many = Float32Array.from({ length: 1037 }, (_, i) => Math.sin(i) * 300);
+    for (const format of FORMATS) {
+      const scaled = encodeFp8(many, format, { multiplier: 3.7 });
+      expect(firstMismatch(scaled, encodeFp8Reference(many.map((v) => v * 3.7), format))).toBe("none");
+      const ref = decodeFp8Reference(scaled, format);
+      const out = new Float32Array(2000);
+      const dec = decodeFp8(scaled, format, 0.5, out);
+      expect(dec).toBe(out);
+      for (let i = 0; i < scaled.length; i++) expect(dec[i]).toBe(Math.fround(ref[i] * 0.5));
+    }
+    const reused = new Uint8Array(4);
+    expect(encodeFp8(x, "e4m3", { out: reused })).toBe(reused);
+    expect(() => encodeFp8(many, "e4m3", { out: reused })).toThrow(/holds 4 codes, need 1037/);
   });
 
   it("rejects an unknown format with a clear error", () => {

@@ -67,6 +67,18 @@ describe("Tensor statistics", () => {
     expect(lg.below).toBe(finite.filter((v) => v === 0).length);
     expect(lg.edges[1] / lg.edges[0]).toBeCloseTo(lg.edges[20] / lg.edges[19], 6);
   });
+
+  it("16-bit tensors (counted by code) give the same percentiles and histograms as their float32 values", () => {
+    const bf = Tensor.fromArray("b", float32ToBf16(values), [values.length], "BF16");
+    const asF32 = Tensor.fromArray("f", bf.values(), [values.length]);
+    const qs = [0.1, 3, 50, 97.5];
+    expect(bf.stats({ percentiles: qs }).percentiles).toEqual(asF32.stats({ percentiles: qs }).percentiles);
+    for (const log of [false, true]) {
+      const a = bf.histogram({ bins: 64, log }), b = asF32.histogram({ bins: 64, log });
+      expect([...a.counts]).toEqual([...b.counts]);
+      expect([a.below, a.above]).toEqual([b.below, b.above]);
+    }
+  });
 });
 
 describe("Tensor views", () => {
@@ -108,8 +120,11 @@ describe("FP8 weights with scales are one logical tensor", () => {
         expect(got[r * cols + c]).toBe(Math.fround(decoded[r * cols + c] * scaleAt(r, c)));
       }
       expect([...t.row(37)]).toEqual([...got.slice(37 * cols, 38 * cols)]);
-      const s = t.stats();
+      const s = t.stats({ percentiles: [10, 50, 90] });
       expect(s.absmax).toBe(got.reduce((a, b) => Math.max(a, Math.abs(b)), 0));
+      const sorted = Float64Array.from(got).sort();
+      expect(s.percentiles!["50"]).toBe((sorted[(sorted.length - 1) / 2 | 0] + sorted[Math.ceil((sorted.length - 1) / 2)]) / 2);
+      expect(t.histogram({ bins: 10 }).counts.reduce((a, b) => a + b, 0)).toBe(rows * cols);
     };
     check("a.weight", () => 0.5, "tensor");
     check("b.weight", (r) => rowScale[r], "row");
@@ -142,5 +157,11 @@ describe("inventory", () => {
     expect(inv.weightFormat).toBe("fp8-modelopt");
     expect(inventoryText(inv)).toMatch(/backbone\.layers\.1\s+attention/);
     expect(path.basename(ck.files[0])).toBe("model.safetensors");
+    const bundle = (ck as unknown as Record<symbol, () => Record<string, string>>)[Symbol.for("Jupyter.display")]();
+    expect(bundle["text/html"]).toMatch(/<td[^>]*>backbone\.layers\.2<\/td><td[^>]*>mlp/);
+    const t = ck.tensor("backbone.layers.0.mixer.in_proj.weight");
+    const tb = (t as unknown as Record<symbol, () => Record<string, string>>)[Symbol.for("Jupyter.display")]();
+    expect(tb["text/html"]).toMatch(/F8_E4M3/);
+    expect(tb["text/plain"]).toMatch(/absmax: /);
   });
 });

@@ -12,8 +12,9 @@ import { expectedTensors } from "../model/arch";
 import { quantizeTensor } from "../fp8/quantize";
 import { textTable } from "../util/format";
 
+/** models/tiny in the package (NEMOTRON_LAB_TINY_DIR overrides, e.g. for a read-only install). */
 export function bundledTinyDir(): string {
-  return path.join(packageRoot(), "models", "tiny");
+  return process.env.NEMOTRON_LAB_TINY_DIR ?? path.join(packageRoot(), "models", "tiny");
 }
 
 export async function ensureBundledTiny(): Promise<string> {

@@ -16,6 +16,8 @@ export interface EncodeOptions {
   saturate?: boolean;
   /** Multiply by this before encoding (1 / scale). */
   multiplier?: number;
+  /** Write the codes here (reused across calls, it saves the page faults of a fresh buffer). */
+  out?: Uint8Array;
 }
 
 export const FP8_MAX: Readonly<Record<Fp8Format, number>> = { e4m3: 448, e5m2: 57344 };
@@ -47,14 +49,16 @@ export function encodeFp8From(values: ArrayBufferView, dtype: DType, format: Fp8
   if (!isDType(dtype)) throw new TypeError(`unknown dtype ${JSON.stringify(dtype)}`);
   if (values.byteLength % DTYPE_SIZE[dtype]) throw new RangeError(`${values.byteLength} bytes is not a whole number of ${dtype} values`);
   const n = values.byteLength / DTYPE_SIZE[dtype];
-  const out = new Uint8Array(n);
+  const out = options.out ?? new Uint8Array(n);
+  if (out.length < n) throw new RangeError(`encodeFp8: 'out' holds ${out.length} codes, need ${n}`);
   native().fp8Encode(values, dtypeCode(dtype), code, options.saturate ?? true, options.multiplier ?? 1, out);
-  return out;
+  return out.length === n ? out : out.subarray(0, n);
 }
 
-/** Decodes FP8 codes to float32 (times an optional scale). */
-export function decodeFp8(codes: Uint8Array, format: Fp8Format, scale = 1): Float32Array {
-  const out = new Float32Array(codes.length);
+/** Decodes FP8 codes to float32 (times an optional scale), into `out` when given. */
+export function decodeFp8(codes: Uint8Array, format: Fp8Format, scale = 1, out?: Float32Array): Float32Array {
+  out ??= new Float32Array(codes.length);
+  if (out.length < codes.length) throw new RangeError(`decodeFp8: 'out' holds ${out.length} values, need ${codes.length}`);
   native().fp8Decode(codes, formatCode(format), scale, out);
   return out;
 }

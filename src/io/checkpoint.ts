@@ -14,6 +14,7 @@ import { NemotronHConfig, LayerPlanEntry, layerPlan, readConfigFile } from "./co
 import { SafetensorsHeader, readSafetensorsHeader } from "./safetensors";
 import { isRepoId, resolveRepoId } from "./hf-cache";
 import { expectedTensors, nameAliases } from "../model/arch";
+import { inventory, inventoryHtml, inventoryText } from "../model/inventory";
 
 export interface OpenOptions {
   /** Check the tensors against the config's layer plan (default true when there is a config). */
@@ -106,6 +107,16 @@ export class Checkpoint {
     if (fp8.some((t) => t.scale && t.scale.tensor.name.endsWith("_scale_inv"))) return "fp8-block";
     if (fp8.some((t) => t.scale)) return "fp8-scaled";
     return "fp8-bare";
+  }
+
+  toString(): string {
+    return `Checkpoint(${this.dir}, ${this.tensors.size} tensors${this.config ? `, NemotronH ${this.config.hybrid_override_pattern}` : ""})`;
+  }
+
+  /** In a notebook, a checkpoint shows its inventory. */
+  [Symbol.for("Jupyter.display")](): Record<string, string> {
+    const inv = inventory(this);
+    return { "text/plain": `${this.toString()}\n${inventoryText(inv)}`, "text/html": inventoryHtml(inv) };
   }
 
   /** Checks every tensor the config's layer plan needs: present, and of the right shape. */

@@ -8,11 +8,7 @@
 #include "cpu/fp8_codec.h"
 #include "thread_pool.h"
 
-#if defined(__GNUC__) && defined(__x86_64__) && defined(__linux__)
-#define NL_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define NL_SIMD_CLONES
-#endif
+#include "simd.h"
 
 namespace nl {
 
@@ -56,50 +52,89 @@ void for_each_span(const TensorSource& s, Fn&& fn, int slots) {
 }
 
 struct alignas(64) SpanSums {
-  float sum, sumsq, min, max, absmax;
+  float sum, sumsq, min, max, absmax, min_abs_nz;
   uint32_t zeros, nonfinite;
 };
 
-// Lane-parallel accumulators so the compiler vectorises without -ffast-math.
-NL_SIMD_CLONES SpanSums span_sums(const float* x, size_t n) {
-  constexpr int L = 16;
-  float s[L] = {}, ss[L] = {}, mn[L], mx[L], am[L] = {};
+// Plain version: lane-parallel accumulators, in the order a vector unit would use.
+SpanSums span_sums_plain(const float* x, size_t n) {
+  constexpr int L = 8;
+  float s[L] = {}, ss[L] = {}, mn[L], mx[L], am[L] = {}, mnz[L];
   uint32_t z[L] = {}, nf[L] = {};
-  for (int j = 0; j < L; j++) { mn[j] = INFINITY; mx[j] = -INFINITY; }
-  size_t i = 0;
-  for (; i + L <= n; i += L) {
-    for (int j = 0; j < L; j++) {
-      float v = x[i + j];
-      float a = std::fabs(v);
-      bool fin = a <= FLT_MAX;
-      float f = fin ? v : 0.0f;
-      s[j] += f;
-      ss[j] += f * f;
-      mn[j] = std::min(mn[j], fin ? v : INFINITY);
-      mx[j] = std::max(mx[j], fin ? v : -INFINITY);
-      am[j] = std::max(am[j], fin ? a : 0.0f);
-      z[j] += v == 0.0f;
-      nf[j] += !fin;
-    }
-  }
-  for (; i < n; i++) {
+  for (int j = 0; j < L; j++) { mn[j] = INFINITY; mx[j] = -INFINITY; mnz[j] = INFINITY; }
+  for (size_t i = 0; i < n; i++) {
+    int j = int(i % L);
     float v = x[i], a = std::fabs(v);
     bool fin = a <= FLT_MAX;
     float f = fin ? v : 0.0f;
-    s[0] += f; ss[0] += f * f;
-    mn[0] = std::min(mn[0], fin ? v : INFINITY);
-    mx[0] = std::max(mx[0], fin ? v : -INFINITY);
-    am[0] = std::max(am[0], fin ? a : 0.0f);
-    z[0] += v == 0.0f; nf[0] += !fin;
+    s[j] += f; ss[j] += f * f;
+    mn[j] = std::min(mn[j], fin ? v : INFINITY);
+    mx[j] = std::max(mx[j], fin ? v : -INFINITY);
+    am[j] = std::max(am[j], fin ? a : 0.0f);
+    mnz[j] = std::min(mnz[j], (fin && a > 0.0f) ? a : INFINITY);
+    z[j] += v == 0.0f; nf[j] += !fin;
   }
-  SpanSums r{0, 0, INFINITY, -INFINITY, 0, 0, 0};
+  SpanSums r{0, 0, INFINITY, -INFINITY, 0, INFINITY, 0, 0};
   for (int j = 0; j < L; j++) {
     r.sum += s[j]; r.sumsq += ss[j];
     r.min = std::min(r.min, mn[j]); r.max = std::max(r.max, mx[j]); r.absmax = std::max(r.absmax, am[j]);
+    r.min_abs_nz = std::min(r.min_abs_nz, mnz[j]);
     r.zeros += z[j]; r.nonfinite += nf[j];
   }
   return r;
 }
+
+#if NL_X86
+// AVX2: eight lanes; non-finite lanes are masked out of the sums and extremes.
+// Elements [b, e) of an F32/BF16/F16 buffer, read straight from the source (no f32 copy).
+NL_TARGET_AVX2 SpanSums span_sums_avx2(const uint8_t* src, DType t, size_t b, size_t e) {
+  const __m256 sign = _mm256_set1_ps(-0.0f), big = _mm256_set1_ps(FLT_MAX);
+  const __m256 pinf = _mm256_set1_ps(INFINITY), ninf = _mm256_set1_ps(-INFINITY), zero = _mm256_setzero_ps();
+  __m256 s0 = zero, s1 = zero, q0 = zero, q1 = zero, mn = pinf, mx = ninf, am = zero, mnz = pinf;
+  __m256i zc = _mm256_setzero_si256(), nfc = _mm256_setzero_si256();
+  size_t i = b;
+  for (; i + 16 <= e; i += 16) {
+    for (int h = 0; h < 2; h++) {
+      __m256 v = load8(src, t, i + 8 * h);
+      __m256 a = _mm256_andnot_ps(sign, v);
+      __m256 fin = _mm256_cmp_ps(a, big, _CMP_LE_OQ);
+      __m256 f = _mm256_and_ps(v, fin);
+      if (h == 0) { s0 = _mm256_add_ps(s0, f); q0 = _mm256_fmadd_ps(f, f, q0); }
+      else { s1 = _mm256_add_ps(s1, f); q1 = _mm256_fmadd_ps(f, f, q1); }
+      mn = _mm256_min_ps(mn, _mm256_blendv_ps(pinf, v, fin));
+      mx = _mm256_max_ps(mx, _mm256_blendv_ps(ninf, v, fin));
+      am = _mm256_max_ps(am, _mm256_and_ps(a, fin));
+      mnz = _mm256_min_ps(mnz, _mm256_blendv_ps(pinf, a, _mm256_and_ps(fin, _mm256_cmp_ps(a, zero, _CMP_GT_OQ))));
+      zc = _mm256_sub_epi32(zc, _mm256_castps_si256(_mm256_cmp_ps(v, zero, _CMP_EQ_OQ)));
+      nfc = _mm256_sub_epi32(nfc, _mm256_castps_si256(_mm256_cmp_ps(a, big, _CMP_NLE_UQ)));
+    }
+  }
+  alignas(32) float fs[8], fq[8], fmn[8], fmx[8], fam[8], fmnz[8];
+  alignas(32) uint32_t iz[8], inf_[8];
+  _mm256_store_ps(fs, _mm256_add_ps(s0, s1)); _mm256_store_ps(fq, _mm256_add_ps(q0, q1));
+  _mm256_store_ps(fmn, mn); _mm256_store_ps(fmx, mx); _mm256_store_ps(fam, am); _mm256_store_ps(fmnz, mnz);
+  _mm256_store_si256(reinterpret_cast<__m256i*>(iz), zc); _mm256_store_si256(reinterpret_cast<__m256i*>(inf_), nfc);
+  float tail[16];
+  to_f32(src, t, i, e - i, tail);
+  SpanSums r = span_sums_plain(tail, e - i);
+  for (int j = 0; j < 8; j++) {
+    r.sum += fs[j]; r.sumsq += fq[j];
+    r.min = std::min(r.min, fmn[j]); r.max = std::max(r.max, fmx[j]); r.absmax = std::max(r.absmax, fam[j]);
+    r.min_abs_nz = std::min(r.min_abs_nz, fmnz[j]);
+    r.zeros += iz[j]; r.nonfinite += inf_[j];
+  }
+  return r;
+}
+#endif
+
+SpanSums span_sums(const float* x, size_t n) {
+#if NL_X86
+  if (cpu_has_avx2()) return span_sums_avx2(reinterpret_cast<const uint8_t*>(x), DType::F32, 0, n);
+#endif
+  return span_sums_plain(x, n);
+}
+
+constexpr size_t kChunk = size_t(1) << 16;
 
 void merge(Moments& a, const Moments& b) {
   a.sum += b.sum; a.sumsq += b.sumsq;
@@ -118,18 +153,30 @@ void add_value(Moments& m, double v) {
   else m.min_abs_nonzero = std::min(m.min_abs_nonzero, std::fabs(v));
 }
 
+void count_nonfinite(Moments& a, const TensorSource& s, size_t b, size_t e) {
+  float buf[1024];
+  for (size_t i = b; i < e; i += 1024) {
+    size_t m = std::min<size_t>(1024, e - i);
+    to_f32(s.data, s.dtype, i, m, buf);
+    for (size_t k = 0; k < m; k++) {
+      if (std::isnan(buf[k])) a.nan++;
+      else if (std::isinf(buf[k])) (buf[k] > 0 ? a.pos_inf : a.neg_inf)++;
+    }
+  }
+}
+
 inline uint32_t sort_key(float v) {
   uint32_t u = f32_bits(v);
   return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
 }
 
-NL_SIMD_CLONES float min_abs_nonzero(const float* x, size_t n) {
-  float r = INFINITY;
-  for (size_t i = 0; i < n; i++) {
-    float a = std::fabs(x[i]);
-    r = std::min(r, (a > 0.0f && a <= FLT_MAX) ? a : INFINITY);
-  }
-  return r;
+void add_span(Moments& a, const SpanSums& r, size_t m) {
+  a.sum += r.sum; a.sumsq += r.sumsq;
+  a.min = std::min(a.min, double(r.min)); a.max = std::max(a.max, double(r.max));
+  a.absmax = std::max(a.absmax, double(r.absmax));
+  a.min_abs_nonzero = std::min(a.min_abs_nonzero, double(r.min_abs_nz));
+  a.zeros += r.zeros;
+  a.finite += m - r.nonfinite;
 }
 
 }  // namespace
@@ -137,15 +184,27 @@ NL_SIMD_CLONES float min_abs_nonzero(const float* x, size_t n) {
 Moments compute_moments(const TensorSource& s) {
   int T = num_threads();
   std::vector<Moments> per(T);
+#if NL_X86
+  // Unscaled F32/BF16/F16 (the common case): vector loads straight from the mapped bytes.
+  if (!s.scale && cpu_has_avx2() && (s.dtype == DType::F32 || s.dtype == DType::BF16 || s.dtype == DType::F16)) {
+    std::vector<Moments> chunks((s.count() + kChunk - 1) / kChunk);
+    parallel_for(chunks.size(), 1, [&](size_t cb, size_t ce) {
+      for (size_t c = cb; c < ce; c++) {
+        size_t b = c * kChunk, e = std::min(s.count(), b + kChunk);
+        SpanSums r = span_sums_avx2(s.data, s.dtype, b, e);
+        add_span(chunks[c], r, e - b);
+        if (r.nonfinite) count_nonfinite(chunks[c], s, b, e);
+      }
+    });
+    Moments total;
+    for (auto& c : chunks) merge(total, c);
+    return total;
+  }
+#endif
   for_each_span(s, [&](int t, const float* x, size_t m) {
     SpanSums r = span_sums(x, m);
     Moments& a = per[t];
-    a.sum += r.sum; a.sumsq += r.sumsq;
-    a.min = std::min(a.min, double(r.min)); a.max = std::max(a.max, double(r.max));
-    a.absmax = std::max(a.absmax, double(r.absmax));
-    a.min_abs_nonzero = std::min(a.min_abs_nonzero, double(min_abs_nonzero(x, m)));
-    a.zeros += r.zeros;
-    a.finite += m - r.nonfinite;
+    add_span(a, r, m);
     if (r.nonfinite) {
       for (size_t i = 0; i < m; i++) {
         if (std::isnan(x[i])) a.nan++;
@@ -172,9 +231,88 @@ Moments compute_moments_reference(const TensorSource& s) {
   return m;
 }
 
+namespace {
+
+// 8- and 16-bit dtypes have at most 65536 distinct values: one counting pass over the raw
+// codes gives exact percentiles and histograms (F32 takes the radix select below).
+bool countable(const TensorSource& s) {
+  bool one_scale = !s.scale || (s.block_rows >= s.rows && s.block_cols >= s.cols);
+  return one_scale && s.dtype != DType::F32 && s.dtype != DType::F64 && s.dtype != DType::I32 && s.dtype != DType::I64;
+}
+
+struct CodeCounts {
+  std::vector<uint64_t> counts;  // per code
+  std::vector<double> values;    // value of each code (with the tensor's one scale)
+};
+
+CodeCounts code_counts(const TensorSource& s) {
+  size_t ncodes = dtype_size(s.dtype) == 2 ? 65536 : 256;
+  size_t n = s.count();
+  int T = num_threads();
+  std::vector<std::vector<uint32_t>> per(T, std::vector<uint32_t>(2 * ncodes, 0));
+  std::atomic<size_t> next{0};
+  const size_t chunk = size_t(1) << 18;
+  parallel_threads([&](int t) {
+    uint32_t* a = per[t].data();
+    uint32_t* b = a + ncodes;  // two tables: repeated codes do not serialise on one counter
+    for (;;) {
+      size_t c = next.fetch_add(1);
+      size_t lo = c * chunk;
+      if (lo >= n) return;
+      size_t hi = std::min(n, lo + chunk), i = lo;
+      if (ncodes == 65536) {
+        const uint16_t* p = reinterpret_cast<const uint16_t*>(s.data);
+        for (; i + 2 <= hi; i += 2) { a[p[i]]++; b[p[i + 1]]++; }
+        for (; i < hi; i++) a[p[i]]++;
+      } else {
+        const uint8_t* p = s.data;
+        for (; i + 2 <= hi; i += 2) { a[p[i]]++; b[p[i + 1]]++; }
+        for (; i < hi; i++) a[p[i]]++;
+      }
+    }
+  });
+  CodeCounts r;
+  r.counts.assign(ncodes, 0);
+  for (auto& p : per)
+    for (size_t c = 0; c < ncodes; c++) r.counts[c] += uint64_t(p[c]) + p[c + ncodes];
+  r.values.resize(ncodes);
+  float mul = s.scale ? s.scale[0] : 1.0f;
+  for (size_t c = 0; c < ncodes; c++) {
+    float v;
+    uint16_t code16 = uint16_t(c);
+    uint8_t code8 = uint8_t(c);
+    to_f32(ncodes == 65536 ? reinterpret_cast<const uint8_t*>(&code16) : &code8, s.dtype, 0, 1, &v);
+    r.values[c] = s.scale ? double(v * mul) : double(v);
+  }
+  return r;
+}
+
+std::vector<double> percentiles_from_counts(const CodeCounts& cc, const std::vector<double>& q, uint64_t finite) {
+  std::vector<std::pair<double, uint64_t>> vc;
+  for (size_t c = 0; c < cc.counts.size(); c++)
+    if (cc.counts[c] && std::isfinite(cc.values[c])) vc.emplace_back(cc.values[c], cc.counts[c]);
+  std::sort(vc.begin(), vc.end());
+  std::vector<uint64_t> cum(vc.size() + 1, 0);
+  for (size_t i = 0; i < vc.size(); i++) cum[i + 1] = cum[i] + vc[i].second;
+  auto value_at = [&](uint64_t rank) {
+    size_t i = std::upper_bound(cum.begin(), cum.end(), rank) - cum.begin() - 1;
+    return vc[i].first;
+  };
+  std::vector<double> out;
+  for (double p : q) {
+    double pos = std::clamp(p, 0.0, 100.0) / 100.0 * double(finite - 1);
+    double lo = value_at(uint64_t(std::floor(pos))), hi = value_at(uint64_t(std::ceil(pos)));
+    out.push_back(lo + (hi - lo) * (pos - std::floor(pos)));
+  }
+  return out;
+}
+
+}  // namespace
+
 std::vector<double> compute_percentiles(const TensorSource& s, const std::vector<double>& q, uint64_t finite) {
   std::vector<double> out(q.size(), NAN);
   if (finite == 0) return out;
+  if (countable(s)) return percentiles_from_counts(code_counts(s), q, finite);
   int T = num_threads();
   // Pass 1: counts of the top 16 bits of each value's sortable key.
   std::vector<std::vector<uint64_t>> hist(T, std::vector<uint64_t>(65536, 0));
@@ -235,38 +373,45 @@ Histogram compute_histogram(const TensorSource& s, size_t bins, double lo, doubl
   NL_CHECK(!log_bins || lo > 0, "log bins need lo > 0");
   Histogram h;
   h.edges.resize(bins + 1);
-  double a = log_bins ? std::log(lo) : lo, b = log_bins ? std::log(hi) : hi;
+  const double a = log_bins ? std::log(lo) : lo, b = log_bins ? std::log(hi) : hi;
   for (size_t i = 0; i <= bins; i++) {
     double e = a + (b - a) * double(i) / double(bins);
     h.edges[i] = log_bins ? std::exp(e) : e;
   }
   h.edges[0] = lo; h.edges[bins] = hi;
-  double width = (b - a) / double(bins);
-  int T = num_threads();
-  std::vector<std::vector<uint64_t>> counts(T, std::vector<uint64_t>(bins + 2, 0));  // [below, bins..., above]
-  for_each_span(s, [&](int t, const float* x, size_t m) {
-    uint64_t* c = counts[t].data();
-    for (size_t i = 0; i < m; i++) {
-      double v = x[i];
-      if (!(std::fabs(v) <= DBL_MAX)) continue;
-      if (log_bins) v = std::fabs(v);
-      if (v < lo) { c[0]++; continue; }
-      if (v > hi) { c[bins + 1]++; continue; }
-      double p = log_bins ? std::log(v) : v;
-      size_t k = width > 0 ? size_t((p - a) / width) : 0;
-      if (k >= bins) k = bins - 1;
-      // Guard rounding at the edges so each value lands in [edges[k], edges[k+1]).
-      while (k > 0 && v < h.edges[k]) k--;
-      while (k + 1 < bins && v >= h.edges[k + 1]) k++;
-      c[k + 1]++;
-    }
-  }, T);
-  h.counts.assign(bins, 0);
-  for (int t = 0; t < T; t++) {
-    h.below += counts[t][0];
-    h.above += counts[t][bins + 1];
-    for (size_t k = 0; k < bins; k++) h.counts[k] += counts[t][k + 1];
+  const double inv_width = b > a ? double(bins) / (b - a) : 0.0;
+  // Slot 0 counts values below the range, slot bins+1 above; each value lands in
+  // [edges[k], edges[k+1]) (the last bin includes hi), edges guarding float rounding.
+  auto slot = [&](double v) -> size_t {
+    if (log_bins) v = std::fabs(v);
+    if (v < lo) return 0;
+    if (v > hi) return bins + 1;
+    double p = log_bins ? std::log(v) : v;
+    size_t k = size_t((p - a) * inv_width);
+    if (k >= bins) k = bins - 1;
+    while (k > 0 && v < h.edges[k]) k--;
+    while (k + 1 < bins && v >= h.edges[k + 1]) k++;
+    return k + 1;
+  };
+  std::vector<uint64_t> total(bins + 2, 0);
+  if (countable(s)) {
+    CodeCounts cc = code_counts(s);
+    for (size_t c = 0; c < cc.counts.size(); c++)
+      if (cc.counts[c] && std::isfinite(cc.values[c])) total[slot(cc.values[c])] += cc.counts[c];
+  } else {
+    int T = num_threads();
+    std::vector<std::vector<uint64_t>> counts(T, std::vector<uint64_t>(bins + 2, 0));
+    for_each_span(s, [&](int t, const float* x, size_t m) {
+      uint64_t* c = counts[t].data();
+      for (size_t i = 0; i < m; i++)
+        if (std::fabs(x[i]) <= FLT_MAX) c[slot(x[i])]++;
+    }, T);
+    for (auto& c : counts)
+      for (size_t k = 0; k < bins + 2; k++) total[k] += c[k];
   }
+  h.below = total[0];
+  h.above = total[bins + 1];
+  h.counts.assign(total.begin() + 1, total.end() - 1);
   return h;
 }
 
