@@ -37,6 +37,8 @@ export interface QuantizeOptions {
   nonFinite?: "error" | "warn";
   /** Use these scales (block-grid order) instead of choosing them. */
   scales?: Float32Array;
+  /** Write the codes here (rows * cols bytes) instead of a new buffer: reuse saves the page faults of a fresh allocation. */
+  out?: Uint8Array;
   /** Run the single-threaded reference implementation (for tests). */
   reference?: boolean;
 }
@@ -147,7 +149,8 @@ function run(name: string, src: ArrayBufferView, dtype: DType, shape: number[], 
     if (options.scales.length !== scales.length) throw new RangeError(`${name}: ${options.scales.length} scales given, the ${gr}x${gc} block grid needs ${scales.length}`);
     scales.set(options.scales);
   }
-  const codes = new Uint8Array(rows * cols);
+  if (options.out && options.out.length !== rows * cols) throw new RangeError(`${name}: out holds ${options.out.length} bytes, the codes need ${rows * cols}`);
+  const codes = options.out ?? new Uint8Array(rows * cols);
   const mode = options.scales ? 3 : choice.kind === "amax" ? 0 : choice.kind === "percentile" ? 1 : 2;
   const wantMetrics = options.metrics ?? true;
   const t0 = performance.now();
