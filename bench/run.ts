@@ -2,7 +2,8 @@
  * npm run bench: runs each area's benchmark in order. Every figure is printed beside a
  * limit measured in the same run (usually the memory copy bandwidth), with the ratio.
  */
-const MODULES = ["./io", "./model"];
+
+const MODULES = ["./io", "./model", "./sampling", "./quant"];
 
 async function main(): Promise<void> {
   const only = process.argv.slice(2);

@@ -43,6 +43,13 @@ export interface NativeAddon {
   tensorHistogram(src: Bytes, dtype: number, rows: number, cols: number, scale: Float32Array | null,
     blockRows: number, blockCols: number, bins: number, lo: number, hi: number, log: boolean):
     { edges: Float64Array; counts: Float64Array; below: number; above: number };
+  /** Fused FP8 quantization (native/src/cpu/quantize.cc); mode 0 amax, 1 percentile, 2 search, 3 given scales. */
+  quantizeFp8(src: Bytes, dtype: number, rows: number, cols: number, srcScale: Float32Array | null, srcBlockRows: number,
+    srcBlockCols: number, format: number, blockRows: number, blockCols: number, mode: number, percentile: number,
+    searchSteps: number, searchMinRatio: number, scales: Float32Array, codes: Uint8Array, metrics: boolean, reference: boolean): {
+    nonfinite: number; count: number; sig: number; noise: number; dot: number; qq: number; sumAbs: number; maxAbs: number;
+    zeros: number; clipped: number; flushedZero: number; subnormal: number;
+  };
   // Backend ops (native/src/backend.h), each with a reference flag; wrapped by src/backend/ops.ts.
   opLinear(x: Float32Array, T: number, w: Bytes, dtype: number, rows: number, cols: number, scale: Float32Array | null,
     blockRows: number, blockCols: number, bias: Float32Array | null, y: Float32Array, reference: boolean): void;

@@ -13,8 +13,14 @@ usage:
   nemotron-lab generate CKPT (--prompt TEXT | --ids 1,2,3) [--chat] [--system TEXT] [--no-think]
       [--max-tokens N] [--ignore-eos] [--temperature T] [--top-p P] [--top-k K] [--min-p P]
       [--repetition-penalty R] [--seed S] [--stop TEXT]... [--max-context N] [--json]
+  nemotron-lab quantize CKPT [--layers SELECTOR] [--format e4m3|e5m2] [--granularity tensor|channel|block]
+                            [--block-size N] [--pad] [--scale amax|percentile:99.99|search[:STEPS[:MINRATIO]]] [--force]
+                            [--out DIR --export compressed-tensors|modelopt [--input-scale S]] [--report report.html]
 
-PATH is a checkpoint folder, a .safetensors file, or a Hugging Face repo id in the local cache.`;
+PATH is a checkpoint folder, a .safetensors file, or a Hugging Face repo id in the local cache.
+SELECTOR: comma-separated terms, '!' excludes, '&' intersects: presets all-linear, nvidia-fp8 (default);
+kinds mamba, attention, mlp, moe, lm_head; layers:0-9+40; tensor path globs (backbone.layers.*.mixer.in_proj).
+Example: --layers "mamba&layers:0-9,mlp,!*.down_proj"`;
 
 type Command = (argv: string[]) => Promise<void> | void;
 
@@ -22,6 +28,7 @@ const COMMANDS: Record<string, () => Command> = {
   start: () => require("./start").startCommand,
   inspect: () => require("./inspect").inspectCommand,
   "make-tiny": () => require("./make-tiny").makeTinyCommand,
+  quantize: () => require("./quantize").quantizeCommand,
   logits: () => require("./logits").logitsCommand,
   generate: () => require("./generate").generateCommand,
 };
@@ -45,7 +52,7 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`nemotron-lab ${cmd}: ${e.message}\n\n${USAGE}`);
       return 2;
     }
-    if (e instanceof CheckpointError) {
+    if (e instanceof CheckpointError || e instanceof RangeError) {  // bad input: the message says what and where
       console.error(`nemotron-lab ${cmd}: ${e.message}`);
       return 1;
     }

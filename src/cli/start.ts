@@ -10,7 +10,6 @@ import { makeTiny } from "../tiny/make-tiny";
 import { inventory, inventoryText } from "../model/inventory";
 import { expectedTensors } from "../model/arch";
 import { quantizeTensor } from "../fp8/quantize";
-import { errorMetrics } from "../fp8/metrics";
 import { textTable } from "../util/format";
 
 /** models/tiny in the package (NEMOTRON_LAB_TINY_DIR overrides, e.g. for a read-only install). */
@@ -34,7 +33,7 @@ export async function startCommand(): Promise<void> {
   console.log(inventoryText(inventory(ckpt)));
   const rows = expectedTensors(ckpt.config!).filter((e) => e.linear).map((e) => {
     const t = ckpt.tensor(e.name);
-    const m = errorMetrics(t.values(), quantizeTensor(t, { format: "e4m3", granularity: "tensor" }).dequantized);
+    const m = quantizeTensor(t, { format: "e4m3", granularity: "tensor" }).metrics!;
     return [e.name, t.dtype, m.sqnrDb.toFixed(2), m.relL2.toExponential(3), m.maxAbs.toExponential(3), m.cosine.toFixed(6)];
   });
   console.log("\nFP8 E4M3 error, per-tensor amax scale:\n");

@@ -182,7 +182,7 @@ export class Checkpoint {
     }
     if (s.shape.length !== 2) fail("fits no scale granularity (scalar, per row [R] / [R,1], or 2-D blocks)");
     const [sr, sc] = s.shape;
-    const declared = this.config?.quantization_config?.weight_block_size;
+    const declared = declaredBlockSize(this.config?.quantization_config);
     const candidates: [number, number][] = [];
     if (Array.isArray(declared) && declared.length === 2) candidates.push([Number(declared[0]), Number(declared[1])]);
     else candidates.push([guessBlock(R, sr), guessBlock(C, sc)]);
@@ -242,4 +242,16 @@ function shardFiles(dir: string): string[] {
 export function globToRegExp(pattern: string): RegExp {
   const re = [...pattern].map((c) => (c === "*" ? ".*" : c === "?" ? "." : c.replace(/[.+^${}()|[\]\\]/g, "\\$&"))).join("");
   return new RegExp(`^${re}$`);
+}
+
+/**
+ * The 2-D scale block size a quantization_config declares: DeepSeek-style
+ * `weight_block_size`, or compressed-tensors' `config_groups.*.weights.block_structure`.
+ */
+export function declaredBlockSize(q: Record<string, unknown> | undefined): unknown {
+  if (!q) return undefined;
+  if (q.weight_block_size !== undefined) return q.weight_block_size;
+  const groups = q.config_groups as Record<string, { weights?: { block_structure?: unknown } }> | undefined;
+  for (const g of Object.values(groups ?? {})) if (Array.isArray(g?.weights?.block_structure)) return g.weights!.block_structure;
+  return undefined;
 }

@@ -1,0 +1,461 @@
+// Fused FP8 quantization (see quantize.h). Two implementations:
+//  - quantize_fp8: the fast one. Amax scales per channel or per 2-D block run as ONE pass
+//    over memory: each band of block_rows rows is read, its block amaxes taken, scales
+//    set, codes written and (optionally) the error summed while the band is still in
+//    cache. Per-tensor amax needs the whole tensor's amax first, so it reads twice.
+//    The encoder is a branch-free version of f32_to_fp8 (saturating) so the compiler
+//    vectorises division and encoding (x / scale, like torch, not x * (1 / scale)).
+//  - quantize_fp8_reference: one thread, plain loops, the scalar codec of fp8.h, doubles,
+//    std::sort for percentiles. The tests require both to give identical scales and codes.
+#include "cpu/quantize.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cfloat>
+#include <vector>
+
+#include "cpu/fp8_codec.h"
+#include "thread_pool.h"
+
+#if defined(__GNUC__) && defined(__x86_64__) && defined(__linux__)
+#define NL_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define NL_SIMD_CLONES
+#endif
+
+namespace nl {
+
+namespace {
+
+constexpr size_t kSpan = 2048;
+constexpr size_t kGrainElems = size_t(1) << 16;
+
+size_t grid_cols(const TensorSource& s, const QuantParams& p) { return (s.cols + p.block_cols - 1) / p.block_cols; }
+size_t grid_rows(const TensorSource& s, const QuantParams& p) { return (s.rows + p.block_rows - 1) / p.block_rows; }
+
+// m values of row r from column c0, dequantised; F32 without scale is read in place.
+const float* read_span(const TensorSource& s, size_t r, size_t c0, size_t m, float* buf) {
+  size_t i = r * s.cols + c0;
+  if (!s.scale && s.dtype == DType::F32) return reinterpret_cast<const float*>(s.data) + i;
+  to_f32(s.data, s.dtype, i, m, buf);
+  if (s.scale) {
+    const float* sc = s.scale + (r / s.block_rows) * ((s.cols + s.block_cols - 1) / s.block_cols);
+    for (size_t k = 0; k < m; k++) buf[k] *= sc[(c0 + k) / s.block_cols];
+  }
+  return buf;
+}
+
+// Calls fn(t, begin, end) over [0, n) in chunks of `grain`, t = the thread's slot.
+template <class Fn>
+void for_chunks(size_t n, size_t grain, Fn&& fn) {
+  if (n == 0) return;
+  grain = std::max<size_t>(1, grain);
+  size_t chunks = (n + grain - 1) / grain;
+  std::atomic<size_t> next{0};
+  parallel_threads([&](int t) {
+    for (;;) {
+      size_t c = next.fetch_add(1);
+      if (c >= chunks) return;
+      fn(t, c * grain, std::min(n, (c + 1) * grain));
+    }
+  });
+}
+
+// Branch-free saturating encoders, equal to f32_to_e4m3(y, true) / f32_to_e5m2(y, true)
+// for every input (the test sweeps all BF16 values and random floats through both).
+// Selects are written as masks so the compiler vectorises the loop (no control flow).
+inline uint32_t select(uint32_t mask, uint32_t a, uint32_t b) { return (mask & a) | (~mask & b); }
+
+inline uint32_t e4m3_sat(float y) {
+  uint32_t u = f32_bits(y);
+  uint32_t sign = (u >> 24) & 0x80u, a = u & 0x7fffffffu;
+  uint32_t as = std::min(a, 0x43e00000u);                             // |y| > 448 saturates
+  uint32_t sub = f32_bits(bits_f32(as) + 16384.0f) - 0x46800000u;    // below 2^-6: quantum 2^-9, RNE by the FPU
+  uint32_t nor = (as + 0xc4000000u + 0x7ffffu + ((as >> 20) & 1u)) >> 20;
+  uint32_t c = select(0u - uint32_t(as < 0x3c800000u), sub, nor);
+  c = select(0u - uint32_t(a > 0x7f800000u), 0x7fu, c);              // NaN
+  return sign | c;
+}
+
+inline uint32_t e5m2_sat(float y) {
+  uint32_t u = f32_bits(y);
+  uint32_t sign = (u >> 24) & 0x80u, a = u & 0x7fffffffu;
+  uint32_t as = std::min(a, 0x47600000u);                             // |y| > 57344 saturates
+  uint32_t sub = f32_bits(bits_f32(as) + 128.0f) - 0x43000000u;      // below 2^-14: quantum 2^-16
+  uint32_t nor = (as + 0xc8000000u + 0xfffffu + ((as >> 21) & 1u)) >> 21;
+  uint32_t c = select(0u - uint32_t(as < 0x38800000u), sub, nor);
+  c = select(0u - uint32_t(a > 0x7f800000u), 0x7eu, c);
+  return sign | c;
+}
+
+NL_SIMD_CLONES void encode_span_e4m3(const float* x, size_t n, float s, uint8_t* out) {
+  for (size_t i = 0; i < n; i++) out[i] = uint8_t(e4m3_sat(x[i] / s));
+}
+NL_SIMD_CLONES void encode_span_e5m2(const float* x, size_t n, float s, uint8_t* out) {
+  for (size_t i = 0; i < n; i++) out[i] = uint8_t(e5m2_sat(x[i] / s));
+}
+inline void encode_span(Fp8Format f, const float* x, size_t n, float s, uint8_t* out) {
+  if (f == Fp8Format::E4M3) encode_span_e4m3(x, n, s, out);
+  else encode_span_e5m2(x, n, s, out);
+}
+
+// max |x| over finite values, and the count of non-finite ones; lane-parallel to vectorise.
+NL_SIMD_CLONES float span_amax(const float* x, size_t n, uint32_t* nonfinite) {
+  constexpr int L = 16;
+  float am[L] = {};
+  uint32_t nf[L] = {};
+  size_t i = 0;
+  for (; i + L <= n; i += L) {
+    for (int j = 0; j < L; j++) {
+      float a = std::fabs(x[i + j]);
+      bool fin = a <= FLT_MAX;
+      am[j] = std::max(am[j], fin ? a : 0.0f);
+      nf[j] += !fin;
+    }
+  }
+  for (; i < n; i++) {
+    float a = std::fabs(x[i]);
+    bool fin = a <= FLT_MAX;
+    am[0] = std::max(am[0], fin ? a : 0.0f);
+    nf[0] += !fin;
+  }
+  float r = 0;
+  for (int j = 0; j < L; j++) { r = std::max(r, am[j]); *nonfinite += nf[j]; }
+  return r;
+}
+
+inline bool is_subnormal_code(uint8_t mag, Fp8Format f) {
+  return f == Fp8Format::E4M3 ? (mag & 0x78u) == 0 && (mag & 7u) != 0 : (mag & 0x7cu) == 0 && (mag & 3u) != 0;
+}
+
+// |x / s| beyond fmax (a hair of slack: amax / (amax / fmax) may round just above fmax).
+inline float clip_threshold(Fp8Format f) { return fp8_max(f) * (1.0f + 1.0f / (1 << 20)); }
+
+void span_metrics(const float* x, const uint8_t* c, size_t n, float s, Fp8Format f, QuantMetrics& a) {
+  const float* table = fp8_decode_table(f);
+  float thr = clip_threshold(f);
+  for (size_t i = 0; i < n; i++) {
+    float xi = x[i];
+    if (!(std::fabs(xi) <= FLT_MAX)) continue;
+    float q = table[c[i]] * s;
+    double xd = xi, qd = q, d = qd - xd, ad = std::fabs(d);
+    a.sig += xd * xd; a.noise += d * d; a.dot += xd * qd; a.qq += qd * qd;
+    a.sum_abs += ad; a.max_abs = std::max(a.max_abs, ad);
+    a.count++;
+    a.zeros += xi == 0.0f;
+    a.clipped += std::fabs(xi / s) > thr;
+    uint8_t mag = c[i] & 0x7fu;
+    if (xi != 0.0f && mag == 0) a.flushed_zero++;
+    else if (is_subnormal_code(mag, f)) a.subnormal++;
+  }
+}
+
+void merge(QuantMetrics& a, const QuantMetrics& b) {
+  a.sig += b.sig; a.noise += b.noise; a.dot += b.dot; a.qq += b.qq; a.sum_abs += b.sum_abs;
+  a.max_abs = std::max(a.max_abs, b.max_abs);
+  a.count += b.count; a.zeros += b.zeros; a.clipped += b.clipped; a.flushed_zero += b.flushed_zero; a.subnormal += b.subnormal;
+}
+
+// The scale of a clipping value: clip / fmax in f32 (1 when the block is all zeros).
+inline float scale_of(float clip, Fp8Format f) { return clip > 0.0f ? clip / fp8_max(f) : 1.0f; }
+
+// Candidate clipping values of the search: ratio 1 first, down to min_ratio.
+std::vector<float> search_scales(float amax, const QuantParams& p) {
+  std::vector<float> out(std::max(1, p.search_steps));
+  for (size_t k = 0; k < out.size(); k++) {
+    double ratio = out.size() == 1 ? 1.0 : 1.0 - (1.0 - p.search_min_ratio) * double(k) / double(out.size() - 1);
+    out[k] = scale_of(float(double(amax) * ratio), p.format);
+  }
+  return out;
+}
+
+// Linear-interpolated q-th percentile of v (torch.quantile's rule and rounding, in float32).
+float percentile_of(std::vector<float>& v, double q, bool sort_all) {
+  if (v.empty()) return 0.0f;
+  float qf = float(q / 100.0);
+  float pos = qf * float(v.size() - 1);
+  size_t lo = size_t(std::floor(pos)), hi = std::min(v.size() - 1, size_t(std::ceil(pos)));
+  float w = pos - float(lo);
+  float a, b;
+  if (sort_all) {
+    std::sort(v.begin(), v.end());
+    a = v[lo]; b = v[hi];
+  } else {
+    std::nth_element(v.begin(), v.begin() + lo, v.end());
+    a = v[lo];
+    b = hi == lo ? a : *std::min_element(v.begin() + lo + 1, v.end());
+  }
+  float diff = b - a;  // torch's lerp, fused multiply-add as its CPU kernel does
+  return w < 0.5f ? std::fma(w, diff, a) : std::fma(-diff, 1.0f - w, b);
+}
+
+// Per-block amax (finite values), multi-threaded; adds the non-finite count.
+std::vector<float> block_amax(const TensorSource& s, const QuantParams& p, uint64_t* nonfinite) {
+  size_t gc = grid_cols(s, p), nb = grid_rows(s, p) * gc;
+  int T = num_threads();
+  std::vector<std::vector<float>> local(T, std::vector<float>(nb, 0.0f));
+  std::vector<uint64_t> nf(T * 8, 0);
+  for_chunks(s.rows, std::max<size_t>(1, kGrainElems / std::max<size_t>(1, s.cols)), [&](int t, size_t rb, size_t re) {
+    alignas(64) float buf[kSpan];
+    uint32_t bad = 0;
+    float* am = local[t].data();
+    for (size_t r = rb; r < re; r++) {
+      float* row_am = am + (r / p.block_rows) * gc;
+      for (size_t c0 = 0; c0 < s.cols;) {
+        size_t m = std::min({kSpan, s.cols - c0, p.block_cols - c0 % p.block_cols});
+        const float* x = read_span(s, r, c0, m, buf);
+        float v = span_amax(x, m, &bad);
+        float& slot = row_am[c0 / p.block_cols];
+        slot = std::max(slot, v);
+        c0 += m;
+      }
+    }
+    nf[t * 8] += bad;
+  });
+  std::vector<float> out(nb, 0.0f);
+  for (int t = 0; t < T; t++) {
+    for (size_t b = 0; b < nb; b++) out[b] = std::max(out[b], local[t][b]);
+    *nonfinite += nf[t * 8];
+  }
+  return out;
+}
+
+// Visits every span of block b: fn(values, count).
+template <class Fn>
+void for_block_spans(const TensorSource& s, const QuantParams& p, size_t b, float* buf, Fn&& fn) {
+  size_t gc = grid_cols(s, p);
+  size_t r0 = (b / gc) * p.block_rows, r1 = std::min(s.rows, r0 + p.block_rows);
+  size_t c0 = (b % gc) * p.block_cols, c1 = std::min(s.cols, c0 + p.block_cols);
+  for (size_t r = r0; r < r1; r++) {
+    for (size_t c = c0; c < c1;) {
+      size_t m = std::min(kSpan, c1 - c);
+      fn(read_span(s, r, c, m, buf), m);
+      c += m;
+    }
+  }
+}
+
+// Sum of squared errors of each candidate scale over one span.
+void candidate_errors(const float* x, size_t m, const std::vector<float>& scales, Fp8Format f, double* err, uint8_t* codes) {
+  const float* table = fp8_decode_table(f);
+  for (size_t k = 0; k < scales.size(); k++) {
+    float sc = scales[k];
+    encode_span(f, x, m, sc, codes);
+    double e = 0;
+    for (size_t i = 0; i < m; i++) {
+      if (!(std::fabs(x[i]) <= FLT_MAX)) continue;
+      double d = double(table[codes[i]] * sc) - double(x[i]);
+      e += d * d;
+    }
+    err[k] += e;
+  }
+}
+
+size_t argmin_first(const double* err, size_t n) {
+  size_t best = 0;
+  for (size_t k = 1; k < n; k++) if (err[k] < err[best]) best = k;
+  return best;
+}
+
+void choose_scales(const TensorSource& s, const QuantParams& p, const std::vector<float>& amax, float* scales) {
+  size_t nb = amax.size();
+  int T = num_threads();
+  if (p.mode == ScaleMode::Amax) {
+    for (size_t b = 0; b < nb; b++) scales[b] = scale_of(amax[b], p.format);
+  } else if (p.mode == ScaleMode::Percentile) {
+    for_chunks(nb, 1, [&](int, size_t bb, size_t be) {
+      alignas(64) float buf[kSpan];
+      std::vector<float> v;
+      for (size_t b = bb; b < be; b++) {
+        v.clear();
+        for_block_spans(s, p, b, buf, [&](const float* x, size_t m) {
+          for (size_t i = 0; i < m; i++) { float a = std::fabs(x[i]); if (a <= FLT_MAX) v.push_back(a); }
+        });
+        scales[b] = scale_of(percentile_of(v, p.percentile, false), p.format);
+      }
+    });
+  } else if (p.mode == ScaleMode::Search) {
+    size_t steps = size_t(std::max(1, p.search_steps));
+    if (nb >= size_t(4 * T)) {  // many blocks: a block per work item
+      for_chunks(nb, 1, [&](int, size_t bb, size_t be) {
+        alignas(64) float buf[kSpan];
+        alignas(64) uint8_t codes[kSpan];
+        std::vector<double> err(steps);
+        for (size_t b = bb; b < be; b++) {
+          std::vector<float> cand = search_scales(amax[b], p);
+          std::fill(err.begin(), err.end(), 0.0);
+          for_block_spans(s, p, b, buf, [&](const float* x, size_t m) { candidate_errors(x, m, cand, p.format, err.data(), codes); });
+          scales[b] = cand[argmin_first(err.data(), steps)];
+        }
+      });
+    } else {  // few big blocks: split rows across threads, per-thread error tables
+      size_t gc = grid_cols(s, p);
+      std::vector<std::vector<float>> cand(nb);
+      for (size_t b = 0; b < nb; b++) cand[b] = search_scales(amax[b], p);
+      std::vector<std::vector<double>> err(T, std::vector<double>(nb * steps, 0.0));
+      for_chunks(s.rows, std::max<size_t>(1, kGrainElems / std::max<size_t>(1, s.cols)), [&](int t, size_t rb, size_t re) {
+        alignas(64) float buf[kSpan];
+        alignas(64) uint8_t codes[kSpan];
+        for (size_t r = rb; r < re; r++) {
+          for (size_t c0 = 0; c0 < s.cols;) {
+            size_t m = std::min({kSpan, s.cols - c0, p.block_cols - c0 % p.block_cols});
+            size_t b = (r / p.block_rows) * gc + c0 / p.block_cols;
+            candidate_errors(read_span(s, r, c0, m, buf), m, cand[b], p.format, err[t].data() + b * steps, codes);
+            c0 += m;
+          }
+        }
+      });
+      for (size_t b = 0; b < nb; b++) {
+        std::vector<double> total(steps, 0.0);
+        for (int t = 0; t < T; t++) for (size_t k = 0; k < steps; k++) total[k] += err[t][b * steps + k];
+        scales[b] = cand[b][argmin_first(total.data(), steps)];
+      }
+    }
+  }
+}
+
+// Encodes rows [rb, re) with the given scales, adding the error to `acc` when asked.
+void encode_rows(const TensorSource& s, const QuantParams& p, const float* scales, uint8_t* codes, size_t rb, size_t re,
+                 QuantMetrics* acc, float* buf) {
+  size_t gc = grid_cols(s, p);
+  for (size_t r = rb; r < re; r++) {
+    const float* srow = scales + (r / p.block_rows) * gc;
+    for (size_t c0 = 0; c0 < s.cols;) {
+      size_t m = std::min({kSpan, s.cols - c0, p.block_cols - c0 % p.block_cols});
+      float sc = srow[c0 / p.block_cols];
+      const float* x = read_span(s, r, c0, m, buf);
+      uint8_t* out = codes + r * s.cols + c0;
+      encode_span(p.format, x, m, sc, out);
+      if (acc) span_metrics(x, out, m, sc, p.format, *acc);
+      c0 += m;
+    }
+  }
+}
+
+void check_params(const TensorSource& s, const QuantParams& p) {
+  NL_CHECK(p.block_rows > 0 && p.block_cols > 0, "quantize: block sizes must be positive");
+  NL_CHECK(p.mode != ScaleMode::Percentile || (p.percentile > 0 && p.percentile <= 100), "quantize: percentile must be in (0, 100]");
+  NL_CHECK(p.mode != ScaleMode::Search || (p.search_steps >= 1 && p.search_min_ratio > 0 && p.search_min_ratio <= 1),
+           "quantize: search needs steps >= 1 and min ratio in (0, 1]");
+  (void)s;
+}
+
+struct alignas(64) PaddedMetrics { QuantMetrics m; uint64_t nonfinite = 0; };
+
+}  // namespace
+
+QuantResult quantize_fp8(const TensorSource& s, const QuantParams& p, float* scales, uint8_t* codes) {
+  check_params(s, p);
+  QuantResult res;
+  int T = num_threads();
+  std::vector<PaddedMetrics> acc(T);
+  size_t gc = grid_cols(s, p);
+  if (p.mode == ScaleMode::Amax && p.block_rows < s.rows) {
+    // The fused path: per band of block_rows rows, amax -> scales -> codes (+ error), in cache.
+    size_t bands = grid_rows(s, p);
+    size_t band_elems = std::max<size_t>(1, p.block_rows * s.cols);
+    for_chunks(bands, std::max<size_t>(1, kGrainElems / band_elems), [&](int t, size_t bb, size_t be) {
+      alignas(64) float buf[kSpan];
+      uint32_t bad = 0;
+      for (size_t band = bb; band < be; band++) {
+        size_t r0 = band * p.block_rows, r1 = std::min(s.rows, r0 + p.block_rows);
+        float* srow = scales + band * gc;
+        for (size_t j = 0; j < gc; j++) srow[j] = 0.0f;
+        for (size_t r = r0; r < r1; r++) {
+          for (size_t c0 = 0; c0 < s.cols;) {
+            size_t m = std::min({kSpan, s.cols - c0, p.block_cols - c0 % p.block_cols});
+            float v = span_amax(read_span(s, r, c0, m, buf), m, &bad);
+            srow[c0 / p.block_cols] = std::max(srow[c0 / p.block_cols], v);
+            c0 += m;
+          }
+        }
+        for (size_t j = 0; j < gc; j++) srow[j] = scale_of(srow[j], p.format);
+        encode_rows(s, p, scales, codes, r0, r1, p.metrics ? &acc[t].m : nullptr, buf);
+      }
+      acc[t].nonfinite += bad;
+    });
+  } else {
+    std::vector<float> amax = block_amax(s, p, &res.nonfinite);
+    choose_scales(s, p, amax, scales);
+    for_chunks(s.rows, std::max<size_t>(1, kGrainElems / std::max<size_t>(1, s.cols)), [&](int t, size_t rb, size_t re) {
+      alignas(64) float buf[kSpan];
+      encode_rows(s, p, scales, codes, rb, re, p.metrics ? &acc[t].m : nullptr, buf);
+    });
+  }
+  for (auto& a : acc) { merge(res.m, a.m); res.nonfinite += a.nonfinite; }
+  return res;
+}
+
+QuantResult quantize_fp8_reference(const TensorSource& s, const QuantParams& p, float* scales, uint8_t* codes) {
+  check_params(s, p);
+  QuantResult res;
+  size_t gr = grid_rows(s, p), gc = grid_cols(s, p);
+  // All values as f32 (dequantised input), one thread.
+  std::vector<float> x(s.count());
+  for (size_t r = 0; r < s.rows; r++) {
+    to_f32(s.data, s.dtype, r * s.cols, s.cols, x.data() + r * s.cols);
+    if (s.scale) {
+      size_t sgc = (s.cols + s.block_cols - 1) / s.block_cols;
+      for (size_t c = 0; c < s.cols; c++) x[r * s.cols + c] *= s.scale[(r / s.block_rows) * sgc + c / s.block_cols];
+    }
+  }
+  auto finite = [](float v) { return std::isfinite(v); };
+  for (float v : x) res.nonfinite += !finite(v);
+  const float fmax = fp8_max(p.format);
+  const float* table = fp8_decode_table(p.format);
+  for (size_t bi = 0; bi < gr; bi++) {
+    for (size_t bj = 0; bj < gc; bj++) {
+      size_t r0 = bi * p.block_rows, r1 = std::min(s.rows, r0 + p.block_rows);
+      size_t c0 = bj * p.block_cols, c1 = std::min(s.cols, c0 + p.block_cols);
+      std::vector<float> block;
+      for (size_t r = r0; r < r1; r++) for (size_t c = c0; c < c1; c++) block.push_back(x[r * s.cols + c]);
+      float amax = 0;
+      for (float v : block) if (finite(v)) amax = std::max(amax, std::fabs(v));
+      float& scale = scales[bi * gc + bj];
+      if (p.mode == ScaleMode::Amax) {
+        scale = amax > 0 ? amax / fmax : 1.0f;
+      } else if (p.mode == ScaleMode::Percentile) {
+        std::vector<float> a;
+        for (float v : block) if (finite(v)) a.push_back(std::fabs(v));
+        float clip = percentile_of(a, p.percentile, true);
+        scale = clip > 0 ? clip / fmax : 1.0f;
+      } else if (p.mode == ScaleMode::Search) {
+        int steps = std::max(1, p.search_steps);
+        double best_err = INFINITY;
+        for (int k = 0; k < steps; k++) {
+          double ratio = steps == 1 ? 1.0 : 1.0 - (1.0 - p.search_min_ratio) * double(k) / double(steps - 1);
+          float clip = float(double(amax) * ratio);
+          float sc = clip > 0 ? clip / fmax : 1.0f;
+          double e = 0;
+          for (float v : block) {
+            if (!finite(v)) continue;
+            double d = double(table[f32_to_fp8(v / sc, p.format, true)] * sc) - double(v);
+            e += d * d;
+          }
+          if (e < best_err) { best_err = e; scale = sc; }
+        }
+      }
+      for (size_t r = r0; r < r1; r++) {
+        for (size_t c = c0; c < c1; c++) {
+          float v = x[r * s.cols + c];
+          uint8_t code = f32_to_fp8(v / scale, p.format, true);
+          codes[r * s.cols + c] = code;
+          if (!p.metrics || !finite(v)) continue;
+          double q = double(table[code] * scale), d = q - double(v);
+          QuantMetrics& m = res.m;
+          m.sig += double(v) * v; m.noise += d * d; m.dot += double(v) * q; m.qq += q * q;
+          m.sum_abs += std::fabs(d); m.max_abs = std::max(m.max_abs, std::fabs(d));
+          m.count++;
+          m.zeros += v == 0;
+          m.clipped += std::fabs(v / scale) > fmax * (1.0f + 1.0f / (1 << 20));
+          uint8_t mag = code & 0x7f;
+          if (v != 0 && mag == 0) m.flushed_zero++;
+          else if (is_subnormal_code(mag, p.format)) m.subnormal++;
+        }
+      }
+    }
+  }
+  return res;
+}
+
+}  // namespace nl
