@@ -1,15 +1,23 @@
 // The backend interface: the closed vocabulary of ops the NemotronH forward pass needs
 // (after ggml-backend). The model (model/nemotron_h.cc) only ever calls these; the CPU
 // backend (cpu/*.cc, multi-threaded, SIMD) and the reference backend (plain scalar code,
-// the readable definition of each op, llm.c style) implement it, and a CUDA backend will
-// later. The op list is mirrored in TypeScript by src/backend/ops.ts.
+// the readable definition of each op, llm.c style) implement it, and so does the CUDA
+// backend (cuda/backend.cu). The op list is mirrored in TypeScript by src/backend/native.ts.
 //
 // Conventions: activations are fp32, row-major; a weight is a [rows, cols] matrix in its
 // stored dtype (F32, BF16, F16, FP8 E4M3/E5M2) with an optional fp32 scale per
 // [block_rows, block_cols] block, converted to fp32 inside the kernel (never copied).
 // Accumulation is fp32 in the fast kernels and fp64 in the references.
+//
+// Memory (after ggml-backend's buffers): activations and per-sequence state are allocated
+// through the backend (alloc/free), so a device backend can place them where its kernels
+// run; plain host pointers are valid activations only where is_host(). Weights stay host
+// views (mapped files, JS buffers): a device backend uploads each once and caches it by
+// host address, so whoever replaces or frees a weight calls forget_weight(data).
 #pragma once
+#include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include "common.h"
 
@@ -60,6 +68,22 @@ struct AttnArgs {
 struct Backend {
   virtual ~Backend() = default;
   virtual const char* name() const = 0;
+
+  // --- memory (defaults: aligned host memory; cpu/backends.cc) ---
+  // Whether host pointers can be passed as activations (ggml_backend_buffer_is_host).
+  virtual bool is_host() const { return true; }
+  // Memory for activations and state; the CUDA backend's is managed memory.
+  virtual void* alloc(size_t bytes);
+  virtual void free(void* p);  // never throws (runs in finalizers)
+  // dst <- src; either may be host memory or this backend's; returns once dst is readable.
+  virtual void copy(void* dst, const void* src, size_t bytes);
+  virtual void zero(void* p, size_t bytes);
+  // Waits for queued work (and reports its errors).
+  virtual void sync() {}
+  // A cached device copy of the weight (or fp32 vector) at this host address is stale.
+  virtual void forget_weight(const void* /*data*/) {}
+
+  // --- ops ---
   // y (T, w.rows) = x (T, w.cols) · wᵀ (+ bias)
   virtual void linear(const float* x, int64_t T, const WeightView& w, const float* bias, float* y) = 0;
   // out (T, table.cols) = table[ids]
@@ -88,6 +112,8 @@ struct Backend {
 
 Backend& cpu_backend();
 Backend& reference_backend();
+// "cpu", "reference" or "cuda" (throws "no CUDA device (reason)" when there is none).
+Backend& backend_named(const std::string& name);
 
 // Sampling helpers over a logits row (CPU only; used by generation).
 int64_t argmax(const float* x, int64_t n);

@@ -13,6 +13,11 @@ export interface NativeMoments {
   finite: number; zeros: number; nan: number; posInf: number; negInf: number;
 }
 
+/** The backends of native/src/backend.h: fast CPU kernels, plain reference kernels, CUDA. */
+export type BackendName = "cpu" | "reference" | "cuda";
+/** An op's backend argument: false = "cpu", true = "reference", or a name. */
+export type OpBackend = boolean | BackendName;
+
 /** An opaque native object (model or state), freed when collected. */
 export type NativeHandle = { readonly __native: unique symbol };
 
@@ -50,28 +55,30 @@ export interface NativeAddon {
     nonfinite: number; count: number; sig: number; noise: number; dot: number; qq: number; sumAbs: number; maxAbs: number;
     zeros: number; clipped: number; flushedZero: number; subnormal: number;
   };
-  // Backend ops (native/src/backend.h), each with a reference flag; wrapped by src/backend/ops.ts.
+  // Backend ops (native/src/backend.h). The last argument picks the backend: false = "cpu",
+  // true = "reference", or a name (src/backend/select.ts); test/kernels.test.ts compares them.
   opLinear(x: Float32Array, T: number, w: Bytes, dtype: number, rows: number, cols: number, scale: Float32Array | null,
-    blockRows: number, blockCols: number, bias: Float32Array | null, y: Float32Array, reference: boolean): void;
+    blockRows: number, blockCols: number, bias: Float32Array | null, y: Float32Array, backend: OpBackend): void;
   opEmbedding(table: Bytes, dtype: number, rows: number, cols: number, scale: Float32Array | null, blockRows: number,
-    blockCols: number, ids: Int32Array, out: Float32Array, reference: boolean): void;
-  opRmsnorm(x: Float32Array, T: number, n: number, w: Float32Array, eps: number, y: Float32Array, reference: boolean): void;
+    blockCols: number, ids: Int32Array, out: Float32Array, backend: OpBackend): void;
+  opRmsnorm(x: Float32Array, T: number, n: number, w: Float32Array, eps: number, y: Float32Array, backend: OpBackend): void;
   opGatedRmsnorm(y: Float32Array, z: Float32Array, ldz: number, T: number, n: number, group: number, w: Float32Array,
-    eps: number, out: Float32Array, reference: boolean): void;
+    eps: number, out: Float32Array, backend: OpBackend): void;
   opConv1dSilu(input: Float32Array, T: number, C: number, K: number, w: Float32Array, b: Float32Array | null,
-    state: Float32Array, out: Float32Array, reference: boolean): void;
+    state: Float32Array, out: Float32Array, backend: OpBackend): void;
   opDtSoftplus(raw: Float32Array, T: number, nh: number, bias: Float32Array, lo: number, hi: number, dt: Float32Array,
-    reference: boolean): void;
+    backend: OpBackend): void;
   opSsm(x: Float32Array, B: Float32Array, C: Float32Array, dt: Float32Array, A: Float32Array, D: Float32Array,
-    dims: Float64Array, state: Float32Array, y: Float32Array, mode: "scan" | "step" | "reference"): void;
+    dims: Float64Array, state: Float32Array, y: Float32Array, mode: "scan" | "step" | "reference", backend?: OpBackend): void;
   opAttention(q: Float32Array, k: Float32Array, v: Float32Array, dims: Float64Array, scale: number, out: Float32Array,
-    reference: boolean): void;
-  opRelu2(x: Float32Array, reference: boolean): void;
+    backend: OpBackend): void;
+  opRelu2(x: Float32Array, backend: OpBackend): void;
+  opAdd(h: Float32Array, y: Float32Array, backend: OpBackend): void;
   argmax(x: Float32Array): number;
   topK(x: Float32Array, k: number, values: Float32Array, indices: Int32Array): void;
   softmax(x: Float32Array, temperature: number): number;
   // The native model object (native/src/model/nemotron_h.h); used by src/model/nemotron-h.ts.
-  modelCreate(config: NativeModelConfig): NativeHandle;
+  modelCreate(config: NativeModelConfig, backend: BackendName): NativeHandle;
   modelBind(model: NativeHandle, layer: number, role: number, expert: number, bytes: Bytes, dtype: number, rows: number,
     cols: number, scale: Float32Array | null, blockRows: number, blockCols: number): void;
   modelCheck(model: NativeHandle): void;
@@ -80,7 +87,7 @@ export interface NativeAddon {
   stateReset(model: NativeHandle, state: NativeHandle): void;
   stateLength(state: NativeHandle): number;
   modelForward(model: NativeHandle, state: NativeHandle, ids: Int32Array, lastOnly: boolean, out: Float32Array,
-    captures: [number, number, Float32Array][], reference: boolean): void;
+    captures: [number, number, Float32Array][]): void;
 }
 
 /** The package root: the nearest folder above this file with our package.json. */

@@ -8,7 +8,8 @@
  * by the kernels directly, so a checkpoint runs in about its file size of memory.
  * Activations can be captured by hook name (backbone.layers.3, backbone.layers.3.mixer, ...).
  */
-import { native, NativeHandle } from "../backend/native";
+import { BackendName, native, NativeHandle } from "../backend/native";
+import { BackendChoice, resolveBackend } from "../backend/select";
 import { Checkpoint } from "../io/checkpoint";
 import { NemotronHConfig, derivedSizes } from "../io/config";
 import { Tensor } from "../tensor/tensor";
@@ -22,8 +23,12 @@ export interface LoadOptions {
   dtClamp?: "none" | "hf";
   /** Default context limit of new states (tokens); unlimited when absent. */
   maxTokens?: number;
-  /** Run on the plain reference kernels instead of the fast ones (slow; for checks). */
-  backend?: "cpu" | "reference";
+  /**
+   * Where it runs: "cpu" (default, fast kernels), "reference" (plain kernels; slow, for
+   * checks), "cuda" (NVIDIA GPU; throws "no CUDA device (reason)" without one), "auto"
+   * (cuda when a device exists, else cpu).
+   */
+  backend?: BackendChoice;
 }
 
 /** Per-sequence state of a NemotronH (native conv/SSM states and KV caches). */
@@ -49,7 +54,8 @@ export class NemotronH implements CausalLM {
   /** @internal */
   readonly handle: NativeHandle;
   readonly plan: readonly PlanSlot[];
-  private readonly reference: boolean;
+  /** The backend it runs on (options.backend resolved). */
+  readonly backend: BackendName;
   private readonly maxTokens: number;
   private readonly original = new Map<string, Tensor>();
   private readonly current = new Map<string, Tensor>();
@@ -61,7 +67,7 @@ export class NemotronH implements CausalLM {
     checkpoint.validate();
     this.config = c;
     this.vocabSize = c.vocab_size;
-    this.reference = options.backend === "reference";
+    this.backend = resolveBackend(options.backend ?? "cpu");
     this.maxTokens = options.maxTokens ?? 0;
     if (options.dtClamp !== undefined && options.dtClamp !== "none" && options.dtClamp !== "hf") {
       throw new Error(`NemotronH.load: dtClamp must be "none" or "hf", got ${JSON.stringify(options.dtClamp)}`);
@@ -77,7 +83,7 @@ export class NemotronH implements CausalLM {
       E: c.n_routed_experts ?? 0, topk: c.num_experts_per_tok ?? 0, nGroup: c.n_group ?? 1,
       topkGroup: c.topk_group ?? 1, normTopk: c.norm_topk_prob ?? true, routedScale: c.routed_scaling_factor ?? 1,
       kinds: checkpoint.plan.map((l) => BLOCK_KIND[l.kind]),
-    });
+    }, this.backend);
     this.plan = executionPlan(c);
     for (const slot of this.plan) {
       const list = this.slotsByName.get(slot.name) ?? [];
@@ -231,7 +237,7 @@ export class NemotronH implements CausalLM {
       const last = p + n === T;
       const dst = lastOnly ? (last ? out : new Float32Array(V)) : out.subarray(p * V, (p + n) * V);
       const pieceHooks = hooks.map(([l, pt, buf]) => [l, pt, buf.subarray(p * H, (p + n) * H)] as [number, number, Float32Array]);
-      native().modelForward(this.handle, state.handle, arr.subarray(p, p + n), lastOnly, dst, pieceHooks, this.reference);
+      native().modelForward(this.handle, state.handle, arr.subarray(p, p + n), lastOnly, dst, pieceHooks);
     }
     return out;
   }

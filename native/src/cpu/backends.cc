@@ -1,8 +1,44 @@
 // The two CPU implementations of the backend interface (backend.h): "cpu" runs the fast
-// kernels, "reference" the plain ones, so a whole forward pass can run on either.
+// kernels, "reference" the plain ones, so a whole forward pass can run on either. Also the
+// default (host) memory of the interface and the lookup of a backend by name.
+#include <cstdlib>
+#include <cstring>
+
 #include "cpu/kernels.h"
+#ifdef NL_WITH_CUDA
+#include "cuda/cuda_backend.h"
+#include "cuda/device.h"
+#endif
 
 namespace nl {
+
+// 64-byte aligned (one cache line, a 16-float vector), rounded up as aligned_alloc requires.
+void* Backend::alloc(size_t bytes) {
+  void* p = std::aligned_alloc(64, (bytes + 63) / 64 * 64 + (bytes == 0 ? 64 : 0));
+  NL_CHECK(p, "out of memory allocating " + std::to_string(bytes) + " bytes");
+  return p;
+}
+void Backend::free(void* p) { std::free(p); }
+void Backend::copy(void* dst, const void* src, size_t bytes) {
+  if (bytes && dst != src) std::memcpy(dst, src, bytes);
+}
+void Backend::zero(void* p, size_t bytes) { std::memset(p, 0, bytes); }
+
+Backend& backend_named(const std::string& name) {
+  if (name == "cpu") return cpu_backend();
+  if (name == "reference") return reference_backend();
+  if (name == "cuda") {
+#ifdef NL_WITH_CUDA
+    CudaInfo ci = cuda_info();
+    NL_CHECK(ci.devices > 0, "no CUDA device (" + (ci.error.empty() ? std::string("cudaGetDeviceCount found none") : ci.error) + ")");
+    return cuda_backend();
+#else
+    NL_CHECK(false, "no CUDA device (this addon was built without nvcc)");
+#endif
+  }
+  NL_CHECK(false, "unknown backend '" + name + "'; expected cpu, reference or cuda");
+  return cpu_backend();
+}
 
 namespace {
 

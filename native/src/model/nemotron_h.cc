@@ -18,7 +18,43 @@ bool role_is_vector(int r) {
   }
 }
 
-Model::Model(ModelConfig c) : cfg(std::move(c)) {
+// ---------------------------------------------------------------------------------------
+Buffer::Buffer(Backend& be, int64_t n) : be_(&be), n_(n) {
+  p_ = static_cast<float*>(be.alloc(size_t(std::max<int64_t>(n, 1)) * sizeof(float)));
+}
+Buffer::Buffer(const Buffer& o) : be_(o.be_), n_(o.n_) {
+  if (!be_) return;
+  p_ = static_cast<float*>(be_->alloc(size_t(std::max<int64_t>(n_, 1)) * sizeof(float)));
+  be_->copy(p_, o.p_, size_t(n_) * sizeof(float));
+}
+Buffer::~Buffer() {
+  if (be_ && p_) be_->free(p_);
+}
+
+float* Model::scratch(int slot, int64_t n) const {
+  Buffer& b = scratch_[slot];
+  if (b.size() < n) b = Buffer(be, n);
+  return b.data();
+}
+
+void Model::forget(const WeightView& w) {
+  if (w.data) be.forget_weight(w.data);
+  if (w.scale) be.forget_weight(w.scale);
+}
+
+Model::~Model() {
+  for (auto& l : layers) {
+    for (auto& m : l.mat) forget(m);
+    for (auto& v : l.vec) if (!v.empty()) be.forget_weight(v.data());
+    for (auto& m : l.expert_up) forget(m);
+    for (auto& m : l.expert_down) forget(m);
+  }
+  forget(embed);
+  forget(lm_head);
+  if (!norm_f.empty()) be.forget_weight(norm_f.data());
+}
+
+Model::Model(ModelConfig c, Backend& backend) : cfg(std::move(c)), be(backend) {
   NL_CHECK(cfg.H > 0 && cfg.vocab > 0, "model: hidden size and vocabulary must be positive");
   layers.resize(cfg.kinds.size());
   for (size_t i = 0; i < cfg.kinds.size(); i++) {
@@ -31,15 +67,19 @@ Model::Model(ModelConfig c) : cfg(std::move(c)) {
 
 void Model::set_matrix(int layer, int role, int expert, const WeightView& w) {
   NL_CHECK(!role_is_vector(role) && role >= 0 && role < R_COUNT, "model: role " + std::to_string(role) + " is not a matrix");
-  if (role == R_EMBED) { embed = w; return; }
-  if (role == R_LM_HEAD) { lm_head = w; return; }
+  // A device backend's cached copy of the weight this replaces must go (its host memory may be reused).
+  if (role == R_EMBED) { if (embed.data != lm_head.data) forget(embed); embed = w; return; }
+  if (role == R_LM_HEAD) { if (embed.data != lm_head.data) forget(lm_head); lm_head = w; return; }
   NL_CHECK(layer >= 0 && size_t(layer) < layers.size(), "model: layer " + std::to_string(layer) + " out of range");
   LayerWeights& lw = layers[layer];
   if (role == R_EXPERT_UP || role == R_EXPERT_DOWN) {
     NL_CHECK(expert >= 0 && expert < cfg.E, "model: expert " + std::to_string(expert) + " out of range");
-    (role == R_EXPERT_UP ? lw.expert_up : lw.expert_down)[expert] = w;
+    WeightView& slot = (role == R_EXPERT_UP ? lw.expert_up : lw.expert_down)[expert];
+    forget(slot);
+    slot = w;
     return;
   }
+  forget(lw.mat[role]);
   lw.mat[role] = w;
 }
 
@@ -50,9 +90,15 @@ void Model::set_vector(int layer, int role, const WeightView& w) {
   if (role == R_A_LOG) {
     for (auto& a : v) a = float(-std::exp(double(a)));  // A = -exp(A_log)
   }
-  if (role == R_NORM_F) { norm_f = std::move(v); return; }
-  NL_CHECK(layer >= 0 && size_t(layer) < layers.size(), "model: layer " + std::to_string(layer) + " out of range");
-  layers[layer].vec[role] = std::move(v);
+  std::vector<float>* slot = nullptr;
+  if (role == R_NORM_F) {
+    slot = &norm_f;
+  } else {
+    NL_CHECK(layer >= 0 && size_t(layer) < layers.size(), "model: layer " + std::to_string(layer) + " out of range");
+    slot = &layers[layer].vec[role];
+  }
+  if (!slot->empty()) be.forget_weight(slot->data());
+  *slot = std::move(v);
 }
 
 void Model::check_complete() const {
@@ -88,78 +134,93 @@ State Model::new_state(int64_t max_tokens) const {
   const int64_t conv_dim = cfg.nh * cfg.P + 2 * cfg.G * cfg.N;
   for (size_t i = 0; i < layers.size(); i++) {
     if (cfg.kinds[i] == K_MAMBA) {
-      s.layers[i].conv.assign(size_t((cfg.K - 1) * conv_dim), 0.0f);
-      s.layers[i].ssm.assign(size_t(cfg.nh * cfg.P * cfg.N), 0.0f);
+      s.layers[i].conv = Buffer(be, (cfg.K - 1) * conv_dim);
+      s.layers[i].ssm = Buffer(be, cfg.nh * cfg.P * cfg.N);
     }
   }
+  reset(s);
   return s;
 }
 
 void Model::reset(State& s) const {
   s.length = 0;
-  for (auto& l : s.layers) {
-    std::fill(l.conv.begin(), l.conv.end(), 0.0f);
-    std::fill(l.ssm.begin(), l.ssm.end(), 0.0f);
-    l.k.clear();
-    l.v.clear();
+  for (auto& l : s.layers) {  // the KV cache keeps its memory; length 0 makes it empty
+    if (l.conv.data()) be.zero(l.conv.data(), size_t(l.conv.size()) * sizeof(float));
+    if (l.ssm.data()) be.zero(l.ssm.data(), size_t(l.ssm.size()) * sizeof(float));
   }
 }
 
 // ---------------------------------------------------------------------------------------
-void Model::mamba(Backend& be, const LayerWeights& w, LayerState& st, bool fresh, const float* x, int64_t T,
-                  float* out) const {
+void Model::mamba(const LayerWeights& w, LayerState& st, bool fresh, const float* x, int64_t T, float* out) const {
   const int64_t di = cfg.nh * cfg.P, gn = cfg.G * cfg.N, conv_dim = di + 2 * gn, in_out = di + conv_dim + cfg.nh;
-  std::vector<float> zx(size_t(T * in_out)), xbc(size_t(T * conv_dim)), dt(size_t(T * cfg.nh)), y(size_t(T * di));
+  float* zx = scratch(S_ZX, T * in_out);
+  float* xbc = scratch(S_XBC, T * conv_dim);
+  float* dt = scratch(S_DT, T * cfg.nh);
+  float* y = scratch(S_SSM_Y, T * di);
   // 1. in_proj → [z | xBC | dt_raw]                                     (T, in_out)
-  be.linear(x, T, w.mat[R_IN_PROJ], w.vec[R_IN_PROJ_B].empty() ? nullptr : w.vec[R_IN_PROJ_B].data(), zx.data());
+  be.linear(x, T, w.mat[R_IN_PROJ], w.vec[R_IN_PROJ_B].empty() ? nullptr : w.vec[R_IN_PROJ_B].data(), zx);
   // 2. causal depthwise conv + SiLU over xBC, continuing from the conv state   (T, conv_dim)
-  be.conv1d_silu(zx.data() + di, in_out, T, conv_dim, cfg.K, w.vec[R_CONV_W].data(),
-                 w.vec[R_CONV_B].empty() ? nullptr : w.vec[R_CONV_B].data(), st.conv.data(), xbc.data());
+  be.conv1d_silu(zx + di, in_out, T, conv_dim, cfg.K, w.vec[R_CONV_W].data(),
+                 w.vec[R_CONV_B].empty() ? nullptr : w.vec[R_CONV_B].data(), st.conv.data(), xbc);
   // 4. dt = softplus(dt_raw + dt_bias), clamped to time_step_limit (and, HF mode, >= time_step_min in the
   //    sequence path, which HF takes unless it decodes one token from a cache)
   const bool hf_prefill = cfg.dt_clamp_min > 0 && !(T == 1 && !fresh);
   const float lo = hf_prefill ? std::max(cfg.dt_lo, cfg.dt_clamp_min) : cfg.dt_lo;
-  be.dt_softplus(zx.data() + di + conv_dim, in_out, T, cfg.nh, w.vec[R_DT_BIAS].data(), lo, cfg.dt_hi, dt.data());
+  be.dt_softplus(zx + di + conv_dim, in_out, T, cfg.nh, w.vec[R_DT_BIAS].data(), lo, cfg.dt_hi, dt);
   // 5-7. selective scan from the SSM state                                  (T, di)
-  SsdArgs a{xbc.data(), xbc.data() + di, xbc.data() + di + gn, conv_dim, conv_dim, dt.data(),
-            w.vec[R_A_LOG].data(), w.vec[R_D].data(), T, cfg.nh, cfg.P, cfg.G, cfg.N, cfg.chunk, st.ssm.data(), y.data()};
+  SsdArgs a{xbc, xbc + di, xbc + di + gn, conv_dim, conv_dim, dt,
+            w.vec[R_A_LOG].data(), w.vec[R_D].data(), T, cfg.nh, cfg.P, cfg.G, cfg.N, cfg.chunk, st.ssm.data(), y};
   if (T == 1) be.ssm_step(a); else be.ssd_scan(a);
   // 8. gated group RMSNorm (gate first), in place over y; 9. out_proj   (T, H)
-  be.gated_rmsnorm(y.data(), zx.data(), in_out, T, di, di / cfg.G, w.vec[R_MIXER_NORM].data(), cfg.eps, y.data());
-  be.linear(y.data(), T, w.mat[R_OUT_PROJ], w.vec[R_OUT_PROJ_B].empty() ? nullptr : w.vec[R_OUT_PROJ_B].data(), out);
+  be.gated_rmsnorm(y, zx, in_out, T, di, di / cfg.G, w.vec[R_MIXER_NORM].data(), cfg.eps, y);
+  be.linear(y, T, w.mat[R_OUT_PROJ], w.vec[R_OUT_PROJ_B].empty() ? nullptr : w.vec[R_OUT_PROJ_B].data(), out);
 }
 
-void Model::attention(Backend& be, const LayerWeights& w, LayerState& st, int64_t past, const float* x, int64_t T,
-                      float* out) const {
+void Model::attention(const LayerWeights& w, LayerState& st, int64_t past, const float* x, int64_t T, float* out) const {
   const int64_t qd = cfg.nq * cfg.hd, kvd = cfg.nkv * cfg.hd;
   auto bias = [&](int r) { return w.vec[r].empty() ? nullptr : w.vec[r].data(); };
-  std::vector<float> q(size_t(T * qd)), o(size_t(T * qd));
-  be.linear(x, T, w.mat[R_Q], bias(R_Q_B), q.data());
-  // New keys and values go straight into the cache (no positional encoding to apply).
-  st.k.resize(size_t((past + T) * kvd));
-  st.v.resize(size_t((past + T) * kvd));
+  float* q = scratch(S_Q, T * qd);
+  float* o = scratch(S_O, T * qd);
+  be.linear(x, T, w.mat[R_Q], bias(R_Q_B), q);
+  // New keys and values go straight into the cache (no positional encoding to apply); the
+  // cache grows by doubling, up to the state's limit when it has one.
+  const int64_t need = (past + T) * kvd;
+  if (st.k.size() < need) {
+    int64_t cap = std::max(need, 2 * st.k.size());
+    // (max_tokens is not known here; doubling past it only costs memory)
+    Buffer k(be, cap), v(be, cap);
+    if (past > 0) {
+      be.copy(k.data(), st.k.data(), size_t(past * kvd) * sizeof(float));
+      be.copy(v.data(), st.v.data(), size_t(past * kvd) * sizeof(float));
+    }
+    st.k = std::move(k);
+    st.v = std::move(v);
+  }
   be.linear(x, T, w.mat[R_K], bias(R_K_B), st.k.data() + past * kvd);
   be.linear(x, T, w.mat[R_V], bias(R_V_B), st.v.data() + past * kvd);
-  AttnArgs a{q.data(), st.k.data(), st.v.data(), T, past, cfg.nq, cfg.nkv, cfg.hd, float(1.0 / std::sqrt(double(cfg.hd))), o.data()};
+  AttnArgs a{q, st.k.data(), st.v.data(), T, past, cfg.nq, cfg.nkv, cfg.hd, float(1.0 / std::sqrt(double(cfg.hd))), o};
   be.attention(a);
-  be.linear(o.data(), T, w.mat[R_O], bias(R_O_B), out);
+  be.linear(o, T, w.mat[R_O], bias(R_O_B), out);
 }
 
-void Model::mlp(Backend& be, const WeightView& up, const float* up_b, const WeightView& down, const float* down_b,
-                const float* x, int64_t T, float* out) const {
-  std::vector<float> u(size_t(T * up.rows));
-  be.linear(x, T, up, up_b, u.data());   // (T, I)
-  be.relu2(u.data(), T * up.rows);
-  be.linear(u.data(), T, down, down_b, out);  // (T, H)
+void Model::mlp(const WeightView& up, const float* up_b, const WeightView& down, const float* down_b, const float* x,
+                int64_t T, float* out) const {
+  float* u = scratch(S_U, T * up.rows);
+  be.linear(x, T, up, up_b, u);   // (T, I)
+  be.relu2(u, T * up.rows);
+  be.linear(u, T, down, down_b, out);  // (T, H)
 }
 
 // Router (nemotron-h.md 4.6): σ(x·Wgᵀ); choice = σ + correction bias, restricted to the best
 // topk_group groups (scored by the sum of their top two); weights are the un-biased σ of the
-// chosen experts, renormalised if norm_topk_prob, times routed_scaling_factor.
-void Model::moe(Backend& be, const LayerWeights& w, const float* x, int64_t T, float* out) const {
+// chosen experts, renormalised if norm_topk_prob, times routed_scaling_factor. Routing and
+// the weighted sum run on the host (copies from and to the backend's memory).
+void Model::moe(const LayerWeights& w, const float* x, int64_t T, float* out) const {
   const int64_t E = cfg.E, H = cfg.H, k = cfg.topk, ng = std::max<int64_t>(1, cfg.n_group);
   std::vector<float> logits(size_t(T * E));
-  be.linear(x, T, w.mat[R_GATE], nullptr, logits.data());
+  float* gate = scratch(S_GATE, T * E);
+  be.linear(x, T, w.mat[R_GATE], nullptr, gate);
+  be.copy(logits.data(), gate, logits.size() * sizeof(float));
   const float* corr = w.vec[R_GATE_BIAS].empty() ? nullptr : w.vec[R_GATE_BIAS].data();
   std::vector<std::vector<std::pair<int64_t, float>>> routed(E);  // expert → (token, weight)
   std::vector<double> score(E), choice(E);
@@ -196,35 +257,42 @@ void Model::moe(Backend& be, const LayerWeights& w, const float* x, int64_t T, f
   // Experts work in the latent space when fc1/fc2_latent_proj exist.
   const bool latent = !w.mat[R_FC1_LATENT].empty();
   const int64_t inner = latent ? w.mat[R_FC1_LATENT].rows : H;
-  std::vector<float> xin;
   const float* xe = x;
   if (latent) {
-    xin.resize(size_t(T * inner));
-    be.linear(x, T, w.mat[R_FC1_LATENT], nullptr, xin.data());
-    xe = xin.data();
+    float* xin = scratch(S_XIN, T * inner);
+    be.linear(x, T, w.mat[R_FC1_LATENT], nullptr, xin);
+    xe = xin;
   }
-  std::vector<float> acc(size_t(T * inner), 0.0f);
+  std::vector<float> acc(size_t(T * inner), 0.0f), yh;
   for (int64_t e = 0; e < E; e++) {
     const auto& r = routed[e];
     if (r.empty()) continue;
     const int64_t n = int64_t(r.size());
-    std::vector<float> xg(size_t(n * inner)), yg(size_t(n * inner));
-    for (int64_t j = 0; j < n; j++) std::copy(xe + r[j].first * inner, xe + (r[j].first + 1) * inner, xg.begin() + j * inner);
-    mlp(be, w.expert_up[e], nullptr, w.expert_down[e], nullptr, xg.data(), n, yg.data());
+    float* xg = scratch(S_XG, n * inner);
+    float* yg = scratch(S_YG, n * inner);
+    for (int64_t j = 0; j < n; j++) be.copy(xg + j * inner, xe + r[j].first * inner, size_t(inner) * sizeof(float));
+    mlp(w.expert_up[e], nullptr, w.expert_down[e], nullptr, xg, n, yg);
+    yh.resize(size_t(n * inner));
+    be.copy(yh.data(), yg, yh.size() * sizeof(float));
     for (int64_t j = 0; j < n; j++)
-      for (int64_t c = 0; c < inner; c++) acc[r[j].first * inner + c] += r[j].second * yg[j * inner + c];
+      for (int64_t c = 0; c < inner; c++) acc[r[j].first * inner + c] += r[j].second * yh[j * inner + c];
   }
-  if (latent) be.linear(acc.data(), T, w.mat[R_FC2_LATENT], nullptr, out);
-  else std::copy(acc.begin(), acc.end(), out);
+  if (latent) {
+    float* accd = scratch(S_ACC, T * inner);
+    be.copy(accd, acc.data(), acc.size() * sizeof(float));
+    be.linear(accd, T, w.mat[R_FC2_LATENT], nullptr, out);
+  } else {
+    be.copy(out, acc.data(), acc.size() * sizeof(float));
+  }
   if (!w.mat[R_SHARED_UP].empty()) {
-    std::vector<float> s(size_t(T * H));
-    mlp(be, w.mat[R_SHARED_UP], nullptr, w.mat[R_SHARED_DOWN], nullptr, x, T, s.data());
-    be.add(out, s.data(), T * H);
+    float* s = scratch(S_SHARED, T * H);
+    mlp(w.mat[R_SHARED_UP], nullptr, w.mat[R_SHARED_DOWN], nullptr, x, T, s);
+    be.add(out, s, T * H);
   }
 }
 
 // ---------------------------------------------------------------------------------------
-void Model::forward(Backend& be, State& s, const int32_t* ids, int64_t T, bool last_only, float* logits,
+void Model::forward(State& s, const int32_t* ids, int64_t T, bool last_only, float* logits,
                     const std::vector<Capture>& caps) const {
   NL_CHECK(T > 0, "forward: no tokens");
   NL_CHECK(s.layers.size() == layers.size(), "forward: the state belongs to another model");
@@ -233,34 +301,40 @@ void Model::forward(Backend& be, State& s, const int32_t* ids, int64_t T, bool l
   const int64_t H = cfg.H, L = int64_t(layers.size());
   auto capture = [&](int layer, int point, const float* src) {
     for (const Capture& c : caps)
-      if (c.layer == layer && c.point == point) std::copy(src, src + T * H, c.buf);
+      if (c.layer == layer && c.point == point) be.copy(c.buf, src, size_t(T * H) * sizeof(float));
   };
-  std::vector<float> h(size_t(T * H)), x(size_t(T * H)), y(size_t(T * H));
-  be.embedding(embed, ids, T, h.data());                          // (T, H)
-  capture(-1, H_EMBED, h.data());
+  float* h = scratch(S_H, T * H);
+  float* x = scratch(S_X, T * H);
+  float* y = scratch(S_Y, T * H);
+  be.embedding(embed, ids, T, h);                                 // (T, H)
+  capture(-1, H_EMBED, h);
   for (int64_t i = 0; i < L; i++) {
     const LayerWeights& w = layers[i];
-    be.rmsnorm(h.data(), T, H, w.vec[R_NORM].data(), cfg.eps, x.data());
-    capture(int(i), H_NORM, x.data());
+    be.rmsnorm(h, T, H, w.vec[R_NORM].data(), cfg.eps, x);
+    capture(int(i), H_NORM, x);
     switch (cfg.kinds[i]) {
-      case K_MAMBA: mamba(be, w, s.layers[i], s.length == 0, x.data(), T, y.data()); break;
-      case K_ATTENTION: attention(be, w, s.layers[i], s.length, x.data(), T, y.data()); break;
+      case K_MAMBA: mamba(w, s.layers[i], s.length == 0, x, T, y); break;
+      case K_ATTENTION: attention(w, s.layers[i], s.length, x, T, y); break;
       case K_MLP:
-        mlp(be, w.mat[R_UP], w.vec[R_UP_B].empty() ? nullptr : w.vec[R_UP_B].data(), w.mat[R_DOWN],
-            w.vec[R_DOWN_B].empty() ? nullptr : w.vec[R_DOWN_B].data(), x.data(), T, y.data());
+        mlp(w.mat[R_UP], w.vec[R_UP_B].empty() ? nullptr : w.vec[R_UP_B].data(), w.mat[R_DOWN],
+            w.vec[R_DOWN_B].empty() ? nullptr : w.vec[R_DOWN_B].data(), x, T, y);
         break;
-      case K_MOE: moe(be, w, x.data(), T, y.data()); break;
+      case K_MOE: moe(w, x, T, y); break;
       default: NL_CHECK(false, "forward: unknown block kind");
     }
-    capture(int(i), H_MIXER, y.data());
-    be.add(h.data(), y.data(), T * H);                            // residual
-    capture(int(i), H_BLOCK, h.data());
+    capture(int(i), H_MIXER, y);
+    be.add(h, y, T * H);                                          // residual
+    capture(int(i), H_BLOCK, h);
   }
   s.length += T;
   const int64_t first = last_only ? T - 1 : 0, rows = T - first;
-  be.rmsnorm(h.data() + first * H, rows, H, norm_f.data(), cfg.eps, x.data());
-  capture(int(L), H_NORM_F, x.data());  // (only meaningful with all rows)
-  be.linear(x.data(), rows, lm_head, nullptr, logits);            // (rows, vocab)
+  be.rmsnorm(h + first * H, rows, H, norm_f.data(), cfg.eps, x);
+  capture(int(L), H_NORM_F, x);  // (only meaningful with all rows)
+  // (rows, vocab): straight into the caller's buffer where the backend computes in host memory
+  float* dst = be.is_host() ? logits : scratch(S_LOGITS, rows * cfg.vocab);
+  be.linear(x, rows, lm_head, nullptr, dst);
+  if (dst != logits) be.copy(logits, dst, size_t(rows * cfg.vocab) * sizeof(float));
+  be.sync();
 }
 
 }  // namespace nl

@@ -3,6 +3,8 @@
 // per-sequence state (conv + SSM state per Mamba layer, KV cache per attention layer).
 // Weights are bound by (layer, role) from TypeScript, which owns the plan and the names;
 // this side only holds views of the stored bytes (and fp32 copies of the small vectors).
+// The model is bound to one Backend at creation: its activations (a scratch arena reused
+// between calls) and every state's buffers are that backend's memory.
 #pragma once
 #include <array>
 #include <vector>
@@ -41,14 +43,40 @@ struct LayerWeights {
   std::vector<WeightView> expert_up, expert_down;
 };
 
+// n floats of a backend's memory; copying copies the contents (for State clones).
+class Buffer {
+ public:
+  Buffer() = default;
+  Buffer(Backend& be, int64_t n);
+  Buffer(const Buffer& o);
+  Buffer(Buffer&& o) noexcept { swap(o); }
+  Buffer& operator=(Buffer o) noexcept { swap(o); return *this; }
+  ~Buffer();
+  void swap(Buffer& o) noexcept { std::swap(be_, o.be_); std::swap(p_, o.p_); std::swap(n_, o.n_); }
+  float* data() const { return p_; }
+  int64_t size() const { return n_; }
+
+ private:
+  Backend* be_ = nullptr;
+  float* p_ = nullptr;
+  int64_t n_ = 0;
+};
+
 struct LayerState {
-  std::vector<float> conv, ssm, k, v;
+  Buffer conv, ssm;  // (K-1, conv_dim), (nh, P, N)
+  Buffer k, v;       // (capacity, nkv*hd): the KV cache, grown by doubling
 };
 
 struct State {
   int64_t length = 0;
   int64_t max_tokens = 0;  // 0: unlimited
   std::vector<LayerState> layers;
+};
+
+// Reused activation buffers of a forward, by purpose.
+enum Scratch : int {
+  S_H = 0, S_X, S_Y, S_LOGITS, S_ZX, S_XBC, S_DT, S_SSM_Y, S_Q, S_O, S_U, S_GATE, S_XIN, S_XG, S_YG, S_ACC, S_SHARED,
+  S_COUNT
 };
 
 // Where an activation is copied during a forward (TransformerLens-style hook points).
@@ -61,11 +89,15 @@ struct Capture {
 
 struct Model {
   ModelConfig cfg;
+  Backend& be;
   std::vector<LayerWeights> layers;
   WeightView embed, lm_head;
   std::vector<float> norm_f;
 
-  explicit Model(ModelConfig c);
+  Model(ModelConfig c, Backend& backend);
+  ~Model();  // tells the backend to drop its cached copies of this model's weights
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
   // Binds a matrix (view of stored bytes) or converts a small vector to fp32.
   void set_matrix(int layer, int role, int expert, const WeightView& w);
   void set_vector(int layer, int role, const WeightView& w);
@@ -74,16 +106,19 @@ struct Model {
   State new_state(int64_t max_tokens) const;
   void reset(State& s) const;
   // Runs T tokens from s (advancing it). logits: (T, vocab), or (1, vocab) if last_only.
-  void forward(Backend& be, State& s, const int32_t* ids, int64_t T, bool last_only, float* logits,
+  // logits and capture buffers are host memory.
+  void forward(State& s, const int32_t* ids, int64_t T, bool last_only, float* logits,
                const std::vector<Capture>& caps) const;
 
  private:
-  void mamba(Backend& be, const LayerWeights& w, LayerState& st, bool fresh, const float* x, int64_t T, float* out) const;
-  void attention(Backend& be, const LayerWeights& w, LayerState& st, int64_t past, const float* x, int64_t T,
-                 float* out) const;
-  void mlp(Backend& be, const WeightView& up, const float* up_b, const WeightView& down, const float* down_b,
-           const float* x, int64_t T, float* out) const;
-  void moe(Backend& be, const LayerWeights& w, const float* x, int64_t T, float* out) const;
+  mutable std::array<Buffer, S_COUNT> scratch_;
+  float* scratch(int slot, int64_t n) const;  // at least n floats, contents undefined
+  void forget(const WeightView& w);
+  void mamba(const LayerWeights& w, LayerState& st, bool fresh, const float* x, int64_t T, float* out) const;
+  void attention(const LayerWeights& w, LayerState& st, int64_t past, const float* x, int64_t T, float* out) const;
+  void mlp(const WeightView& up, const float* up_b, const WeightView& down, const float* down_b, const float* x,
+           int64_t T, float* out) const;
+  void moe(const LayerWeights& w, const float* x, int64_t T, float* out) const;
 };
 
 }  // namespace nl

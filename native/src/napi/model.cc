@@ -1,7 +1,8 @@
 // Bindings of the native NemotronH model object (model/nemotron_h.h): built once from the
 // TypeScript plan, weights bound (and re-bound on swap) by (layer, role, expert), and a
-// forward that runs the whole layer loop in C++. The bound JS buffers (mapped file views,
-// in-memory FP8 copies, scales) are held by references so they live as long as the model.
+// forward that runs the whole layer loop in C++ on the backend chosen at creation. The
+// bound JS buffers (mapped file views, in-memory FP8 copies, scales) are held by
+// references so they live as long as the model.
 #include <map>
 #include <memory>
 #include <tuple>
@@ -46,7 +47,7 @@ double get_num(Napi::Object o, const char* k, double fallback) {
 }  // namespace
 
 // modelCreate({H, vocab, nh, P, G, N, K, chunk, nq, nkv, hd, eps, dtLo, dtHi, dtClampMin, E, topk, nGroup,
-//              topkGroup, normTopk, routedScale, kinds: number[]})
+//              topkGroup, normTopk, routedScale, kinds: number[]}, backend: "cpu" | "reference" | "cuda")
 NL_EXPORT(modelCreate) {
   NL_CHECK(info[0].IsObject(), "modelCreate: expected a config object");
   Napi::Object o = info[0].As<Napi::Object>();
@@ -64,7 +65,8 @@ NL_EXPORT(modelCreate) {
   c.routed_scale = float(get_num(o, "routedScale", 1.0));
   Napi::Array kinds = o.Get("kinds").As<Napi::Array>();
   for (uint32_t i = 0; i < kinds.Length(); i++) c.kinds.push_back(int(kinds.Get(i).As<Napi::Number>().Int32Value()));
-  auto* h = new ModelHandle{std::make_unique<Model>(std::move(c)), {}};
+  Backend& be = backend_named(info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : std::string("cpu"));
+  auto* h = new ModelHandle{std::make_unique<Model>(std::move(c), be), {}};
   return Napi::External<ModelHandle>::New(info.Env(), h, [](Napi::Env, ModelHandle* p) { delete p; });
 }
 
@@ -102,7 +104,7 @@ NL_EXPORT(stateReset) {
 NL_EXPORT(stateLength) { return Napi::Number::New(info.Env(), double(state_arg(info, 0).length)); }
 
 // modelForward(model, state, ids: Int32Array, lastOnly, out: Float32Array,
-//              captures: [layer, point, Float32Array][], reference: boolean)
+//              captures: [layer, point, Float32Array][])   (on the model's backend)
 NL_EXPORT(modelForward) {
   ModelHandle& m = model_arg(info, 0);
   State& s = state_arg(info, 1);
@@ -124,9 +126,8 @@ NL_EXPORT(modelForward) {
                       reinterpret_cast<float*>(static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset())});
     }
   }
-  Backend& be = arg_bool(info, 6) ? reference_backend() : cpu_backend();
   model.check_complete();
-  model.forward(be, s, reinterpret_cast<const int32_t*>(ids.data), T, last_only, reinterpret_cast<float*>(out.data), caps);
+  model.forward(s, reinterpret_cast<const int32_t*>(ids.data), T, last_only, reinterpret_cast<float*>(out.data), caps);
   return info.Env().Undefined();
 }
 

@@ -1,6 +1,10 @@
-// Bindings of the backend ops, one call per op, each with a `reference` flag choosing the
-// plain kernel: the kernel tests (test/kernels.test.ts) compare the two on real shapes.
+// Bindings of the backend ops, one call per op, each with a last argument choosing the
+// backend (false: cpu, true: reference, or a name such as "cuda"): the kernel tests
+// (test/kernels.test.ts) compare every backend with the reference on real shapes.
 // Also the sampling helpers (argmax, topK, softmax). Sizes are checked against shapes here.
+#include <algorithm>
+#include <vector>
+
 #include "backend.h"
 #include "cpu/kernels.h"
 #include "napi/util.h"
@@ -8,6 +12,47 @@
 namespace nl {
 
 namespace {
+
+// The last argument of each op: false = "cpu", true = "reference", or a backend name.
+Backend& pick(const Napi::CallbackInfo& info, size_t i) {
+  if (info[i].IsString()) return backend_named(info[i].As<Napi::String>().Utf8Value());
+  return arg_bool(info, i) ? reference_backend() : cpu_backend();
+}
+
+// A device backend cannot read JS memory: Stage copies each argument into the backend's
+// memory (and the outputs back, in finish()). For host backends it hands pointers through.
+class Stage {
+ public:
+  explicit Stage(Backend& be) : be_(be) {}
+  Stage(const Stage&) = delete;
+  ~Stage() {
+    for (auto& it : items_) be_.free(it.dev);
+  }
+  template <class T>
+  T* operator()(T* host, int64_t count, bool out) {
+    if (!host || be_.is_host()) return host;
+    const size_t bytes = size_t(std::max<int64_t>(count, 1)) * sizeof(T);
+    void* dev = be_.alloc(bytes);
+    items_.push_back({const_cast<void*>(static_cast<const void*>(host)), dev, bytes, out});
+    be_.copy(dev, host, bytes);
+    return static_cast<T*>(dev);
+  }
+  WeightView weight(WeightView w) {
+    w.data = (*this)(w.data, w.rows * w.cols * int64_t(dtype_size(w.dtype)), false);
+    if (w.scale) w.scale = (*this)(w.scale, ((w.rows + w.block_rows - 1) / w.block_rows) * w.scale_cols(), false);
+    return w;
+  }
+  void finish() {
+    be_.sync();
+    for (auto& it : items_)
+      if (it.out) be_.copy(it.host, it.dev, it.bytes);
+  }
+
+ private:
+  struct Item { void* host; void* dev; size_t bytes; bool out; };
+  Backend& be_;
+  std::vector<Item> items_;
+};
 
 float* f32_arg(const Napi::CallbackInfo& info, size_t i, int64_t need, const char* what) {
   Bytes b = arg_bytes(info, i, what);
@@ -20,8 +65,6 @@ const float* opt_f32(const Napi::CallbackInfo& info, size_t i, int64_t need, con
   if (info[i].IsNull() || info[i].IsUndefined()) return nullptr;
   return f32_arg(info, i, need, what);
 }
-
-Backend& pick(const Napi::CallbackInfo& info, size_t i) { return arg_bool(info, i) ? reference_backend() : cpu_backend(); }
 
 }  // namespace
 
@@ -47,96 +90,141 @@ WeightView arg_weight(const Napi::CallbackInfo& info, size_t i) {
   return w;
 }
 
-// opLinear(x, T, w..(7), bias|null, y, reference)
+// opLinear(x, T, w..(7), bias|null, y, backend)
 NL_EXPORT(opLinear) {
   int64_t T = arg_int(info, 1, "T");
   WeightView w = arg_weight(info, 2);
-  const float* x = f32_arg(info, 0, T * w.cols, "x");
-  const float* bias = opt_f32(info, 9, w.rows, "bias");
-  float* y = f32_arg(info, 10, T * w.rows, "y");
-  pick(info, 11).linear(x, T, w, bias, y);
+  Backend& be = pick(info, 11);
+  Stage st(be);
+  const float* x = st(f32_arg(info, 0, T * w.cols, "x"), T * w.cols, false);
+  const float* bias = st(opt_f32(info, 9, w.rows, "bias"), w.rows, false);
+  float* y = st(f32_arg(info, 10, T * w.rows, "y"), T * w.rows, true);
+  be.linear(x, T, st.weight(w), bias, y);
+  st.finish();
   return info.Env().Undefined();
 }
 
-// opEmbedding(table..(7), ids: Int32Array, out, reference)
+// opEmbedding(table..(7), ids: Int32Array, out, backend)
 NL_EXPORT(opEmbedding) {
   WeightView e = arg_weight(info, 0);
   Bytes ids = arg_bytes(info, 7, "ids");
   int64_t T = int64_t(ids.size / 4);
-  float* out = f32_arg(info, 8, T * e.cols, "out");
-  pick(info, 9).embedding(e, reinterpret_cast<const int32_t*>(ids.data), T, out);
+  Backend& be = pick(info, 9);
+  Stage st(be);
+  float* out = st(f32_arg(info, 8, T * e.cols, "out"), T * e.cols, true);
+  be.embedding(st.weight(e), st(reinterpret_cast<const int32_t*>(ids.data), T, false), T, out);
+  st.finish();
   return info.Env().Undefined();
 }
 
-// opRmsnorm(x, T, n, w, eps, y, reference)
+// opRmsnorm(x, T, n, w, eps, y, backend)
 NL_EXPORT(opRmsnorm) {
   int64_t T = arg_int(info, 1, "T"), n = arg_int(info, 2, "n");
-  pick(info, 6).rmsnorm(f32_arg(info, 0, T * n, "x"), T, n, f32_arg(info, 3, n, "w"), float(arg_number(info, 4, "eps")),
-                        f32_arg(info, 5, T * n, "y"));
+  Backend& be = pick(info, 6);
+  Stage st(be);
+  be.rmsnorm(st(f32_arg(info, 0, T * n, "x"), T * n, false), T, n, st(f32_arg(info, 3, n, "w"), n, false),
+             float(arg_number(info, 4, "eps")), st(f32_arg(info, 5, T * n, "y"), T * n, true));
+  st.finish();
   return info.Env().Undefined();
 }
 
-// opGatedRmsnorm(y, z, ldz, T, n, group, w, eps, out, reference)
+// opGatedRmsnorm(y, z, ldz, T, n, group, w, eps, out, backend)
 NL_EXPORT(opGatedRmsnorm) {
   int64_t ldz = arg_int(info, 2, "ldz"), T = arg_int(info, 3, "T"), n = arg_int(info, 4, "n"), g = arg_int(info, 5, "group");
   NL_CHECK(ldz >= n, "ldz must be >= n");
-  pick(info, 9).gated_rmsnorm(f32_arg(info, 0, T * n, "y"), f32_arg(info, 1, (T - 1) * ldz + n, "z"), ldz, T, n, g,
-                              f32_arg(info, 6, n, "w"), float(arg_number(info, 7, "eps")), f32_arg(info, 8, T * n, "out"));
+  Backend& be = pick(info, 9);
+  Stage st(be);
+  const int64_t zn = (T - 1) * ldz + n;
+  be.gated_rmsnorm(st(f32_arg(info, 0, T * n, "y"), T * n, false), st(f32_arg(info, 1, zn, "z"), zn, false), ldz, T, n, g,
+                   st(f32_arg(info, 6, n, "w"), n, false), float(arg_number(info, 7, "eps")),
+                   st(f32_arg(info, 8, T * n, "out"), T * n, true));
+  st.finish();
   return info.Env().Undefined();
 }
 
-// opConv1dSilu(in, T, C, K, w, b|null, state, out, reference)   (in rows contiguous: ld = C)
+// opConv1dSilu(in, T, C, K, w, b|null, state, out, backend)   (in rows contiguous: ld = C)
 NL_EXPORT(opConv1dSilu) {
   int64_t T = arg_int(info, 1, "T"), C = arg_int(info, 2, "C"), K = arg_int(info, 3, "K");
   NL_CHECK(K >= 1, "K must be >= 1");
-  pick(info, 8).conv1d_silu(f32_arg(info, 0, T * C, "in"), C, T, C, K, f32_arg(info, 4, C * K, "w"),
-                            opt_f32(info, 5, C, "b"), f32_arg(info, 6, (K - 1) * C, "state"), f32_arg(info, 7, T * C, "out"));
+  Backend& be = pick(info, 8);
+  Stage st(be);
+  be.conv1d_silu(st(f32_arg(info, 0, T * C, "in"), T * C, false), C, T, C, K, st(f32_arg(info, 4, C * K, "w"), C * K, false),
+                 st(opt_f32(info, 5, C, "b"), C, false), st(f32_arg(info, 6, (K - 1) * C, "state"), (K - 1) * C, true),
+                 st(f32_arg(info, 7, T * C, "out"), T * C, true));
+  st.finish();
   return info.Env().Undefined();
 }
 
-// opDtSoftplus(raw, T, nh, bias, lo, hi, dt, reference)
+// opDtSoftplus(raw, T, nh, bias, lo, hi, dt, backend)
 NL_EXPORT(opDtSoftplus) {
   int64_t T = arg_int(info, 1, "T"), nh = arg_int(info, 2, "nh");
-  pick(info, 7).dt_softplus(f32_arg(info, 0, T * nh, "raw"), nh, T, nh, f32_arg(info, 3, nh, "bias"),
-                            float(arg_number(info, 4, "lo")), float(arg_number(info, 5, "hi")), f32_arg(info, 6, T * nh, "dt"));
+  Backend& be = pick(info, 7);
+  Stage st(be);
+  be.dt_softplus(st(f32_arg(info, 0, T * nh, "raw"), T * nh, false), nh, T, nh, st(f32_arg(info, 3, nh, "bias"), nh, false),
+                 float(arg_number(info, 4, "lo")), float(arg_number(info, 5, "hi")), st(f32_arg(info, 6, T * nh, "dt"), T * nh, true));
+  st.finish();
   return info.Env().Undefined();
 }
 
-// opSsm(x, B, C, dt, A, D, dims: [T, nh, P, G, N, chunk], state, y, mode: "scan" | "step" | "reference")
+// opSsm(x, B, C, dt, A, D, dims: [T, nh, P, G, N, chunk], state, y, mode: "scan" | "step" | "reference", backend?)
+// mode "reference" runs the reference backend's recurrence; otherwise backend (default "cpu") runs mode.
 NL_EXPORT(opSsm) {
   Bytes db = arg_bytes(info, 6, "dims");
   NL_CHECK(db.size >= 6 * 8, "dims must be a Float64Array of [T, nh, P, G, N, chunk]");
   const double* d = reinterpret_cast<const double*>(db.data);
   int64_t T = int64_t(d[0]), nh = int64_t(d[1]), P = int64_t(d[2]), G = int64_t(d[3]), N = int64_t(d[4]), chunk = int64_t(d[5]);
   NL_CHECK(T > 0 && nh > 0 && P > 0 && G > 0 && N > 0 && nh % G == 0, "ssm: bad dims");
-  SsdArgs a{f32_arg(info, 0, T * nh * P, "x"), f32_arg(info, 1, T * G * N, "B"), f32_arg(info, 2, T * G * N, "C"), nh * P, G * N,
-            f32_arg(info, 3, T * nh, "dt"), f32_arg(info, 4, nh, "A"), f32_arg(info, 5, nh, "D"), T, nh, P, G, N, chunk,
-            f32_arg(info, 7, nh * P * N, "state"), f32_arg(info, 8, T * nh * P, "y")};
   std::string mode = info[9].As<Napi::String>().Utf8Value();
-  if (mode == "scan") cpu_backend().ssd_scan(a);
-  else if (mode == "step") cpu_backend().ssm_step(a);
-  else reference_backend().ssd_scan(a);
+  Backend& be = mode == "reference" ? reference_backend() : info[10].IsString() ? pick(info, 10) : cpu_backend();
+  Stage st(be);
+  const int64_t nx = T * nh * P, nbc = T * G * N;
+  SsdArgs a{st(f32_arg(info, 0, nx, "x"), nx, false), st(f32_arg(info, 1, nbc, "B"), nbc, false),
+            st(f32_arg(info, 2, nbc, "C"), nbc, false), nh * P, G * N, st(f32_arg(info, 3, T * nh, "dt"), T * nh, false),
+            st(f32_arg(info, 4, nh, "A"), nh, false), st(f32_arg(info, 5, nh, "D"), nh, false), T, nh, P, G, N, chunk,
+            st(f32_arg(info, 7, nh * P * N, "state"), nh * P * N, true), st(f32_arg(info, 8, nx, "y"), nx, true)};
+  if (mode == "step") be.ssm_step(a);
+  else be.ssd_scan(a);
+  st.finish();
   return info.Env().Undefined();
 }
 
-// opAttention(q, k, v, dims: [T, past, nq, nkv, hd], scale, out, reference)
+// opAttention(q, k, v, dims: [T, past, nq, nkv, hd], scale, out, backend)
 NL_EXPORT(opAttention) {
   Bytes db = arg_bytes(info, 3, "dims");
   NL_CHECK(db.size >= 5 * 8, "dims must be a Float64Array of [T, past, nq, nkv, hd]");
   const double* d = reinterpret_cast<const double*>(db.data);
   int64_t T = int64_t(d[0]), past = int64_t(d[1]), nq = int64_t(d[2]), nkv = int64_t(d[3]), hd = int64_t(d[4]);
   NL_CHECK(T > 0 && past >= 0 && nq > 0 && nkv > 0 && hd > 0 && nq % nkv == 0, "attention: bad dims");
-  AttnArgs a{f32_arg(info, 0, T * nq * hd, "q"), f32_arg(info, 1, (past + T) * nkv * hd, "k"),
-             f32_arg(info, 2, (past + T) * nkv * hd, "v"), T, past, nq, nkv, hd, float(arg_number(info, 4, "scale")),
-             f32_arg(info, 5, T * nq * hd, "out")};
-  pick(info, 6).attention(a);
+  Backend& be = pick(info, 6);
+  Stage st(be);
+  const int64_t nq_ = T * nq * hd, nk = (past + T) * nkv * hd;
+  AttnArgs a{st(f32_arg(info, 0, nq_, "q"), nq_, false), st(f32_arg(info, 1, nk, "k"), nk, false),
+             st(f32_arg(info, 2, nk, "v"), nk, false), T, past, nq, nkv, hd, float(arg_number(info, 4, "scale")),
+             st(f32_arg(info, 5, nq_, "out"), nq_, true)};
+  be.attention(a);
+  st.finish();
   return info.Env().Undefined();
 }
 
-// opRelu2(x, reference)
+// opRelu2(x, backend)
 NL_EXPORT(opRelu2) {
   Bytes b = arg_bytes(info, 0, "x");
-  pick(info, 1).relu2(reinterpret_cast<float*>(b.data), int64_t(b.size / 4));
+  Backend& be = pick(info, 1);
+  Stage st(be);
+  const int64_t n = int64_t(b.size / 4);
+  be.relu2(st(reinterpret_cast<float*>(b.data), n, true), n);
+  st.finish();
+  return info.Env().Undefined();
+}
+
+// opAdd(h, y, backend): h += y
+NL_EXPORT(opAdd) {
+  Bytes hb = arg_bytes(info, 0, "h");
+  const int64_t n = int64_t(hb.size / 4);
+  Backend& be = pick(info, 2);
+  Stage st(be);
+  be.add(st(reinterpret_cast<float*>(hb.data), n, true), st(f32_arg(info, 1, n, "y"), n, false), n);
+  st.finish();
   return info.Env().Undefined();
 }
 
