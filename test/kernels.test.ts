@@ -1,15 +1,28 @@
-// Every backend op: the fast CPU kernel against its plain reference (after ggml's
+// Every backend op on every backend (cpu, cuda) against the plain reference (after ggml's
 // test-backend-ops), on NemotronH shapes with random data, by normalised error
 // max|fast - ref| / max|ref|. Full Nano-9B shapes for the memory-bound matvecs; row
-// subsets or short sequences where the fp64 reference would take too long.
+// subsets or short sequences where the fp64 reference would take too long. Cases of a
+// backend this machine lacks (cuda without a device) are skipped, with a note saying why.
 import { randomFillSync } from "crypto";
 import { describe, expect, it } from "vitest";
-import { native, DType } from "../src/index";
+import { native, DType, availableBackends, cudaUnavailable } from "../src/index";
+import type { BackendName, OpBackend } from "../src/index";
 import { dtypeCode } from "../src/tensor/dtype";
 import { Rng } from "../src/util/random";
 
 const nat = native();
 const rng = new Rng(42);
+
+const BACKENDS: BackendName[] = ["cpu", "cuda"];
+const available = availableBackends();
+if (!available.includes("cuda")) {
+  console.warn(`\n*** kernels.test.ts: CUDA op cases SKIPPED: no CUDA device (${cudaUnavailable()}) ***\n`);
+}
+
+/** One test per backend, named "[backend] name"; skipped where the backend is missing. */
+function eachBackend(name: string, fn: (be: BackendName) => void): void {
+  for (const be of BACKENDS) it.skipIf(!available.includes(be))(`[${be}] ${name}`, () => fn(be));
+}
 
 function normErr(fast: Float32Array, ref: Float32Array): number {
   let d = 0, m = 0;
@@ -48,9 +61,9 @@ function scaleFor(kind: "none" | "tensor" | "row" | "block", rows: number, cols:
 }
 
 function linear(x: Float32Array, T: number, w: Uint8Array, dtype: DType, rows: number, cols: number, s: Scale | null,
-  bias: Float32Array | null, reference: boolean): Float32Array {
+  bias: Float32Array | null, be: OpBackend): Float32Array {
   const y = new Float32Array(T * rows);
-  nat.opLinear(x, T, w, dtypeCode(dtype), rows, cols, s?.values ?? null, s?.br ?? 1, s?.bc ?? 1, bias, y, reference);
+  nat.opLinear(x, T, w, dtypeCode(dtype), rows, cols, s?.values ?? null, s?.br ?? 1, s?.bc ?? 1, bias, y, be);
   return y;
 }
 
@@ -75,24 +88,24 @@ const LINEAR: LinearCase[] = [
   { label: "odd shape 37x50, 2 tokens, E4M3 blocks 10x10 + bias", rows: 37, cols: 50, T: 2, dtype: "F8_E4M3", scale: "block", block: 10, bias: true },
 ];
 
-describe("linear: fast vs reference", () => {
+describe("linear: each backend vs reference", () => {
   for (const c of LINEAR) {
-    it(`${c.label} ${c.dtype} scale ${c.scale}`, () => {
+    eachBackend(`${c.label} ${c.dtype} scale ${c.scale}`, (be) => {
       const w = randomWeights(c.dtype, c.rows * c.cols);
       const s = scaleFor(c.scale, c.rows, c.cols, c.block);
       const x = rng.normalArray(c.T * c.cols, 1);
       const bias = c.bias ? rng.normalArray(c.rows, 1) : null;
-      const err = normErr(linear(x, c.T, w, c.dtype, c.rows, c.cols, s, bias, false), linear(x, c.T, w, c.dtype, c.rows, c.cols, s, bias, true));
+      const err = normErr(linear(x, c.T, w, c.dtype, c.rows, c.cols, s, bias, be), linear(x, c.T, w, c.dtype, c.rows, c.cols, s, bias, true));
       expect(err).toBeLessThan(1e-5);
     });
   }
 
-  it("FP8 NaN codes stay NaN in the fast kernels (matvec and GEMM)", () => {
+  eachBackend("FP8 NaN codes stay NaN in the fast kernels (matvec and GEMM)", (be) => {
     for (const [dtype, nan] of [["F8_E4M3", 0x7f], ["F8_E5M2", 0x7d]] as [DType, number][]) {
       for (const T of [1, 20]) {
         const w = randomWeights(dtype, 4 * 32);
         w[5] = nan;  // row 0
-        const y = linear(rng.normalArray(T * 32, 1), T, w, dtype, 4, 32, null, null, false);
+        const y = linear(rng.normalArray(T * 32, 1), T, w, dtype, 4, 32, null, null, be);
         for (let t = 0; t < T; t++) {
           expect(Number.isNaN(y[t * 4])).toBe(true);
           expect(Number.isNaN(y[t * 4 + 1])).toBe(false);
@@ -102,61 +115,61 @@ describe("linear: fast vs reference", () => {
   });
 });
 
-describe("other ops: fast vs reference", () => {
-  it("embedding: vocab 8192 x 4480 rows, BF16 and FP8 with row scales", () => {
+describe("other ops: each backend vs reference", () => {
+  eachBackend("embedding: vocab 8192 x 4480 rows, BF16 and FP8 with row scales", (be) => {
     const ids = Int32Array.from([0, 8191, 17, 17, 4000]);
     for (const dtype of ["BF16", "F8_E4M3"] as DType[]) {
       const w = randomWeights(dtype, 8192 * 4480);
       const s = dtype === "BF16" ? null : scaleFor("row", 8192, 4480);
-      const run = (ref: boolean) => {
+      const run = (ref: OpBackend) => {
         const out = new Float32Array(ids.length * 4480);
         nat.opEmbedding(w, dtypeCode(dtype), 8192, 4480, s?.values ?? null, s?.br ?? 1, s?.bc ?? 1, ids, out, ref);
         return out;
       };
-      expect(normErr(run(false), run(true))).toBe(0);
+      expect(normErr(run(be), run(true))).toBe(0);
     }
     const w = randomWeights("BF16", 16 * 8);
-    expect(() => nat.opEmbedding(w, dtypeCode("BF16"), 16, 8, null, 1, 1, Int32Array.from([16]), new Float32Array(8), false)).toThrow(/outside the vocabulary/);
+    expect(() => nat.opEmbedding(w, dtypeCode("BF16"), 16, 8, null, 1, 1, Int32Array.from([16]), new Float32Array(8), be)).toThrow(/outside the vocabulary/);
   });
 
-  it("rmsnorm: Nano-9B block norm, 7 tokens x 4480", () => {
+  eachBackend("rmsnorm: Nano-9B block norm, 7 tokens x 4480", (be) => {
     const x = rng.normalArray(7 * 4480, 3), w = rng.normalArray(4480, 0.1, 1);
-    const run = (ref: boolean) => { const y = new Float32Array(x.length); nat.opRmsnorm(x, 7, 4480, w, 1e-5, y, ref); return y; };
-    expect(normErr(run(false), run(true))).toBeLessThan(1e-6);
+    const run = (ref: OpBackend) => { const y = new Float32Array(x.length); nat.opRmsnorm(x, 7, 4480, w, 1e-5, y, ref); return y; };
+    expect(normErr(run(be), run(true))).toBeLessThan(1e-6);
   });
 
-  it("gated rmsnorm: Nano-9B mixer norm, 5 tokens x 10240 in groups of 1280, z inside in_proj output (stride 22656)", () => {
+  eachBackend("gated rmsnorm: Nano-9B mixer norm, 5 tokens x 10240 in groups of 1280, z inside in_proj output (stride 22656)", (be) => {
     const T = 5, n = 10240, ldz = 22656;
     const y = rng.normalArray(T * n, 1), z = rng.normalArray(T * ldz, 2), w = rng.normalArray(n, 0.1, 1);
-    const run = (ref: boolean) => { const o = new Float32Array(T * n); nat.opGatedRmsnorm(y, z, ldz, T, n, 1280, w, 1e-5, o, ref); return o; };
-    expect(normErr(run(false), run(true))).toBeLessThan(1e-6);
+    const run = (ref: OpBackend) => { const o = new Float32Array(T * n); nat.opGatedRmsnorm(y, z, ldz, T, n, 1280, w, 1e-5, o, ref); return o; };
+    expect(normErr(run(be), run(true))).toBeLessThan(1e-6);
   });
 
-  it("conv1d + SiLU: Nano-9B xBC 12288 channels, K=4, sequence of 37 and a step, from a nonzero state", () => {
+  eachBackend("conv1d + SiLU: Nano-9B xBC 12288 channels, K=4, sequence of 37 and a step, from a nonzero state", (be) => {
     const C = 12288, K = 4;
     const w = rng.normalArray(C * K, 0.5), b = rng.normalArray(C, 0.1), st0 = rng.normalArray((K - 1) * C, 1);
     for (const T of [37, 2, 1]) {
       const x = rng.normalArray(T * C, 1);
-      const run = (ref: boolean) => {
+      const run = (ref: OpBackend) => {
         const st = st0.slice(), out = new Float32Array(T * C);
         nat.opConv1dSilu(x, T, C, K, w, b, st, out, ref);
         return { out, st };
       };
-      const f = run(false), r = run(true);
+      const f = run(be), r = run(true);
       expect(normErr(f.out, r.out)).toBeLessThan(1e-6);
       expect(normErr(f.st, r.st)).toBe(0);
     }
   });
 
-  it("dt softplus: 37 tokens x 128 heads, with and without HF's lower clamp", () => {
+  eachBackend("dt softplus: 37 tokens x 128 heads, with and without HF's lower clamp", (be) => {
     const raw = rng.normalArray(37 * 128, 4), bias = rng.normalArray(128, 2, -4);
     for (const lo of [0, 0.001]) {
-      const run = (ref: boolean) => { const dt = new Float32Array(raw.length); nat.opDtSoftplus(raw, 37, 128, bias, lo, Infinity, dt, ref); return dt; };
-      expect(normErr(run(false), run(true))).toBeLessThan(1e-6);
+      const run = (ref: OpBackend) => { const dt = new Float32Array(raw.length); nat.opDtSoftplus(raw, 37, 128, bias, lo, Infinity, dt, ref); return dt; };
+      expect(normErr(run(be), run(true))).toBeLessThan(1e-6);
     }
   });
 
-  it("SSM: Nano-9B heads (128 x 80, 8 groups, state 128), chunked scan over 40 tokens (chunk 16) and 3 decode steps", () => {
+  eachBackend("SSM: Nano-9B heads (128 x 80, 8 groups, state 128), chunked scan over 40 tokens (chunk 16) and 3 decode steps", (be) => {
     const nh = 128, P = 80, G = 8, N = 128;
     const A = Float32Array.from({ length: nh }, () => -Math.exp(Math.log(1 + 15 * rng.uniform())));
     const D = rng.normalArray(nh, 0.1, 1);
@@ -167,7 +180,7 @@ describe("other ops: fast vs reference", () => {
       const dims = Float64Array.from([T, nh, P, G, N, 16]);
       const run = (m: "scan" | "step" | "reference") => {
         const st = state0.slice(), y = new Float32Array(T * nh * P);
-        nat.opSsm(x, B, C, dt, A, D, dims, st, y, m);
+        nat.opSsm(x, B, C, dt, A, D, dims, st, y, m, be);
         return { y, st };
       };
       const f = run(mode), r = run("reference");
@@ -176,22 +189,39 @@ describe("other ops: fast vs reference", () => {
     }
   });
 
-  it("attention: Nano-9B GQA 40/8 heads of 128, prefill of 9 over a cache of 20, and a decode step over 100", () => {
+  eachBackend("attention: Nano-9B GQA 40/8 heads of 128, prefill of 9 over a cache of 20, and a decode step over 100", (be) => {
     for (const [T, past] of [[9, 20], [1, 100]]) {
       const q = rng.normalArray(T * 40 * 128, 1), k = rng.normalArray((past + T) * 8 * 128, 1), v = rng.normalArray((past + T) * 8 * 128, 1);
       const dims = Float64Array.from([T, past, 40, 8, 128]);
-      const run = (ref: boolean) => { const o = new Float32Array(T * 40 * 128); nat.opAttention(q, k, v, dims, 1 / Math.sqrt(128), o, ref); return o; };
-      expect(normErr(run(false), run(true))).toBeLessThan(1e-5);
+      const run = (ref: OpBackend) => { const o = new Float32Array(T * 40 * 128); nat.opAttention(q, k, v, dims, 1 / Math.sqrt(128), o, ref); return o; };
+      expect(normErr(run(be), run(true))).toBeLessThan(1e-5);
     }
   });
 
-  it("relu2: Nano-9B MLP activation, 3 x 15680", () => {
+  eachBackend("relu2: Nano-9B MLP activation, 3 x 15680", (be) => {
     const x = rng.normalArray(3 * 15680, 1);
     const f = x.slice(), r = x.slice();
-    nat.opRelu2(f, false);
+    nat.opRelu2(f, be);
     nat.opRelu2(r, true);
     expect(normErr(f, r)).toBe(0);
     expect(r.every((v, i) => v === (x[i] > 0 ? x[i] * x[i] : 0) || Math.abs(v - x[i] * x[i]) < 1e-6 * v)).toBe(true);
+  });
+});
+
+describe("residual add: each backend vs reference", () => {
+  eachBackend("add: Nano-9B residual stream, 3 x 4480", (be) => {
+    const h = rng.normalArray(3 * 4480, 1), y = rng.normalArray(3 * 4480, 1);
+    const f = h.slice(), r = h.slice();
+    nat.opAdd(f, y, be);
+    nat.opAdd(r, y, true);
+    expect(normErr(f, r)).toBe(0);
+    expect(r[5]).toBe(Math.fround(h[5] + y[5]));
+  });
+});
+
+describe("backend selection for ops", () => {
+  it.skipIf(available.includes("cuda"))("asking for cuda without a device names the reason", () => {
+    expect(() => nat.opRelu2(new Float32Array(4), "cuda")).toThrow(/no CUDA device \(/);
   });
 });
 
