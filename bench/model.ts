@@ -6,12 +6,17 @@
  * token ÷ copy bandwidth), HF transformers on the same checkpoint when a Python with
  * torch + transformers is present (test/fixtures/hf_bench.py), and the resident memory of
  * a larger FP8 checkpoint after one token against its file size.
+ *
+ * NEMOTRON_LAB_BENCH_BACKENDS=cpu,cuda (default cpu) also times the other backends on the
+ * same checkpoints, each printed beside the cpu figure of the same run (native/dev/cuda-check.sh);
+ * NEMOTRON_LAB_BENCH_NO_HF=1 leaves out the HF transformers peer.
  */
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { spawnSync } from "child_process";
-import { native } from "../src/backend/native";
+import { BackendName, native } from "../src/backend/native";
+import { availableBackends, cudaUnavailable } from "../src/backend/select";
 import { NemotronH } from "../src/model/nemotron-h";
 import { makeTiny, TinyDType } from "../src/tiny/make-tiny";
 import { bestSeconds, copyBandwidth, pythonWith, row } from "./common";
@@ -42,6 +47,7 @@ function ids(n: number, vocab: number, seed: number): number[] {
 
 function measure(m: NemotronH): { decode: number; prefill: number } {
   const prompt = ids(PROMPT, m.vocabSize, 1);
+  m.forward(prompt.slice(0, 2), m.newState(), { lastOnly: true });  // warm-up (a device backend uploads weights here)
   const prefillS = bestSeconds(() => m.forward(prompt, m.newState(), { lastOnly: true }), 3);
   const st = m.newState();
   m.forward(prompt.slice(0, 16), st, { lastOnly: true });
@@ -55,6 +61,7 @@ function measure(m: NemotronH): { decode: number; prefill: number } {
 }
 
 function hfBaseline(dir: string): { prefill_tokens_per_s: number; decode_tokens_per_s: number } | undefined {
+  if (process.env.NEMOTRON_LAB_BENCH_NO_HF) { row("HF transformers", "skipped", "(NEMOTRON_LAB_BENCH_NO_HF)"); return undefined; }
   const script = path.join(__dirname, "..", "..", "test", "fixtures", "hf_bench.py");
   if (!fs.existsSync(script)) { row("HF transformers", "skipped", `(${script} not found)`); return undefined; }
   const py = pythonWith(["torch", "transformers"]);
@@ -87,11 +94,23 @@ function rssOfOneToken(dir: string): { before: number; after: number } {
   return JSON.parse(out.stdout.trim().split("\n").pop()!);
 }
 
+/** The extra backends to time (beyond cpu), from NEMOTRON_LAB_BENCH_BACKENDS; missing ones are reported. */
+function extraBackends(): BackendName[] {
+  const asked = (process.env.NEMOTRON_LAB_BENCH_BACKENDS ?? "cpu").split(",").map((s) => s.trim()).filter((s) => s && s !== "cpu");
+  const have = availableBackends();
+  return asked.filter((b): b is BackendName => {
+    if (have.includes(b as BackendName)) return true;
+    row(`backend ${b}`, "skipped", b === "cuda" ? `(no CUDA device: ${cudaUnavailable()})` : "(unknown or unavailable)");
+    return false;
+  });
+}
+
 export async function run(): Promise<void> {
   const threads = native().threads();
   console.log(`\n== model: NemotronH forward, 45M-parameter checkpoint (${threads} threads, prompt ${PROMPT}, decode ${DECODE})`);
   const copy = copyBandwidth();
   row("memory copy (read bandwidth)", `${copy.toFixed(2)} GB/s`, "the yardstick");
+  const extra = extraBackends();
   const root = fs.mkdtempSync(path.join(os.tmpdir(), "nl-bench-model-"));
   try {
     let hf: ReturnType<typeof hfBaseline>;
@@ -115,6 +134,11 @@ export async function run(): Promise<void> {
         }
       } else if (hf) {
         row("vs HF (bf16) decode / prefill", `${(r.decode / hf.decode_tokens_per_s).toFixed(1)}x / ${(r.prefill / hf.prefill_tokens_per_s).toFixed(1)}x`);
+      }
+      for (const b of extra) {
+        const rb = measure(NemotronH.load(dir, { backend: b }));
+        row(`${b} decode (${dtype})`, `${rb.decode.toFixed(1)} tok/s`, `${(rb.decode / r.decode).toFixed(1)}x cpu`);
+        row(`${b} prefill (${dtype})`, `${rb.prefill.toFixed(1)} tok/s`, `${(rb.prefill / r.prefill).toFixed(1)}x cpu`);
       }
       fs.rmSync(dir, { recursive: true, force: true });
     }
