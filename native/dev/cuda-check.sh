@@ -38,7 +38,7 @@ step() { echo; echo "=== $* ($(date +%T))"; }
 if [[ "${1:-}" == "pack" ]]; then
   # Node, node-gyp, the node headers (no openssl) and the project's node_modules, as xz tarballs.
   rm -rf .devcarry && mkdir -p .devcarry
-  grep -qx '/.devcarry/' .git/info/exclude 2>/dev/null || echo '/.devcarry/' >> "$(git rev-parse --git-path info/exclude)"
+  # (.devcarry/ is in .gitignore)
   NODE_BIN="$(readlink -f "$(command -v node)")"; NODE_PREFIX="$(dirname "$(dirname "$NODE_BIN")")"
   GYP="$(dirname "$(readlink -f "$(command -v npm)")")/../node_modules/node-gyp"
   tar -cJf .devcarry/node.tar.xz -C "$(dirname "$NODE_BIN")" node
