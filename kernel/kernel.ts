@@ -20,7 +20,7 @@ import { currentCell, runInCell, type CellContext } from "./session/context";
 import { Executor } from "./session/executor";
 import { installGlobals } from "./session/globals";
 import { History } from "./session/history";
-import { clearInterruptFlag, installInterruptFlag, installInterruptGlobals, KeyboardInterrupt } from "./session/interrupt";
+import { clearInterruptFlag, installInterruptFlag, interruptPending, installInterruptGlobals, KeyboardInterrupt } from "./session/interrupt";
 import { complete, inspect, isComplete } from "./session/language";
 import { packageRoot } from "./session/paths";
 import { formatError } from "./session/traceback";
@@ -74,6 +74,8 @@ export class Kernel implements OutletHost {
 
   async start(): Promise<void> {
     this.transport.on("log", (t: string) => log(t));
+    // Ignored when the flag is already down: the interrupt was handled (or SIGINT broke the cell).
+    this.transport.on("interrupt", () => { if (interruptPending()) this.interrupt(); });
     this.transport.on("request", (channel: InChannel, msg: Message, ids: Uint8Array[]) => this.onRequest({ channel, msg, identities: ids }));
     this.installProcessHooks();
     this.executor = new Executor(process.cwd());
@@ -310,8 +312,14 @@ export class Kernel implements OutletHost {
     outlet.flush();
     if (outcome.status === "error") {
       outlet.error(outcome.ename, outcome.evalue, outcome.traceback);
+      // Requests that arrived before this reply are aborted; ones sent after seeing it are not.
+      const aborted = c.stop_on_error !== false ? await this.takeQueuedExecutes() : [];
       this.reply(req, "execute_reply", { status: "error", execution_count: count, ename: outcome.ename, evalue: outcome.evalue, traceback: outcome.traceback });
-      if (c.stop_on_error !== false) await this.abortQueued();
+      for (const a of aborted) {
+        this.publish("status", { execution_state: "busy" }, a.msg.header);
+        this.reply(a, "execute_reply", { status: "aborted", execution_count: this.executionCount });
+        this.publish("status", { execution_state: "idle" }, a.msg.header);
+      }
       return;
     }
     if (outcome.hasValue) {
@@ -335,21 +343,15 @@ export class Kernel implements OutletHost {
     return out;
   }
 
-  /** After an error, execute requests already waiting are answered "aborted", not run. */
-  private async abortQueued(): Promise<void> {
-    // Let requests already delivered by the socket thread reach the queue first.
-    await new Promise((r) => setTimeout(r, 5));
+  /** After an error: the execute requests already waiting, removed from the queue. */
+  private async takeQueuedExecutes(): Promise<Request[]> {
+    // Let requests the socket thread already delivered reach the queue first.
+    await new Promise((r) => setImmediate(r));
+    const taken: Request[] = [];
     const keep: Request[] = [];
-    for (const req of this.queue.splice(0)) {
-      if (req.msg.header.msg_type !== "execute_request") {
-        keep.push(req);
-        continue;
-      }
-      this.publish("status", { execution_state: "busy" }, req.msg.header);
-      this.reply(req, "execute_reply", { status: "aborted", execution_count: this.executionCount });
-      this.publish("status", { execution_state: "idle" }, req.msg.header);
-    }
+    for (const req of this.queue.splice(0)) (req.msg.header.msg_type === "execute_request" ? taken : keep).push(req);
     this.queue.push(...keep);
+    return taken;
   }
 
   private async shutdown(req: Request, restart: boolean): Promise<void> {

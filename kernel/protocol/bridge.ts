@@ -11,14 +11,15 @@ export type OutChannel = InChannel | "iopub";
 export interface WorkerInit {
   connection: ConnectionInfo;
   session: string;
-  /** Int32Array(1) view: set to 1 by the worker on interrupt_request, read by cooperative checks. */
+  /** Int32Array(1) view: 1 while an interrupt_request waits for the main thread to act on it. */
   interruptFlag: SharedArrayBuffer;
 }
 
 export type ToMain =
   | { kind: "ready" }
   | { kind: "request"; channel: InChannel; identities: Uint8Array[]; msg: Message }
-  | { kind: "interrupted" }
+  /** interrupt_request arrived; the shared flag is set until the main thread clears it. */
+  | { kind: "interrupt" }
   | { kind: "log"; text: string }
   | { kind: "closed" };
 

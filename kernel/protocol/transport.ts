@@ -11,7 +11,7 @@ import type { Message } from "./messages";
 
 export interface TransportEvents {
   request: (channel: InChannel, msg: Message, identities: Uint8Array[]) => void;
-  interrupted: () => void;
+  interrupt: () => void;
   log: (text: string) => void;
 }
 
@@ -31,7 +31,7 @@ export class Transport extends EventEmitter {
       switch (m.kind) {
         case "ready": onReady(); break;
         case "request": this.emit("request", m.channel, m.msg, m.identities); break;
-        case "interrupted": this.emit("interrupted"); break;
+        case "interrupt": this.emit("interrupt"); break;
         case "log": this.emit("log", m.text); break;
         case "closed": onFail(new Error("the socket thread stopped")); this.emit("closed"); break;
       }

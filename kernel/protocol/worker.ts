@@ -59,14 +59,22 @@ function send(channel: OutChannel, msg: Message, identities: Buffer[]): void {
   queues[channel].push(encode(msg, signer, ids));
 }
 
-/** interrupt_request is answered here because the main thread may be stuck in the cell. */
+/**
+ * interrupt_request is answered here because the main thread may be stuck in the cell. We raise
+ * the shared flag and tell the main thread; if nothing clears the flag within 150 ms (the main
+ * thread is blocked in code without interrupt checks), SIGINT breaks the script via breakOnSigint.
+ * SIGINT is the last resort because a signal that lands between two scripts stays pending in
+ * Node's watchdog and would break the next cell.
+ */
 function handleInterrupt(msg: Message, identities: Buffer[]): void {
   const parent = msg.header;
   send("iopub", makeMessage("status", { execution_state: "busy" }, parent, init.session), []);
   try {
     Atomics.store(interruptFlag, 0, 1);
-    process.kill(process.pid, "SIGINT");
-    post({ kind: "interrupted" });
+    post({ kind: "interrupt" });
+    if (Atomics.wait(interruptFlag, 0, 1, 150) === "timed-out" && Atomics.load(interruptFlag, 0) === 1) {
+      process.kill(process.pid, "SIGINT");
+    }
     send("control", makeMessage("interrupt_reply", { status: "ok" }, parent, init.session), identities);
   } finally {
     send("iopub", makeMessage("status", { execution_state: "idle" }, parent, init.session), []);

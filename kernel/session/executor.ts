@@ -93,6 +93,10 @@ export class Executor {
     try {
       await runInCell(ctx, () => this.evaluate(compiled, code, label, ctx));
     } catch (e) {
+      clearInterruptFlag();
+      // Like a Python REPL, names the cell defined before it failed (or was interrupted) stay.
+      this.converter.commit(compiled.declOutput);
+      if (compiled.lastExpressionVar) delete this.store[compiled.lastExpressionVar];
       return { status: "error", ...formatError(this.normalize(e), (file) => this.sources.get(file)) };
     }
     this.converter.commit(compiled.declOutput);

@@ -25,8 +25,14 @@ export function installInterruptFlag(shared: SharedArrayBuffer, abortRunning: ()
   onFlag = abortRunning;
 }
 
+/** Clears the flag and wakes the socket thread, which then does not need to send SIGINT. */
 export function clearInterruptFlag(): void {
   Atomics.store(flag, 0, 0);
+  Atomics.notify(flag, 0);
+}
+
+export function interruptPending(): boolean {
+  return Atomics.load(flag, 0) !== 0;
 }
 
 /** The AbortSignal of the cell this code belongs to (undefined outside the kernel). */
@@ -37,7 +43,7 @@ export function currentCellSignal(): AbortSignal | undefined {
 /** Throws KeyboardInterrupt if the cell this code belongs to was interrupted; else returns v. */
 export function checkInterrupt<T>(v?: T): T | undefined {
   if (Atomics.load(flag, 0) !== 0) {
-    Atomics.store(flag, 0, 0);
+    clearInterruptFlag();
     onFlag();
   }
   const ctx = cellStorage.getStore();
