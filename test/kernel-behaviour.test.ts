@@ -25,9 +25,9 @@ describe.skipIf(!ok)("kernel behaviour through jupyter_client", () => {
       if (r.status !== 0) console.error(report);
       expect(r.status, report).toBe(0);
       const ran = Number(/Ran (\d+) tests/.exec(report)?.[1] ?? 0);
-      const passed = report.match(/\.\.\. ok/g)?.length ?? 0;
       expect(ran).toBeGreaterThanOrEqual(25);
-      expect(passed).toBe(ran);
+      // unittest prints "OK" only when nothing failed, errored or was skipped.
+      expect(report).not.toMatch(/skipped|FAIL:|ERROR:/);
       expect(report).toMatch(/^OK$/m);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });

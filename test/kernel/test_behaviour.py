@@ -135,10 +135,12 @@ class KernelBehaviour(unittest.TestCase):
         self.assertRegex("\n".join(err["traceback"]), r"cell \d+:2:5")
 
     def test_stop_on_error_aborts_queued_cells(self):
-        ids = [self.kc.execute("throw new Error('first')"), self.kc.execute("1"), self.kc.execute("2")]
+        # The failing cell takes a moment, as in "run all": the others are queued when it fails.
+        slow_fail = "await new Promise((r) => setTimeout(r, 300));\nthrow new Error('first')"
+        ids = [self.kc.execute(slow_fail), self.kc.execute("1"), self.kc.execute("2")]
         statuses = [self.reply_for(i)["content"]["status"] for i in ids]
         self.assertEqual(statuses, ["error", "aborted", "aborted"])
-        ids = [self.kc.execute("throw new Error('first')", stop_on_error=False), self.kc.execute("1")]
+        ids = [self.kc.execute(slow_fail, stop_on_error=False), self.kc.execute("1")]
         statuses = [self.reply_for(i)["content"]["status"] for i in ids]
         self.assertEqual(statuses, ["error", "ok"])
 
