@@ -11,10 +11,14 @@ import { currentCellSignal, KeyboardInterrupt } from "./interrupt";
 export const GLOBALS_DECLARATION = `
 declare global {
   type MimeBundle = Record<string, unknown>;
-  interface DisplayOptions { displayId?: string; update?: boolean; raw?: boolean; metadata?: Record<string, unknown> }
+  interface DisplayOptions { displayId?: string | true; update?: boolean; raw?: boolean; metadata?: Record<string, unknown> }
   interface DisplayHandle { readonly displayId: string; update(value: unknown, options?: { raw?: boolean; metadata?: Record<string, unknown> }): void }
-  /** Shows a value (rendered through Symbol.for("Jupyter.display") when it has it) or a raw mime bundle. */
-  function display(value: unknown, options?: DisplayOptions): DisplayHandle;
+  /**
+   * Shows a value (rendered through Symbol.for("Jupyter.display") when it has it) or a raw mime
+   * bundle. With displayId (a string, or true for a fresh one) returns a handle to update it in place.
+   */
+  function display(value: unknown, options: DisplayOptions & { displayId: string | true }): DisplayHandle;
+  function display(value: unknown, options?: DisplayOptions): DisplayHandle | undefined;
   /** Clears this cell's output; with wait, when the next output arrives. */
   function clearOutput(options?: { wait?: boolean }): void;
   /** A progress bar that updates in place. */

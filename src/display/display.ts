@@ -19,8 +19,8 @@ export interface Displayable {
 }
 
 export interface DisplayOptions {
-  /** Names this output so later calls can replace it in place. */
-  displayId?: string;
+  /** Names this output so later calls can replace it in place; true picks a fresh id. */
+  displayId?: string | true;
   /** Replace the output named by displayId instead of adding a new one. */
   update?: boolean;
   /** Treat `value` as a mime bundle even if it does not look like one. */
@@ -72,22 +72,29 @@ export interface DisplayHandle {
   update(value: unknown, options?: Omit<DisplayOptions, "displayId" | "update">): void;
 }
 
-/** Shows `value` (or a raw mime bundle) below the running cell. */
-export function display(value: unknown, options: DisplayOptions = {}): DisplayHandle {
+/**
+ * Shows `value` (or a raw mime bundle) below the running cell. With a displayId (a string, or
+ * true for a fresh one) it returns a handle whose update() replaces this output in place; without
+ * one it returns nothing, so `display(x)` as a cell's last line adds no result (as in IPython).
+ */
+export function display(value: unknown, options: DisplayOptions & { displayId: string | true }): DisplayHandle;
+export function display(value: unknown, options?: DisplayOptions): DisplayHandle | undefined;
+export function display(value: unknown, options: DisplayOptions = {}): DisplayHandle | undefined {
   // A string shown on purpose is text, not a quoted value.
   const bundle = options.raw || isMimeBundle(value) ? (value as MimeBundle)
     : typeof value === "string" ? { "text/plain": value } : mimeBundleOf(value);
   const metadata = options.metadata ?? {};
   const sink = getDisplaySink();
-  if (options.update && !options.displayId) throw new Error("display(..., { update: true }) needs a displayId");
-  const displayId = options.displayId ?? randomUUID();
+  if (options.update && typeof options.displayId !== "string") throw new Error("display(..., { update: true }) needs a displayId");
+  const displayId = options.displayId === true ? randomUUID() : options.displayId;
   if (sink) {
-    if (options.update) sink.update(bundle, metadata, displayId);
+    if (options.update) sink.update(bundle, metadata, displayId!);
     else sink.display(bundle, metadata, displayId);
   } else {
     const text = bundle["text/plain"];
     process.stdout.write(`${typeof text === "string" ? text : inspect(bundle)}\n`);
   }
+  if (displayId === undefined) return undefined;
   return {
     displayId,
     update: (v, o = {}) => void display(v, { ...o, displayId, update: true }),
@@ -112,7 +119,7 @@ export class ProgressDisplay {
   private readonly started = Date.now();
 
   constructor(readonly label: string, readonly total: number, private readonly minIntervalMs = 100) {
-    if (getDisplaySink()) this.handle = display(this.bundle(""), { raw: true });
+    if (getDisplaySink()) this.handle = display(this.bundle(""), { raw: true, displayId: true });
   }
 
   update(done: number, note = ""): void {

@@ -269,7 +269,7 @@ class KernelBehaviour(unittest.TestCase):
         self.assertEqual(out[[m["msg_type"] for m in out].index("comm_open")]["content"]["target_name"], "front.target")
 
     def test_display_update_and_clear(self):
-        _, out = self.run_cell("const h = display({ 'text/plain': 'v1' }); h.update({ 'text/plain': 'v2' }); clearOutput({ wait: true });")
+        _, out = self.run_cell("const h = display({ 'text/plain': 'v1' }, { displayId: true }); h.update({ 'text/plain': 'v2' }); clearOutput({ wait: true });")
         disp = [m for m in out if m["msg_type"] == "display_data"][0]
         upd = [m for m in out if m["msg_type"] == "update_display_data"][0]
         self.assertEqual(disp["content"]["transient"]["display_id"], upd["content"]["transient"]["display_id"])
