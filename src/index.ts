@@ -62,3 +62,8 @@ export type { SamplingOptions } from "./generate/sampling";
 export { generate, stream, promptIds, GenerationStream } from "./generate/generate";
 export type { GenerateOptions, GenerationChunk, GenerationResult, FinishReason } from "./generate/generate";
 export { writeTinyTokenizer, tinyTokenizerJson, tinyTokenizerConfig, trainByteLevelBpe, TINY_TOKENIZER_MIN_VOCAB } from "./generate/tiny-tokenizer";
+export {
+  DISPLAY_SYMBOL, display, clearOutput, mimeBundleOf, isMimeBundle, ProgressDisplay, plotlyBundle,
+  setDisplaySink, getDisplaySink,
+} from "./display/display";
+export type { MimeBundle, Displayable, DisplayOptions, DisplaySink, DisplayHandle, PlotlyFigure } from "./display/display";
