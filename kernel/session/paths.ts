@@ -4,24 +4,9 @@
  */
 import * as fs from "fs";
 import * as path from "path";
+import { packageRoot } from "../../src/util/package-root";
 
-/** The nearest folder above this file whose package.json is named nemotron-lab. */
-export function packageRoot(): string {
-  let dir = __dirname;
-  for (;;) {
-    const pj = path.join(dir, "package.json");
-    if (fs.existsSync(pj)) {
-      try {
-        if ((JSON.parse(fs.readFileSync(pj, "utf8")) as { name?: string }).name === "nemotron-lab") return dir;
-      } catch {
-        // not ours; keep climbing
-      }
-    }
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error(`cannot find the nemotron-lab package above ${__dirname}`);
-    dir = up;
-  }
-}
+export { packageRoot };
 
 export const PACKAGE_NAME = "nemotron-lab";
 
