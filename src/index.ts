@@ -43,6 +43,8 @@ export { valueHistogram, errorHistogram, errorHeatmap, sqnrByLayer, sensitivityB
 export { exportQuantized, exportSession, compressedTensorsConfig, ignoreList } from "./quant/export";
 export type { ExportOptions, ExportResult, ExportFormat } from "./quant/export";
 export { makeTiny, tinyConfig } from "./tiny/make-tiny";
+export { bundledModel, bundledModelDir, modelsDir, BUNDLED_MODELS, NANO_V2_PATTERN } from "./tiny/bundled";
+export type { BundledModel } from "./tiny/bundled";
 export type { TinyOptions, TinyDType } from "./tiny/make-tiny";
 export { progress, setProgressSink } from "./util/progress";
 export type { ProgressHandle, ProgressSink } from "./util/progress";

@@ -8,6 +8,7 @@ import type { Converter, Diagnostic, SideOutput } from "tslab/dist/converter";
 import { GLOBALS_DECLARATION } from "./globals";
 import { MapChain, type PositionMap } from "./sourcemap";
 import { patchCompiler, takeLastEmit } from "./tsenv";
+import { expandShorthands } from "./shorthand";
 
 export interface Compiled {
   js: string;
@@ -40,8 +41,10 @@ export class CellConverter {
   }
 
   compile(src: string): CompileResult {
-    const r = this.conv.convert(this.prevDecl, src);
-    const errors = r.diagnostics.filter((d) => d.category === 1);
+    const cell = expandShorthands(src);
+    const r = this.conv.convert(this.prevDecl, cell.text);
+    const toSource = (p: Diagnostic["start"]) => ({ offset: cell.offsetToSource(p.offset), ...(({ line, column }) => ({ line, character: column }))(cell.toSource(p.line, p.character)) });
+    const errors = r.diagnostics.filter((d) => d.category === 1).map((d) => (d.fileName ? d : { ...d, start: toSource(d.start), end: toSource(d.end) }));
     if (errors.length) return { ok: false, diagnostics: errors };
     const emit = takeLastEmit();
     const js = r.output ?? "";
@@ -53,7 +56,7 @@ export class CellConverter {
         map: map && {
           lookup: (l: number, c: number) => {
             const p = map.lookup(l, c);
-            return p && p.line >= PREFIX_LINES ? { line: p.line - PREFIX_LINES, column: p.column } : undefined;
+            return p && p.line >= PREFIX_LINES ? cell.toSource(p.line - PREFIX_LINES, p.column) : undefined;
           },
         },
         lastExpressionVar: r.lastExpressionVar,
