@@ -37,7 +37,7 @@ export type { LogitsRecord, DistributionShift, CompareOptions, Baseline } from "
 export { sensitivitySweep, SensitivityResult } from "./quant/sensitivity";
 export type { SensitivityOptions, SensitivityRow } from "./quant/sensitivity";
 export { SortableTable } from "./viz/table";
-export { Figure, htmlPage, plotlySource, setPlotlyInline } from "./viz/figure";
+export { Figure, htmlPage } from "./viz/figure";
 export type { Trace, Layout, PagePart } from "./viz/figure";
 export { valueHistogram, errorHistogram, errorHeatmap, sqnrByLayer, sensitivityByLayer, KIND_COLORS } from "./viz/quant-plots";
 export { exportQuantized, exportSession, compressedTensorsConfig, ignoreList } from "./quant/export";
@@ -65,7 +65,7 @@ export { generate, stream, promptIds, GenerationStream } from "./generate/genera
 export type { GenerateOptions, GenerationChunk, GenerationResult, FinishReason } from "./generate/generate";
 export { writeTinyTokenizer, tinyTokenizerJson, tinyTokenizerConfig, trainByteLevelBpe, TINY_TOKENIZER_MIN_VOCAB } from "./generate/tiny-tokenizer";
 export {
-  DISPLAY_SYMBOL, display, clearOutput, mimeBundleOf, isMimeBundle, ProgressDisplay, plotlyBundle,
+  DISPLAY_SYMBOL, display, clearOutput, mimeBundleOf, isMimeBundle, ProgressDisplay, plotlyBundle, plotlySource, setPlotlyInline,
   setDisplaySink, getDisplaySink,
 } from "./display/display";
 export type { MimeBundle, Displayable, DisplayOptions, DisplaySink, DisplayHandle, PlotlyFigure } from "./display/display";

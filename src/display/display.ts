@@ -164,11 +164,21 @@ export interface PlotlyFigure {
 }
 
 let plotlyInlined = false;
-let plotlySource: string | undefined;
+let plotlyJs: string | undefined;
+let inlineDefault: "once" | "always" = "once";
 
-function plotlyJs(): string {
-  plotlySource ??= fs.readFileSync(require.resolve("plotly.js-dist-min/plotly.min.js"), "utf8");
-  return plotlySource;
+/** plotly.min.js from the plotly.js-dist-min package, safe to put inside a <script>. */
+export function plotlySource(): string {
+  plotlyJs ??= fs.readFileSync(require.resolve("plotly.js-dist-min/plotly.min.js"), "utf8").replace(/<\/script/gi, "<\\/script");
+  return plotlyJs;
+}
+
+/**
+ * Whether figures' HTML fallback carries plotly.js "once" per process (default; later figures
+ * wait for window.Plotly, which keeps notebooks small) or "always" (every output stands alone).
+ */
+export function setPlotlyInline(mode: "once" | "always"): void {
+  inlineDefault = mode;
 }
 
 /** Safe inside <script>: no "</script>" or "<!--" can end the element early. */
@@ -184,13 +194,13 @@ function scriptJson(v: unknown): string {
 export function plotlyBundle(figure: PlotlyFigure, options: { inline?: "once" | "always"; height?: number } = {}): MimeBundle {
   const fig = { data: figure.data, layout: figure.layout ?? {}, config: figure.config ?? {} };
   const id = `plotly-${randomUUID()}`;
-  const inline = options.inline === "always" || !plotlyInlined;
+  const inline = (options.inline ?? inlineDefault) === "always" || !plotlyInlined;
   plotlyInlined = true;
   const height = options.height ?? (typeof fig.layout.height === "number" ? fig.layout.height : 420);
   const plot = `Plotly.newPlot(${scriptJson(id)}, ${scriptJson(fig.data)}, ${scriptJson(fig.layout)}, ${scriptJson({ responsive: true, ...fig.config })});`;
   const html =
     `<div id="${id}" style="width:100%;height:${height}px"></div>\n` +
-    (inline ? `<script type="text/javascript">if (!window.Plotly) {\n${plotlyJs()}\n}</script>\n` : "") +
+    (inline ? `<script type="text/javascript">if (!window.Plotly) {\n${plotlySource()}\n}</script>\n` : "") +
     `<script type="text/javascript">(function () {\n` +
     `  var tries = 0;\n` +
     `  function draw() { if (window.Plotly) { ${plot} } else if (tries++ < 200) { setTimeout(draw, 50); } }\n` +
