@@ -53,7 +53,7 @@ export async function main(argv: string[]): Promise<number> {
     return typeof code === "number" ? code : 0;
   } catch (e) {
     if (e instanceof UsageError) {
-      console.error(`nemotron-lab ${cmd}: ${e.message}\n\n${USAGE}`);
+      console.error(`nemotron-lab ${cmd}: ${e.message}\n(nemotron-lab --help lists the commands and their flags)`);
       return 2;
     }
     if (e instanceof CheckpointError || e instanceof RangeError) {  // bad input: the message says what and where
