@@ -37,12 +37,14 @@ export type { LogitsRecord, DistributionShift, CompareOptions, Baseline } from "
 export { sensitivitySweep, SensitivityResult } from "./quant/sensitivity";
 export type { SensitivityOptions, SensitivityRow } from "./quant/sensitivity";
 export { SortableTable } from "./viz/table";
-export { Figure, htmlPage, plotlySource, setPlotlyInline } from "./viz/figure";
+export { Figure, htmlPage } from "./viz/figure";
 export type { Trace, Layout, PagePart } from "./viz/figure";
 export { valueHistogram, errorHistogram, errorHeatmap, sqnrByLayer, sensitivityByLayer, KIND_COLORS } from "./viz/quant-plots";
 export { exportQuantized, exportSession, compressedTensorsConfig, ignoreList } from "./quant/export";
 export type { ExportOptions, ExportResult, ExportFormat } from "./quant/export";
 export { makeTiny, tinyConfig } from "./tiny/make-tiny";
+export { bundledModel, bundledModelDir, modelsDir, BUNDLED_MODELS, NANO_V2_PATTERN } from "./tiny/bundled";
+export type { BundledModel } from "./tiny/bundled";
 export type { TinyOptions, TinyDType } from "./tiny/make-tiny";
 export { progress, setProgressSink } from "./util/progress";
 export type { ProgressHandle, ProgressSink } from "./util/progress";
@@ -65,3 +67,8 @@ export type { SamplingOptions } from "./generate/sampling";
 export { generate, stream, promptIds, GenerationStream } from "./generate/generate";
 export type { GenerateOptions, GenerationChunk, GenerationResult, FinishReason } from "./generate/generate";
 export { writeTinyTokenizer, tinyTokenizerJson, tinyTokenizerConfig, trainByteLevelBpe, TINY_TOKENIZER_MIN_VOCAB } from "./generate/tiny-tokenizer";
+export {
+  DISPLAY_SYMBOL, display, clearOutput, mimeBundleOf, isMimeBundle, ProgressDisplay, plotlyBundle, plotlySource, setPlotlyInline,
+  setDisplaySink, getDisplaySink,
+} from "./display/display";
+export type { MimeBundle, Displayable, DisplayOptions, DisplaySink, DisplayHandle, PlotlyFigure } from "./display/display";

@@ -70,6 +70,20 @@ describe("nemotron-lab CLI", () => {
   });
 });
 
+describe("nemotron-lab kernel", () => {
+  it("installs a kernelspec that runs this package's kernel", () => {
+    const prefix = tempDir();
+    const r = cli(["kernel", "install", "--prefix", prefix]);
+    expect(r.code).toBe(0);
+    const spec = JSON.parse(fs.readFileSync(path.join(prefix, "share", "jupyter", "kernels", "nemotron-lab", "kernel.json"), "utf8"));
+    expect(spec.display_name).toBe("TypeScript (nemotron-lab)");
+    expect(spec.language).toBe("typescript");
+    expect(spec.argv.join(" ")).toMatch(/kernel.*\{connection_file\}/);
+    expect(fs.existsSync(path.join(prefix, "share", "jupyter", "kernels", "nemotron-lab", "logo-64x64.png"))).toBe(true);
+    expect(cli(["kernel"]).code).toBe(2);
+  });
+});
+
 describe("the library inside a tslab-style TypeScript cell", () => {
   it("loads through tslab's converter and executor (imports become require)", async () => {
     const notebookDir = tempDir();

@@ -5,6 +5,9 @@
  */
 import * as fs from "fs";
 import * as path from "path";
+import { packageRoot } from "../util/package-root";
+
+export { packageRoot };
 
 export type Bytes = ArrayBufferView | ArrayBuffer;
 
@@ -88,22 +91,6 @@ export interface NativeAddon {
   stateLength(state: NativeHandle): number;
   modelForward(model: NativeHandle, state: NativeHandle, ids: Int32Array, lastOnly: boolean, out: Float32Array,
     captures: [number, number, Float32Array][]): void;
-}
-
-/** The package root: the nearest folder above this file with our package.json. */
-export function packageRoot(): string {
-  let dir = __dirname;
-  for (;;) {
-    const pj = path.join(dir, "package.json");
-    if (fs.existsSync(pj)) {
-      try {
-        if (JSON.parse(fs.readFileSync(pj, "utf8")).name === "nemotron-lab") return dir;
-      } catch { /* keep looking */ }
-    }
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error(`nemotron-lab: cannot find the package root above ${__dirname}`);
-    dir = up;
-  }
 }
 
 let cached: NativeAddon | undefined;

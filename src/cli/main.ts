@@ -13,6 +13,8 @@ usage:
   nemotron-lab generate CKPT (--prompt TEXT | --ids 1,2,3) [--chat] [--system TEXT] [--no-think]
       [--max-tokens N] [--ignore-eos] [--temperature T] [--top-p P] [--top-k K] [--min-p P]
       [--repetition-penalty R] [--seed S] [--stop TEXT]... [--max-context N] [--json]
+  nemotron-lab kernel install [--user | --sys-prefix | --prefix DIR]   install the Jupyter kernelspec
+  nemotron-lab kernel --connection-file FILE                             run the kernel (what Jupyter starts)
   nemotron-lab quantize CKPT [--layers SELECTOR] [--format e4m3|e5m2] [--granularity tensor|channel|block]
                             [--block-size N] [--pad] [--scale amax|percentile:99.99|search[:STEPS[:MINRATIO]]] [--force]
                             [--out DIR --export compressed-tensors|modelopt [--input-scale S]] [--report report.html]
@@ -22,7 +24,8 @@ SELECTOR: comma-separated terms, '!' excludes, '&' intersects: presets all-linea
 kinds mamba, attention, mlp, moe, lm_head; layers:0-9+40; tensor path globs (backbone.layers.*.mixer.in_proj).
 Example: --layers "mamba&layers:0-9,mlp,!*.down_proj"`;
 
-type Command = (argv: string[]) => Promise<void> | void;
+/** A subcommand; it may resolve with an exit status. */
+type Command = (argv: string[]) => Promise<void | number> | void | number;
 
 const COMMANDS: Record<string, () => Command> = {
   start: () => require("./start").startCommand,
@@ -31,6 +34,7 @@ const COMMANDS: Record<string, () => Command> = {
   quantize: () => require("./quantize").quantizeCommand,
   logits: () => require("./logits").logitsCommand,
   generate: () => require("./generate").generateCommand,
+  kernel: () => require("../../kernel/main").kernelCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {
@@ -45,11 +49,11 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   try {
-    await load()(rest);
-    return 0;
+    const code = await load()(rest);
+    return typeof code === "number" ? code : 0;
   } catch (e) {
     if (e instanceof UsageError) {
-      console.error(`nemotron-lab ${cmd}: ${e.message}\n\n${USAGE}`);
+      console.error(`nemotron-lab ${cmd}: ${e.message}\n(nemotron-lab --help lists the commands and their flags)`);
       return 2;
     }
     if (e instanceof CheckpointError || e instanceof RangeError) {  // bad input: the message says what and where

@@ -2,11 +2,8 @@
  * nemotron-lab start: the newcomer's tour. Makes the bundled tiny model if it is missing,
  * then prints its inventory and the FP8 (E4M3, per-tensor amax) error of every linear layer.
  */
-import * as fs from "fs";
-import * as path from "path";
-import { packageRoot } from "../backend/native";
 import { Checkpoint } from "../io/checkpoint";
-import { makeTiny } from "../tiny/make-tiny";
+import { bundledModel, bundledModelDir } from "../tiny/bundled";
 import { inventory, inventoryText } from "../model/inventory";
 import { expectedTensors } from "../model/arch";
 import { quantizeTensor } from "../fp8/quantize";
@@ -14,16 +11,11 @@ import { textTable } from "../util/format";
 
 /** models/tiny in the package (NEMOTRON_LAB_TINY_DIR overrides, e.g. for a read-only install). */
 export function bundledTinyDir(): string {
-  return process.env.NEMOTRON_LAB_TINY_DIR ?? path.join(packageRoot(), "models", "tiny");
+  return bundledModelDir("tiny");
 }
 
 export async function ensureBundledTiny(): Promise<string> {
-  const dir = bundledTinyDir();
-  if (!fs.existsSync(path.join(dir, "config.json"))) {
-    console.log(`making the bundled tiny model in ${dir} ...`);
-    await makeTiny(dir, { seed: 0 });
-  }
-  return dir;
+  return bundledModel("tiny");
 }
 
 export async function startCommand(): Promise<void> {
@@ -38,4 +30,7 @@ export async function startCommand(): Promise<void> {
   });
   console.log("\nFP8 E4M3 error, per-tensor amax scale:\n");
   console.log(textTable(["tensor", "stored", "SQNR dB", "rel L2", "max |err|", "cosine"], rows));
+  console.log("\nNext, the tutorial notebooks (checkpoint tour, the hybrid forward pass, FP8 quantization):\n");
+  console.log("  npx nemotron-lab kernel install --user");
+  console.log("  jupyter lab notebooks/");
 }

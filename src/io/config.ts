@@ -238,3 +238,26 @@ export function eosIds(c: NemotronHConfig): number[] {
   const e = c.eos_token_id;
   return e === undefined ? [] : Array.isArray(e) ? e : [e];
 }
+
+/** Fields transformers' NemotronHConfig types as float: written with a decimal point (0.0, not 0). */
+const FLOAT_FIELDS = new Set(["time_step_limit", "time_step_min", "time_step_max", "time_step_floor", "layer_norm_epsilon",
+  "initializer_range", "hidden_dropout", "attention_dropout", "routed_scaling_factor"]);
+
+/**
+ * config.json text as Python's json writes it, which the real files (and transformers'
+ * strict float fields) expect: bare Infinity, and floats keep their ".0".
+ */
+export function configJsonText(config: Record<string, unknown>): string {
+  const mark = (v: unknown): unknown => {
+    if (v === Infinity) return "__NUM__Infinity";
+    if (v === -Infinity) return "__NUM__-Infinity";
+    if (typeof v === "number" && Number.isInteger(v)) return `__NUM__${v}.0`;
+    return v;
+  };
+  const text = JSON.stringify(config, function (key, v) {
+    if (v === Infinity || v === -Infinity) return mark(v);
+    if (FLOAT_FIELDS.has(key)) return Array.isArray(v) ? v.map(mark) : mark(v);
+    return v;
+  }, 2);
+  return text.replace(/"__NUM__([^"]*)"/g, "$1") + "\n";
+}

@@ -29,9 +29,10 @@ export interface DistributionShift {
 }
 
 /** Runs each prompt from a fresh state and keeps the logits of every position. */
-export function recordLogits(model: CausalLM, prompts: ArrayLike<number>[], options: { signal?: AbortSignal; label?: string } = {}): LogitsRecord {
+export function recordLogits(model: CausalLM, prompts: ArrayLike<number>[], options: { signal?: AbortSignal; label?: string; progress?: boolean } = {}): LogitsRecord {
   if (!prompts.length) throw new RangeError("recordLogits: no prompts (give token id arrays)");
-  const bar = progress(options.label ?? "running prompts", prompts.length);
+  // progress: false inside a loop that shows its own bar (a sensitivity sweep), so a notebook gets one bar, not one per group.
+  const bar = options.progress === false ? { update: () => undefined, finish: () => undefined } : progress(options.label ?? "running prompts", prompts.length);
   const logits: Float32Array[] = [];
   try {
     prompts.forEach((p, i) => {
@@ -143,7 +144,7 @@ export class QuantComparison {
       ["KL mean (nats)", s.klMean], ["KL p99", s.klP99], ["KL max", s.klMax], ["top-1 agreement", s.top1Agreement], ["positions", s.tokens],
     ];
     if (this.perplexity) rows.push(["perplexity, original", this.perplexity.base], ["perplexity, quantized", this.perplexity.quantized]);
-    return new SortableTable([{ header: "measure" }, { header: "value", format: (v) => (Math.abs(v) < 1e-3 && v !== 0 ? v.toExponential(3) : fixed(6)(v)) }], rows, "original vs quantized");
+    return new SortableTable([{ header: "measure" }, { header: "value", format: (v) => (Number.isInteger(v) ? String(v) : Math.abs(v) < 1e-3 && v !== 0 ? v.toExponential(3) : fixed(6)(v)) }], rows, "original vs quantized");
   }
 
   generationsTable(): SortableTable {

@@ -20,7 +20,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { Checkpoint } from "../io/checkpoint";
 import { SafetensorsWriter } from "../io/writer";
-import { configJsonText } from "../tiny/make-tiny";
+import { configJsonText } from "../io/config";
 import { float32ToBf16 } from "../tensor/convert";
 import { isFloat8 } from "../tensor/dtype";
 import { Granularity, QuantizeOptions, QuantizedTensor, blockShape, quantizeTensor } from "../fp8/quantize";

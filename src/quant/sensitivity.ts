@@ -73,7 +73,7 @@ export function sensitivitySweep(model: QuantizableModel, options: SensitivityOp
       if (options.signal?.aborted) throw abortError(options.signal);
       try {
         for (const t of g.tensors) model.replaceWeight(t.name, toFp8Tensor(quantizeTensor(model.weight(t.name), { ...options, metrics: false })));
-        const shift = distributionShift(base, recordLogits(model, options.prompts, { signal: options.signal, label: g.name }));
+        const shift = distributionShift(base, recordLogits(model, options.prompts, { signal: options.signal, progress: false }));
         const kinds = new Set(g.tensors.map((t) => t.kind));
         rows.push({
           group: g.name, layer: g.tensors[0].layer, kind: kinds.size === 1 ? g.tensors[0].kind : "mixed", tensors: g.tensors.map((t) => t.name),

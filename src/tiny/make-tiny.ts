@@ -8,7 +8,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { DType } from "../tensor/dtype";
-import { NemotronHConfig, validateConfig } from "../io/config";
+import { NemotronHConfig, configJsonText, validateConfig } from "../io/config";
 import { expectedTensors, ExpectedTensor } from "../model/arch";
 import { SafetensorsWriter } from "../io/writer";
 import { Rng } from "../util/random";
@@ -98,11 +98,6 @@ export function tinyConfig(options: TinyOptions = {}): Record<string, unknown> {
   };
 }
 
-/** Python's json writes a bare Infinity; so does this, to keep the real file's quirks. */
-export function configJsonText(config: Record<string, unknown>): string {
-  return JSON.stringify(config, (_k, v) => (v === Infinity ? "__INF__" : v === -Infinity ? "__NINF__" : v), 2)
-    .replace(/"__INF__"/g, "Infinity").replace(/"__NINF__"/g, "-Infinity") + "\n";
-}
 
 /** Random values for one tensor, by what the tensor is. */
 export function initTensor(e: ExpectedTensor, c: NemotronHConfig, rng: Rng): Float32Array {

@@ -1,8 +1,10 @@
 /**
- * Progress of long work. Library code calls progress(label, total) and updates it; where
- * it shows is decided by the sink: a bar on stderr in a terminal (the default when stderr
- * is a TTY), an updating display in a notebook (the kernel installs that sink).
+ * Progress reporting for long library work (loading shards, quantizing, generating). Library code
+ * calls progress(label, total); whoever hosts the library decides how it looks: a notebook kernel
+ * installs a sink that draws a bar updated in place, a terminal gets a bar on stderr, anything else
+ * stays silent. The sink is kept on globalThis so every copy of the package shares it.
  */
+
 export interface ProgressHandle {
   update(done: number, note?: string): void;
   finish(): void;
@@ -12,36 +14,39 @@ export interface ProgressSink {
   start(label: string, total: number): ProgressHandle;
 }
 
-let sink: ProgressSink | undefined;
+const SINK_KEY = Symbol.for("nemotron-lab.progressSink");
 
 export function setProgressSink(s: ProgressSink | undefined): void {
-  sink = s;
+  (globalThis as Record<symbol, unknown>)[SINK_KEY] = s;
+}
+
+function currentSink(): ProgressSink | undefined {
+  return (globalThis as Record<symbol, unknown>)[SINK_KEY] as ProgressSink | undefined;
+}
+
+const silent: ProgressHandle = { update: () => undefined, finish: () => undefined };
+
+/** A bar on stderr, redrawn with \r at most every 100 ms. */
+function terminalBar(label: string, total: number): ProgressHandle {
+  let last = 0;
+  const draw = (done: number, note?: string, final = false) => {
+    const now = Date.now();
+    if (!final && now - last < 100) return;
+    last = now;
+    const frac = total > 0 ? Math.min(done / total, 1) : 0;
+    const bar = "#".repeat(Math.round(frac * 30)).padEnd(30, "-");
+    process.stderr.write(`\r${label} [${bar}] ${done}/${total}${note ? ` ${note}` : ""}${final ? "\n" : ""}`);
+  };
+  let done = 0;
+  return {
+    update: (d, note) => { done = d; draw(d, note); },
+    finish: () => draw(Math.max(done, total), undefined, true),
+  };
 }
 
 export function progress(label: string, total: number): ProgressHandle {
+  const sink = currentSink();
   if (sink) return sink.start(label, total);
   if (process.stderr.isTTY && !process.env.NEMOTRON_LAB_NO_PROGRESS) return terminalBar(label, total);
-  return { update() {}, finish() {} };
-}
-
-function terminalBar(label: string, total: number): ProgressHandle {
-  let last = 0;
-  const draw = (done: number, note = "") => {
-    const frac = total > 0 ? Math.min(1, done / total) : 1;
-    const width = 30;
-    const filled = Math.round(frac * width);
-    process.stderr.write(`\r${label} [${"#".repeat(filled)}${" ".repeat(width - filled)}] ${(frac * 100).toFixed(0).padStart(3)}% ${note}\x1b[K`);
-  };
-  return {
-    update(done, note) {
-      const now = Date.now();
-      if (now - last < 100 && done < total) return;
-      last = now;
-      draw(done, note);
-    },
-    finish() {
-      draw(total);
-      process.stderr.write("\n");
-    },
-  };
+  return silent;
 }

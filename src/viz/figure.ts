@@ -1,33 +1,17 @@
 /**
  * A plotly figure as plain data ({data, layout}) that renders itself: in Jupyter through
- * the plotly mime type (application/vnd.plotly.v1+json) with a text/html fallback that
- * carries plotly.js inlined from the plotly.js-dist-min package (no CDN, so it works
- * offline in classic Notebook, JupyterLab and nbconvert HTML), and as a standalone HTML
- * file. Plotly itself does the drawing; this file only packages the JSON.
+ * the plotly mime bundle of src/display (application/vnd.plotly.v1+json with an offline
+ * text/html fallback), and as a standalone HTML page with plotly.js inlined once. Plotly
+ * itself does the drawing; this file only packages the JSON.
  */
 import * as fs from "fs";
 import { escapeHtml } from "../util/format";
+import { plotlyBundle, plotlySource } from "../display/display";
 
 export type Trace = Record<string, unknown>;
 export type Layout = Record<string, unknown>;
 
-let plotlyJs: string | undefined;
 let figureId = 0;
-
-/** plotly.min.js from the plotly.js-dist-min package, made safe to put inside a <script>. */
-export function plotlySource(): string {
-  if (plotlyJs === undefined) {
-    const file = require.resolve("plotly.js-dist-min/plotly.min.js");
-    plotlyJs = fs.readFileSync(file, "utf8").replace(/<\/script/gi, "<\\/script");
-  }
-  return plotlyJs;
-}
-
-/** When the text/html fallback carries plotly.js: "always" (default: every output stands alone) or "never". */
-let inlineMode: "always" | "never" = "always";
-export function setPlotlyInline(mode: "always" | "never"): void {
-  inlineMode = mode;
-}
 
 function json(x: unknown): string {
   return JSON.stringify(x, (_k, v) => (ArrayBuffer.isView(v) ? Array.from(v as unknown as ArrayLike<number>) : typeof v === "number" && !Number.isFinite(v) ? null : v))
@@ -50,7 +34,7 @@ export class Figure {
   /** A <div> and the script drawing it; plotly.js is defined first when `inline` (skipped if the page has it). */
   toHtml(options: { inline?: boolean } = {}): string {
     const id = `nl-fig-${process.pid}-${++figureId}`;
-    const lib = options.inline ?? inlineMode === "always" ? `if (typeof window.Plotly === "undefined") {\n${plotlySource()}\n}\n` : "";
+    const lib = options.inline ? `if (typeof window.Plotly === "undefined") {\n${plotlySource()}\n}\n` : "";
     return `<div id="${id}" style="width:100%;min-height:${(this.layout.height as number | undefined) ?? 450}px"></div>\n` +
       `<script type="text/javascript">(function(){\n${lib}window.Plotly.newPlot(${JSON.stringify(id)}, ${json(this.data)}, ${json(this.layout)}, ${json(this.config)});\n})();</script>`;
   }
@@ -64,8 +48,9 @@ export class Figure {
     return `Figure(${this.title}: ${this.data.length} trace(s))`;
   }
 
+  /** In notebooks: the plotly mime type plus an offline HTML fallback (src/display/display.ts). */
   [Symbol.for("Jupyter.display")](): Record<string, unknown> {
-    return { "application/vnd.plotly.v1+json": this.toJSON(), "text/html": this.toHtml(), "text/plain": this.toString() };
+    return { ...plotlyBundle({ ...this.toJSON(), config: this.config }), "text/plain": this.toString() };
   }
 }
 

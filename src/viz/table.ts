@@ -62,6 +62,8 @@ export class SortableTable {
 export function defaultFormat(v: number): string {
   if (!Number.isFinite(v)) return String(v);
   if (v === 0) return "0";
+  // Counts (layers, tokens, scales) are shown exactly: 16384 must not read as 16380.
+  if (Number.isInteger(v) && Math.abs(v) < 1e15) return String(v);
   const a = Math.abs(v);
   return a >= 1e-3 && a < 1e6 ? Number(v.toPrecision(4)).toString() : v.toExponential(3);
 }

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "cpu/fp8_codec.h"
+#include "cpu/fp8_simd.h"
 #include "thread_pool.h"
 
 #if defined(__GNUC__) && defined(__x86_64__) && defined(__linux__)
@@ -189,6 +190,118 @@ float percentile_of(std::vector<float>& v, double q, bool sort_all) {
   return w < 0.5f ? std::fma(w, diff, a) : std::fma(-diff, 1.0f - w, b);
 }
 
+#if NL_X86
+// The fused path's inner loops on AVX2, reading F32/BF16/F16 straight from the source:
+// amax, then y = x / s, the saturating encoder, and (optionally) the error sums in double
+// lanes, in one sweep over data that is still in cache.
+bool direct_source(const TensorSource& s) {
+  return !s.scale && cpu_has_avx2() && (s.dtype == DType::F32 || s.dtype == DType::BF16 || s.dtype == DType::F16);
+}
+
+NL_TARGET_AVX2 float amax_avx2(const uint8_t* src, DType t, size_t i0, size_t m, uint32_t* nonfinite) {
+  const __m256 sign = _mm256_set1_ps(-0.0f), big = _mm256_set1_ps(FLT_MAX);
+  __m256 am = _mm256_setzero_ps();
+  __m256i nf = _mm256_setzero_si256();
+  size_t i = 0;
+  for (; i + 8 <= m; i += 8) {
+    __m256 a = _mm256_andnot_ps(sign, load8(src, t, i0 + i));
+    __m256 fin = _mm256_cmp_ps(a, big, _CMP_LE_OQ);
+    am = _mm256_max_ps(am, _mm256_and_ps(a, fin));
+    nf = _mm256_sub_epi32(nf, _mm256_castps_si256(_mm256_xor_ps(fin, _mm256_castsi256_ps(_mm256_set1_epi32(-1)))));
+  }
+  alignas(32) float l[8];
+  alignas(32) uint32_t c[8];
+  _mm256_store_ps(l, am);
+  _mm256_store_si256(reinterpret_cast<__m256i*>(c), nf);
+  float r = 0;
+  for (int j = 0; j < 8; j++) { r = std::max(r, l[j]); *nonfinite += c[j]; }
+  if (i < m) {
+    float buf[8];
+    to_f32(src, t, i0 + i, m - i, buf);
+    r = std::max(r, span_amax(buf, m - i, nonfinite));
+  }
+  return r;
+}
+
+NL_TARGET_AVX2 inline __m256d lo4(__m256 v) { return _mm256_cvtps_pd(_mm256_castps256_ps128(v)); }
+NL_TARGET_AVX2 inline __m256d hi4(__m256 v) { return _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)); }
+
+NL_TARGET_AVX2 void encode_div_avx2(const uint8_t* src, DType t, size_t i0, size_t m, float sc, Fp8Format f,
+                                    uint8_t* out, QuantMetrics* acc) {
+  const Fp8Consts k = fp8_consts(f, true);
+  const __m256 s = _mm256_set1_ps(sc);
+  size_t i = 0;
+  if (!acc) {
+    for (; i + 32 <= m; i += 32) {
+      store32_codes(out + i, encode8(_mm256_div_ps(load8(src, t, i0 + i), s), k),
+                    encode8(_mm256_div_ps(load8(src, t, i0 + i + 8), s), k),
+                    encode8(_mm256_div_ps(load8(src, t, i0 + i + 16), s), k),
+                    encode8(_mm256_div_ps(load8(src, t, i0 + i + 24), s), k));
+    }
+  } else {
+    const __m256 sign = _mm256_set1_ps(-0.0f), big = _mm256_set1_ps(FLT_MAX), zero = _mm256_setzero_ps();
+    const __m256 thr = _mm256_set1_ps(clip_threshold(f));
+    const __m256i mag_mask = _mm256_set1_epi32(0x7f);
+    const __m256i exp_mask = _mm256_set1_epi32(f == Fp8Format::E4M3 ? 0x78 : 0x7c);
+    __m256d sig = _mm256_setzero_pd(), noise = sig, dot = sig, qq = sig, sabs = sig, mabs = sig;
+    __m256i cnt = _mm256_setzero_si256(), zeros = cnt, clipped = cnt, flushed = cnt, subn = cnt;
+    for (; i + 32 <= m; i += 32) {
+      __m256i c[4];
+      for (int h = 0; h < 4; h++) {
+        __m256 x = load8(src, t, i0 + i + 8 * h);
+        __m256 y = _mm256_div_ps(x, s);
+        c[h] = encode8(y, k);
+        __m256 q = _mm256_mul_ps(decode8(c[h], f), s);
+        __m256 fin = _mm256_cmp_ps(_mm256_andnot_ps(sign, x), big, _CMP_LE_OQ);
+        __m256i fini = _mm256_castps_si256(fin);
+        __m256 xf = _mm256_and_ps(x, fin), qf = _mm256_and_ps(q, fin);
+        __m256d xl = lo4(xf), xh = hi4(xf), ql = lo4(qf), qh = hi4(qf);
+        __m256d dl = _mm256_sub_pd(ql, xl), dh = _mm256_sub_pd(qh, xh);
+        sig = _mm256_fmadd_pd(xl, xl, _mm256_fmadd_pd(xh, xh, sig));
+        noise = _mm256_fmadd_pd(dl, dl, _mm256_fmadd_pd(dh, dh, noise));
+        dot = _mm256_fmadd_pd(xl, ql, _mm256_fmadd_pd(xh, qh, dot));
+        qq = _mm256_fmadd_pd(ql, ql, _mm256_fmadd_pd(qh, qh, qq));
+        const __m256d sgn = _mm256_set1_pd(-0.0);
+        __m256d adl = _mm256_andnot_pd(sgn, dl), adh = _mm256_andnot_pd(sgn, dh);
+        sabs = _mm256_add_pd(sabs, _mm256_add_pd(adl, adh));
+        mabs = _mm256_max_pd(mabs, _mm256_max_pd(adl, adh));
+        cnt = _mm256_sub_epi32(cnt, fini);
+        zeros = _mm256_sub_epi32(zeros, _mm256_castps_si256(_mm256_and_ps(fin, _mm256_cmp_ps(x, zero, _CMP_EQ_OQ))));
+        clipped = _mm256_sub_epi32(clipped, _mm256_castps_si256(_mm256_and_ps(fin, _mm256_cmp_ps(_mm256_andnot_ps(sign, y), thr, _CMP_GT_OQ))));
+        __m256i mag = _mm256_and_si256(c[h], mag_mask);
+        __m256i magzero = _mm256_cmpeq_epi32(mag, _mm256_setzero_si256());
+        __m256i xnz = _mm256_castps_si256(_mm256_cmp_ps(x, zero, _CMP_NEQ_OQ));  // NaN counts as non-zero, but is masked by fin
+        __m256i fl = _mm256_and_si256(fini, _mm256_and_si256(xnz, magzero));
+        flushed = _mm256_sub_epi32(flushed, fl);
+        __m256i sub = _mm256_andnot_si256(magzero, _mm256_cmpeq_epi32(_mm256_and_si256(mag, exp_mask), _mm256_setzero_si256()));
+        subn = _mm256_sub_epi32(subn, _mm256_andnot_si256(fl, _mm256_and_si256(fini, sub)));
+      }
+      store32_codes(out + i, c[0], c[1], c[2], c[3]);
+    }
+    alignas(32) double v[6][4];
+    _mm256_store_pd(v[0], sig); _mm256_store_pd(v[1], noise); _mm256_store_pd(v[2], dot);
+    _mm256_store_pd(v[3], qq); _mm256_store_pd(v[4], sabs); _mm256_store_pd(v[5], mabs);
+    alignas(32) uint32_t n[5][8];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(n[0]), cnt); _mm256_store_si256(reinterpret_cast<__m256i*>(n[1]), zeros);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(n[2]), clipped); _mm256_store_si256(reinterpret_cast<__m256i*>(n[3]), flushed);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(n[4]), subn);
+    for (int j = 0; j < 4; j++) {
+      acc->sig += v[0][j]; acc->noise += v[1][j]; acc->dot += v[2][j]; acc->qq += v[3][j]; acc->sum_abs += v[4][j];
+      acc->max_abs = std::max(acc->max_abs, v[5][j]);
+    }
+    for (int j = 0; j < 8; j++) {
+      acc->count += n[0][j]; acc->zeros += n[1][j]; acc->clipped += n[2][j]; acc->flushed_zero += n[3][j]; acc->subnormal += n[4][j];
+    }
+  }
+  if (i < m) {
+    float buf[32];
+    to_f32(src, t, i0 + i, m - i, buf);
+    encode_span(f, buf, m - i, sc, out + i);
+    if (acc) span_metrics(buf, out + i, m - i, sc, f, *acc);
+  }
+}
+#endif
+
 // Per-block amax (finite values), multi-threaded; adds the non-finite count.
 std::vector<float> block_amax(const TensorSource& s, const QuantParams& p, uint64_t* nonfinite) {
   size_t gc = grid_cols(s, p), nb = grid_rows(s, p) * gc;
@@ -203,8 +316,11 @@ std::vector<float> block_amax(const TensorSource& s, const QuantParams& p, uint6
       float* row_am = am + (r / p.block_rows) * gc;
       for (size_t c0 = 0; c0 < s.cols;) {
         size_t m = std::min({kSpan, s.cols - c0, p.block_cols - c0 % p.block_cols});
-        const float* x = read_span(s, r, c0, m, buf);
-        float v = span_amax(x, m, &bad);
+#if NL_X86
+        float v = direct_source(s) ? amax_avx2(s.data, s.dtype, r * s.cols + c0, m, &bad) : span_amax(read_span(s, r, c0, m, buf), m, &bad);
+#else
+        float v = span_amax(read_span(s, r, c0, m, buf), m, &bad);
+#endif
         float& slot = row_am[c0 / p.block_cols];
         slot = std::max(slot, v);
         c0 += m;
@@ -323,8 +439,15 @@ void encode_rows(const TensorSource& s, const QuantParams& p, const float* scale
     for (size_t c0 = 0; c0 < s.cols;) {
       size_t m = std::min({kSpan, s.cols - c0, p.block_cols - c0 % p.block_cols});
       float sc = srow[c0 / p.block_cols];
-      const float* x = read_span(s, r, c0, m, buf);
       uint8_t* out = codes + r * s.cols + c0;
+#if NL_X86
+      if (direct_source(s)) {
+        encode_div_avx2(s.data, s.dtype, r * s.cols + c0, m, sc, p.format, out, acc);
+        c0 += m;
+        continue;
+      }
+#endif
+      const float* x = read_span(s, r, c0, m, buf);
       encode_span(p.format, x, m, sc, out);
       if (acc) span_metrics(x, out, m, sc, p.format, *acc);
       c0 += m;
@@ -364,7 +487,12 @@ QuantResult quantize_fp8(const TensorSource& s, const QuantParams& p, float* sca
         for (size_t r = r0; r < r1; r++) {
           for (size_t c0 = 0; c0 < s.cols;) {
             size_t m = std::min({kSpan, s.cols - c0, p.block_cols - c0 % p.block_cols});
+#if NL_X86
+            float v = direct_source(s) ? amax_avx2(s.data, s.dtype, r * s.cols + c0, m, &bad)
+                                       : span_amax(read_span(s, r, c0, m, buf), m, &bad);
+#else
             float v = span_amax(read_span(s, r, c0, m, buf), m, &bad);
+#endif
             srow[c0 / p.block_cols] = std::max(srow[c0 / p.block_cols], v);
             c0 += m;
           }

@@ -1,6 +1,6 @@
 // Fused FP8 quantization binding: quantizeFp8 (fast) and its reference (see cpu/quantize.h).
 #include "cpu/quantize.h"
-#include "napi/util.h"
+#include "napi/tensor_arg.h"
 
 namespace nl {
 
@@ -9,22 +9,7 @@ namespace nl {
 //             scales: Float32Array (in for mode 3, else out), codes: Uint8Array, metrics: bool, reference: bool)
 //   -> { nonfinite, count, sig, noise, dot, qq, sumAbs, maxAbs, zeros, clipped, flushedZero, subnormal }
 NL_EXPORT(quantizeFp8) {
-  TensorSource s;
-  Bytes b = arg_bytes(info, 0, "src");
-  s.data = b.data;
-  s.dtype = arg_dtype(info, 1);
-  s.rows = size_t(arg_int(info, 2, "rows"));
-  s.cols = size_t(arg_int(info, 3, "cols"));
-  NL_CHECK(b.size >= s.count() * dtype_size(s.dtype), "quantizeFp8: source holds fewer than rows*cols elements");
-  if (!info[4].IsNull() && !info[4].IsUndefined()) {
-    Bytes sc = arg_bytes(info, 4, "srcScale");
-    s.scale = reinterpret_cast<const float*>(sc.data);
-    s.block_rows = size_t(arg_int(info, 5, "srcBlockRows"));
-    s.block_cols = size_t(arg_int(info, 6, "srcBlockCols"));
-    NL_CHECK(s.block_rows > 0 && s.block_cols > 0, "quantizeFp8: source block sizes must be positive");
-    size_t need = ((s.rows + s.block_rows - 1) / s.block_rows) * ((s.cols + s.block_cols - 1) / s.block_cols);
-    NL_CHECK(sc.size / 4 >= need, "quantizeFp8: source scale too small for its blocks");
-  }
+  TensorSource s = arg_tensor_source(info, "quantizeFp8");
   QuantParams p;
   int64_t f = arg_int(info, 7, "format");
   NL_CHECK(f == 0 || f == 1, "quantizeFp8: format must be 0 (e4m3) or 1 (e5m2)");

@@ -1,33 +1,13 @@
 // Statistics bindings: tensorMoments, tensorPercentiles, tensorHistogram. A tensor is
 // passed as (bytes, dtype, rows, cols, scale | null, blockRows, blockCols).
 #include "cpu/stats.h"
-#include "napi/util.h"
+#include "napi/tensor_arg.h"
 
 namespace nl {
 
-static TensorSource arg_source(const Napi::CallbackInfo& info) {
-  TensorSource s;
-  Bytes b = arg_bytes(info, 0, "src");
-  s.data = b.data;
-  s.dtype = arg_dtype(info, 1);
-  s.rows = size_t(arg_int(info, 2, "rows"));
-  s.cols = size_t(arg_int(info, 3, "cols"));
-  NL_CHECK(b.size >= s.count() * dtype_size(s.dtype), "tensor bytes shorter than rows*cols elements");
-  if (!info[4].IsNull() && !info[4].IsUndefined()) {
-    Bytes sc = arg_bytes(info, 4, "scale");
-    s.scale = reinterpret_cast<const float*>(sc.data);
-    s.block_rows = size_t(arg_int(info, 5, "blockRows"));
-    s.block_cols = size_t(arg_int(info, 6, "blockCols"));
-    NL_CHECK(s.block_rows > 0 && s.block_cols > 0, "block sizes must be positive");
-    size_t need = ((s.rows + s.block_rows - 1) / s.block_rows) * ((s.cols + s.block_cols - 1) / s.block_cols);
-    NL_CHECK(sc.size / 4 >= need, "scale tensor too small for its blocks");
-  }
-  return s;
-}
-
 // tensorMoments(src, dtype, rows, cols, scale, br, bc, reference?)
 NL_EXPORT(tensorMoments) {
-  TensorSource s = arg_source(info);
+  TensorSource s = arg_tensor_source(info, "tensorStats");
   Moments m = arg_bool(info, 7) ? compute_moments_reference(s) : compute_moments(s);
   Napi::Object o = Napi::Object::New(info.Env());
   o.Set("sum", m.sum); o.Set("sumsq", m.sumsq);
@@ -40,7 +20,7 @@ NL_EXPORT(tensorMoments) {
 
 // tensorPercentiles(src, dtype, rows, cols, scale, br, bc, q: Float64Array, finite) -> Float64Array
 NL_EXPORT(tensorPercentiles) {
-  TensorSource s = arg_source(info);
+  TensorSource s = arg_tensor_source(info, "tensorStats");
   Bytes qb = arg_bytes(info, 7, "q");
   std::vector<double> q(reinterpret_cast<double*>(qb.data), reinterpret_cast<double*>(qb.data) + qb.size / 8);
   uint64_t finite = uint64_t(arg_number(info, 8, "finite"));
@@ -52,7 +32,7 @@ NL_EXPORT(tensorPercentiles) {
 
 // tensorHistogram(src, dtype, rows, cols, scale, br, bc, bins, lo, hi, log)
 NL_EXPORT(tensorHistogram) {
-  TensorSource s = arg_source(info);
+  TensorSource s = arg_tensor_source(info, "tensorStats");
   size_t bins = size_t(arg_int(info, 7, "bins"));
   double lo = arg_number(info, 8, "lo"), hi = arg_number(info, 9, "hi");
   Histogram h = compute_histogram(s, bins, lo, hi, arg_bool(info, 10));

@@ -1,0 +1,16 @@
+"""Executes a notebook with nbclient on the nemotron-lab kernel and writes the result.
+
+usage: run_notebook.py IN.ipynb OUT.ipynb   (cwd of the kernel: the notebook's folder)
+"""
+import os
+import sys
+
+import nbformat
+from nbclient import NotebookClient
+
+src, dst = sys.argv[1], sys.argv[2]
+nb = nbformat.read(src, as_version=4)
+client = NotebookClient(nb, kernel_name="nemotron-lab", timeout=60, allow_errors=True,
+                        resources={"metadata": {"path": os.path.dirname(os.path.abspath(src))}})
+client.execute()
+nbformat.write(nb, dst)
