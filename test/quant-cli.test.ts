@@ -38,6 +38,20 @@ describe("nemotron-lab quantize", () => {
     expect(Checkpoint.open(out).weightFormat).toBe("fp8-compressed-tensors");
   });
 
+  it("exports ModelOpt FP8 with input scales calibrated on prompts (text and ids) through the live model", () => {
+    const out = path.join(root, "mo");
+    const r = cli(tiny, "--layers", "nvidia-fp8", "--out", out, "--export", "modelopt", "--calibrate", "The cat sat on the mat.", "--calibrate", "1,5,9,200");
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).not.toMatch(/input_scale .* used for linears without a calibrated scale/);
+    const ck = Checkpoint.open(out);
+    expect(ck.weightFormat).toBe("fp8-modelopt");
+    const s = ck.tensor("backbone.layers.1.mixer.up_proj.input_scale").values();
+    const s2 = ck.tensor("backbone.layers.0.mixer.in_proj.input_scale").values();
+    expect(s[0]).toBeGreaterThan(0);
+    expect(s[0]).not.toBe(s2[0]);  // one calibrated scale per linear
+    expect(cli(tiny, "--calibrate", "1,2").stderr).toMatch(/--calibrate .* needs --out and --export/);
+  });
+
   it("explains bad input", () => {
     let r = cli(tiny, "--layers", "moe");
     expect(r.status).toBe(2);

@@ -1,6 +1,6 @@
 // Live quantization of a model: selectors, replace/revert, report, activations, the
 // effect on outputs and the sensitivity sweep, on the real NemotronH over tiny checkpoints
-// (activation quantization on the stand-in FakeLM, the only model with activation hooks so far).
+// (activation quantization also on the stand-in FakeLM; test/model-input-quant.test.ts covers the native model).
 import { beforeAll, describe, expect, it } from "vitest";
 import * as fs from "fs";
 import * as os from "os";

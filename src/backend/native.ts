@@ -85,6 +85,8 @@ export interface NativeAddon {
   modelBind(model: NativeHandle, layer: number, role: number, expert: number, bytes: Bytes, dtype: number, rows: number,
     cols: number, scale: Float32Array | null, blockRows: number, blockCols: number): void;
   modelCheck(model: NativeHandle): void;
+  modelSetInputQuant(model: NativeHandle, layer: number, role: number, mode: number, format: number, scale: number): void;
+  modelObserveInput(model: NativeHandle, layer: number, role: number, on: boolean): number;
   stateCreate(model: NativeHandle, maxTokens: number): NativeHandle;
   stateClone(state: NativeHandle): NativeHandle;
   stateReset(model: NativeHandle, state: NativeHandle): void;

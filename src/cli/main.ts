@@ -17,7 +17,8 @@ usage:
   nemotron-lab kernel --connection-file FILE                             run the kernel (what Jupyter starts)
   nemotron-lab quantize CKPT [--layers SELECTOR] [--format e4m3|e5m2] [--granularity tensor|channel|block]
                             [--block-size N] [--pad] [--scale amax|percentile:99.99|search[:STEPS[:MINRATIO]]] [--force]
-                            [--out DIR --export compressed-tensors|modelopt [--input-scale S]] [--report report.html]
+                            [--out DIR --export compressed-tensors|modelopt [--input-scale S | --calibrate TEXT-or-IDS]...]
+                            [--report report.html]
 
 PATH is a checkpoint folder, a .safetensors file, or a Hugging Face repo id in the local cache.
 SELECTOR: comma-separated terms, '!' excludes, '&' intersects: presets all-linear, nvidia-fp8 (default);

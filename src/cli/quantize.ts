@@ -1,7 +1,7 @@
 /**
  * nemotron-lab quantize CKPT --layers SELECTOR [--format e4m3|e5m2] [--granularity tensor|channel|block]
  *   [--block-size N] [--pad] [--scale amax|percentile:Q|search[:STEPS[:MINRATIO]]] [--force]
- *   [--out DIR --export compressed-tensors|modelopt [--input-scale S]] [--report report.html]
+ *   [--out DIR --export compressed-tensors|modelopt [--input-scale S | --calibrate TEXT-or-IDS ...]] [--report report.html]
  * Quantizes the selected weights of a checkpoint (one tensor at a time, memory-mapped),
  * prints the error table, optionally writes a quantized checkpoint and an HTML report.
  */
@@ -13,17 +13,31 @@ import { Fp8Format } from "../fp8/codec";
 import { Granularity, QuantizeOptions, parseScaleChoice, quantizeTensor } from "../fp8/quantize";
 import { SelectorError, selectTensors, tensorInfos } from "../quant/selector";
 import { QuantReport, reportRow } from "../quant/report";
-import { ExportFormat, exportQuantized } from "../quant/export";
+import { ExportFormat, exportQuantized, exportSession } from "../quant/export";
+import { quantizeModel } from "../quant/session";
+import { NemotronH } from "../model/nemotron-h";
+import { TextTokenizer } from "../generate/tokenizer";
 import { progress } from "../util/progress";
 import { abortError } from "../io/writer";
 import { htmlPage, PagePart } from "../viz/figure";
 import { errorHeatmap, errorHistogram, sqnrByLayer, valueHistogram } from "../viz/quant-plots";
 
+/** --calibrate values: token ids ("1,2,3") or text (needs the checkpoint's tokenizer). */
+function calibrationPrompts(dir: string, values: string[]): number[][] {
+  let tok: TextTokenizer | undefined;
+  return values.map((v) => {
+    if (/^\s*\d+(\s*,\s*\d+)*\s*$/.test(v)) return v.split(",").map(Number);
+    tok ??= TextTokenizer.load(dir);
+    return tok.encode(v);
+  });
+}
+
 export async function quantizeCommand(argv: string[]): Promise<void> {
   const { values: v, positionals } = parse(argv, {
     layers: { type: "string" }, format: { type: "string" }, granularity: { type: "string" }, "block-size": { type: "string" },
     pad: { type: "boolean" }, scale: { type: "string" }, force: { type: "boolean" }, out: { type: "string" }, export: { type: "string" },
-    "input-scale": { type: "string" }, report: { type: "string" }, "non-finite": { type: "string" },
+    "input-scale": { type: "string" }, calibrate: { type: "string", multiple: true }, report: { type: "string" },
+    "non-finite": { type: "string" },
   }, ["CKPT"]);
   const format = (v.format ?? "e4m3") as Fp8Format;
   if (format !== "e4m3" && format !== "e5m2") throw new UsageError(`--format must be e4m3 or e5m2, got '${v.format}'`);
@@ -53,8 +67,15 @@ export async function quantizeCommand(argv: string[]): Promise<void> {
     throw e;
   }
   let report: QuantReport;
+  const calibration = v.calibrate as unknown as string[] | undefined;
+  if (calibration && !exportFormat) throw new UsageError("--calibrate sets the static input scales of an export: it needs --out and --export");
   if (exportFormat) {
-    const res = await exportQuantized(ckpt, v.out!, { ...opts, export: exportFormat, layers, force: v.force, signal, defaultInputScale: numberFlag("input-scale", v["input-scale"]) });
+    const defaultInputScale = numberFlag("input-scale", v["input-scale"]);
+    // Static input scales calibrated on prompts through the live model (its activation hooks).
+    const res = calibration
+      ? await exportSession(quantizeModel(NemotronH.load(ckpt), { ...opts, layers, force: v.force, signal,
+        activations: { mode: "static", prompts: calibrationPrompts(ckpt.dir, calibration) } }), ckpt, v.out!, { export: exportFormat, signal, defaultInputScale })
+      : await exportQuantized(ckpt, v.out!, { ...opts, export: exportFormat, layers, force: v.force, signal, defaultInputScale });
     report = res.report;
     for (const w of res.warnings) console.warn(`warning: ${w}`);
     console.log(`wrote ${exportFormat} checkpoint ${v.out}: ${res.quantized.length} FP8 weights, ${res.ignored.length} linear modules kept in high precision`);

@@ -15,8 +15,9 @@ import { NemotronHConfig, derivedSizes } from "../io/config";
 import { Tensor } from "../tensor/tensor";
 import { dtypeCode } from "../tensor/dtype";
 import { formatShape } from "../util/format";
-import { BLOCK_KIND, HOOK_POINT, PlanSlot, executionPlan } from "./plan";
+import { BLOCK_KIND, HOOK_POINT, PlanSlot, ROLE, executionPlan } from "./plan";
 import { CausalLM, ForwardOptions, ModelState } from "./types";
+import type { ActivationQuant } from "../quant/model";
 
 export interface LoadOptions {
   /** "none" (default): dt as the CUDA kernels compute it; "hf": HF transformers' prefill clamp dt >= time_step_min. */
@@ -183,6 +184,37 @@ export class NemotronH implements CausalLM {
 
   restoreAll(): void {
     for (const name of this.original.keys()) this.restoreWeight(name);
+  }
+
+  /**
+   * Fake-quantizes the input activations of a linear weight's layer to FP8 (x' = value(fp8(x / scale))
+   * * scale, saturating): a static per-tensor scale, or a dynamic scale per token (its amax / fmax);
+   * undefined turns it off. CPU backends only.
+   */
+  setInputQuant(weight: string, q: ActivationQuant | undefined): void {
+    const mode = q ? (q.mode === "static" ? 1 : q.mode === "dynamic" ? 2 : -1) : 0;
+    if (mode < 0) throw new RangeError(`setInputQuant: mode must be "static" or "dynamic", got ${JSON.stringify(q!.mode)}`);
+    if (mode === 1 && !(q!.scale! > 0 && Number.isFinite(q!.scale!))) {
+      throw new RangeError(`setInputQuant('${weight}'): a static input scale must be positive and finite, got ${q!.scale}`);
+    }
+    const format = q?.format === "e5m2" ? 1 : 0;
+    for (const s of this.linearSlots(weight, "setInputQuant")) native().modelSetInputQuant(this.handle, s.layer, s.role, mode, format, q?.scale ?? 1);
+  }
+
+  /** Records the max |input| of each named linear over the forwards until stop() (calibration). */
+  observeInputAmax(weights: string[]): { stop(): Map<string, number> } {
+    const slots = weights.map((w) => [w, this.linearSlots(w, "observeInputAmax")] as const);
+    for (const [, list] of slots) for (const s of list) native().modelObserveInput(this.handle, s.layer, s.role, true);
+    return {
+      stop: () => new Map(slots.map(([w, list]) =>
+        [w, Math.max(0, ...list.map((s) => native().modelObserveInput(this.handle, s.layer, s.role, false)))])),
+    };
+  }
+
+  private linearSlots(weight: string, fn: string): PlanSlot[] {
+    const slots = this.slotsByName.get(weight)?.filter((s) => s.linear && s.role !== ROLE.expert_up && s.role !== ROLE.expert_down);
+    if (!slots?.length) throw new Error(`${fn}: '${weight}' is not a linear weight of this model (MoE experts excluded); e.g. ${this.linearWeights()[0]}`);
+    return slots;
   }
 
   /** Names whose current tensor is not the checkpoint's. */

@@ -1,6 +1,8 @@
 // NemotronH forward pass over the backend ops; see nemotron_h.h and nemotron-h.md §4.
 #include "model/nemotron_h.h"
 
+#include "cpu/fp8_codec.h"
+
 #include <algorithm>
 #include <cmath>
 #include <numeric>
@@ -83,6 +85,47 @@ void Model::set_matrix(int layer, int role, int expert, const WeightView& w) {
   lw.mat[role] = w;
 }
 
+InputQuant& Model::input_quant(int layer, int role) {
+  NL_CHECK(!role_is_vector(role) && role >= 0 && role < R_COUNT && role != R_EMBED && role != R_EXPERT_UP &&
+               role != R_EXPERT_DOWN,
+           "model: role " + std::to_string(role) + " has no input quantization (a linear of a layer, or lm_head)");
+  if (role == R_LM_HEAD) return lm_head_input_;
+  NL_CHECK(layer >= 0 && size_t(layer) < layers.size(), "model: layer " + std::to_string(layer) + " out of range");
+  return layers[layer].input[role];
+}
+
+void Model::linear(const float* x, int64_t T, const WeightView& w, const float* bias, float* y, InputQuant* in) const {
+  if (!in || !in->active()) {
+    be.linear(x, T, w, bias, y);
+    return;
+  }
+  // Fake quantization happens on host memory; device backends keep their activations there.
+  NL_CHECK(be.is_host(), "input (activation) quantization runs on the CPU backends only");
+  const int64_t n = T * w.cols;
+  if (in->observe) {
+    float a = 0.0f;
+    for (int64_t i = 0; i < n; i++) a = std::max(a, std::isfinite(x[i]) ? std::fabs(x[i]) : 0.0f);
+    in->amax = std::max(in->amax, a);
+  }
+  if (in->mode != 0) {
+    const float* table = fp8_decode_table(in->format);
+    const float fmax = fp8_max(in->format);
+    float* q = scratch(S_INPUT_Q, n);
+    for (int64_t t = 0; t < T; t++) {
+      const float* xr = x + t * w.cols;
+      float s = in->scale;
+      if (in->mode == 2) {  // dynamic: this token's own amax
+        float a = 0.0f;
+        for (int64_t c = 0; c < w.cols; c++) a = std::max(a, std::fabs(xr[c]));
+        s = a > 0.0f && std::isfinite(a) ? a / fmax : 1.0f;
+      }
+      for (int64_t c = 0; c < w.cols; c++) q[t * w.cols + c] = table[f32_to_fp8(xr[c] / s, in->format, true)] * s;
+    }
+    x = q;
+  }
+  be.linear(x, T, w, bias, y);
+}
+
 void Model::set_vector(int layer, int role, const WeightView& w) {
   NL_CHECK(role_is_vector(role), "model: role " + std::to_string(role) + " is not a vector");
   std::vector<float> v(size_t(w.rows * w.cols));
@@ -158,7 +201,7 @@ void Model::mamba(const LayerWeights& w, LayerState& st, bool fresh, const float
   float* dt = scratch(S_DT, T * cfg.nh);
   float* y = scratch(S_SSM_Y, T * di);
   // 1. in_proj → [z | xBC | dt_raw]                                     (T, in_out)
-  be.linear(x, T, w.mat[R_IN_PROJ], w.vec[R_IN_PROJ_B].empty() ? nullptr : w.vec[R_IN_PROJ_B].data(), zx);
+  linear(x, T, w.mat[R_IN_PROJ], w.vec[R_IN_PROJ_B].empty() ? nullptr : w.vec[R_IN_PROJ_B].data(), zx, &w.input[R_IN_PROJ]);
   // 2. causal depthwise conv + SiLU over xBC, continuing from the conv state   (T, conv_dim)
   be.conv1d_silu(zx + di, in_out, T, conv_dim, cfg.K, w.vec[R_CONV_W].data(),
                  w.vec[R_CONV_B].empty() ? nullptr : w.vec[R_CONV_B].data(), st.conv.data(), xbc);
@@ -173,7 +216,7 @@ void Model::mamba(const LayerWeights& w, LayerState& st, bool fresh, const float
   if (T == 1) be.ssm_step(a); else be.ssd_scan(a);
   // 8. gated group RMSNorm (gate first), in place over y; 9. out_proj   (T, H)
   be.gated_rmsnorm(y, zx, in_out, T, di, di / cfg.G, w.vec[R_MIXER_NORM].data(), cfg.eps, y);
-  be.linear(y, T, w.mat[R_OUT_PROJ], w.vec[R_OUT_PROJ_B].empty() ? nullptr : w.vec[R_OUT_PROJ_B].data(), out);
+  linear(y, T, w.mat[R_OUT_PROJ], w.vec[R_OUT_PROJ_B].empty() ? nullptr : w.vec[R_OUT_PROJ_B].data(), out, &w.input[R_OUT_PROJ]);
 }
 
 void Model::attention(const LayerWeights& w, LayerState& st, int64_t past, const float* x, int64_t T, float* out) const {
@@ -181,7 +224,7 @@ void Model::attention(const LayerWeights& w, LayerState& st, int64_t past, const
   auto bias = [&](int r) { return w.vec[r].empty() ? nullptr : w.vec[r].data(); };
   float* q = scratch(S_Q, T * qd);
   float* o = scratch(S_O, T * qd);
-  be.linear(x, T, w.mat[R_Q], bias(R_Q_B), q);
+  linear(x, T, w.mat[R_Q], bias(R_Q_B), q, &w.input[R_Q]);
   // New keys and values go straight into the cache (no positional encoding to apply); the
   // cache grows by doubling, up to the state's limit when it has one.
   const int64_t need = (past + T) * kvd;
@@ -196,19 +239,19 @@ void Model::attention(const LayerWeights& w, LayerState& st, int64_t past, const
     st.k = std::move(k);
     st.v = std::move(v);
   }
-  be.linear(x, T, w.mat[R_K], bias(R_K_B), st.k.data() + past * kvd);
-  be.linear(x, T, w.mat[R_V], bias(R_V_B), st.v.data() + past * kvd);
+  linear(x, T, w.mat[R_K], bias(R_K_B), st.k.data() + past * kvd, &w.input[R_K]);
+  linear(x, T, w.mat[R_V], bias(R_V_B), st.v.data() + past * kvd, &w.input[R_V]);
   AttnArgs a{q, st.k.data(), st.v.data(), T, past, cfg.nq, cfg.nkv, cfg.hd, float(1.0 / std::sqrt(double(cfg.hd))), o};
   be.attention(a);
-  be.linear(o, T, w.mat[R_O], bias(R_O_B), out);
+  linear(o, T, w.mat[R_O], bias(R_O_B), out, &w.input[R_O]);
 }
 
 void Model::mlp(const WeightView& up, const float* up_b, const WeightView& down, const float* down_b, const float* x,
-                int64_t T, float* out) const {
+                int64_t T, float* out, InputQuant* up_in, InputQuant* down_in) const {
   float* u = scratch(S_U, T * up.rows);
-  be.linear(x, T, up, up_b, u);   // (T, I)
+  linear(x, T, up, up_b, u, up_in);   // (T, I)
   be.relu2(u, T * up.rows);
-  be.linear(u, T, down, down_b, out);  // (T, H)
+  linear(u, T, down, down_b, out, down_in);  // (T, H)
 }
 
 // Router (nemotron-h.md 4.6): σ(x·Wgᵀ); choice = σ + correction bias, restricted to the best
@@ -286,7 +329,7 @@ void Model::moe(const LayerWeights& w, const float* x, int64_t T, float* out) co
   }
   if (!w.mat[R_SHARED_UP].empty()) {
     float* s = scratch(S_SHARED, T * H);
-    mlp(w.mat[R_SHARED_UP], nullptr, w.mat[R_SHARED_DOWN], nullptr, x, T, s);
+    mlp(w.mat[R_SHARED_UP], nullptr, w.mat[R_SHARED_DOWN], nullptr, x, T, s, &w.input[R_SHARED_UP], &w.input[R_SHARED_DOWN]);
     be.add(out, s, T * H);
   }
 }
@@ -317,7 +360,7 @@ void Model::forward(State& s, const int32_t* ids, int64_t T, bool last_only, flo
       case K_ATTENTION: attention(w, s.layers[i], s.length, x, T, y); break;
       case K_MLP:
         mlp(w.mat[R_UP], w.vec[R_UP_B].empty() ? nullptr : w.vec[R_UP_B].data(), w.mat[R_DOWN],
-            w.vec[R_DOWN_B].empty() ? nullptr : w.vec[R_DOWN_B].data(), x, T, y);
+            w.vec[R_DOWN_B].empty() ? nullptr : w.vec[R_DOWN_B].data(), x, T, y, &w.input[R_UP], &w.input[R_DOWN]);
         break;
       case K_MOE: moe(w, x, T, y); break;
       default: NL_CHECK(false, "forward: unknown block kind");
@@ -332,7 +375,7 @@ void Model::forward(State& s, const int32_t* ids, int64_t T, bool last_only, flo
   capture(int(L), H_NORM_F, x);  // (only meaningful with all rows)
   // (rows, vocab): straight into the caller's buffer where the backend computes in host memory
   float* dst = be.is_host() ? logits : scratch(S_LOGITS, rows * cfg.vocab);
-  be.linear(x, rows, lm_head, nullptr, dst);
+  linear(x, rows, lm_head, nullptr, dst, &lm_head_input_);
   if (dst != logits) be.copy(logits, dst, size_t(rows * cfg.vocab) * sizeof(float));
   be.sync();
 }

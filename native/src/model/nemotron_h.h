@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "backend.h"
+#include "fp8.h"
 
 namespace nl {
 
@@ -37,8 +38,20 @@ struct ModelConfig {
   std::vector<int> kinds;
 };
 
+// How a linear's input activations are fake-quantized to FP8 (code = fp8(x / scale),
+// x' = value(code) * scale, saturating) and observed for calibration, per weight slot.
+struct InputQuant {
+  int mode = 0;  // 0 off, 1 static (one scale), 2 dynamic (a scale per token row: amax / fmax)
+  Fp8Format format = Fp8Format::E4M3;
+  float scale = 1.0f;
+  bool observe = false;
+  float amax = 0.0f;  // max |input| seen while observing
+  bool active() const { return mode != 0 || observe; }
+};
+
 struct LayerWeights {
   std::array<WeightView, R_COUNT> mat{};
+  mutable std::array<InputQuant, R_COUNT> input{};  // changed by forwards that observe
   std::array<std::vector<float>, R_COUNT> vec{};
   std::vector<WeightView> expert_up, expert_down;
 };
@@ -76,7 +89,7 @@ struct State {
 // Reused activation buffers of a forward, by purpose.
 enum Scratch : int {
   S_H = 0, S_X, S_Y, S_LOGITS, S_ZX, S_XBC, S_DT, S_SSM_Y, S_Q, S_O, S_U, S_GATE, S_XIN, S_XG, S_YG, S_ACC, S_SHARED,
-  S_COUNT
+  S_INPUT_Q, S_COUNT
 };
 
 // Where an activation is copied during a forward (TransformerLens-style hook points).
@@ -102,6 +115,8 @@ struct Model {
   void set_matrix(int layer, int role, int expert, const WeightView& w);
   void set_vector(int layer, int role, const WeightView& w);
   void check_complete() const;
+  // The input quantization of a linear weight slot (lm_head: layer -1).
+  InputQuant& input_quant(int layer, int role);
 
   State new_state(int64_t max_tokens) const;
   void reset(State& s) const;
@@ -112,12 +127,15 @@ struct Model {
 
  private:
   mutable std::array<Buffer, S_COUNT> scratch_;
+  mutable InputQuant lm_head_input_;
+  // y = x' · wᵀ (+ bias), x' = x fake-quantized (and observed) as `in` says.
+  void linear(const float* x, int64_t T, const WeightView& w, const float* bias, float* y, InputQuant* in) const;
   float* scratch(int slot, int64_t n) const;  // at least n floats, contents undefined
   void forget(const WeightView& w);
   void mamba(const LayerWeights& w, LayerState& st, bool fresh, const float* x, int64_t T, float* out) const;
   void attention(const LayerWeights& w, LayerState& st, int64_t past, const float* x, int64_t T, float* out) const;
   void mlp(const WeightView& up, const float* up_b, const WeightView& down, const float* down_b, const float* x,
-           int64_t T, float* out) const;
+           int64_t T, float* out, InputQuant* up_in = nullptr, InputQuant* down_in = nullptr) const;
   void moe(const LayerWeights& w, const float* x, int64_t T, float* out) const;
 };
 

@@ -87,6 +87,30 @@ NL_EXPORT(modelBind) {
   return info.Env().Undefined();
 }
 
+// modelSetInputQuant(model, layer, role, mode 0 off | 1 static | 2 dynamic, format 0 e4m3 | 1 e5m2, scale)
+NL_EXPORT(modelSetInputQuant) {
+  InputQuant& q = model_arg(info, 0).model->input_quant(int(arg_int(info, 1, "layer")), int(arg_int(info, 2, "role")));
+  int64_t mode = arg_int(info, 3, "mode"), format = arg_int(info, 4, "format");
+  float scale = float(arg_number(info, 5, "scale"));
+  NL_CHECK(mode >= 0 && mode <= 2, "input quantization mode must be 0 (off), 1 (static) or 2 (dynamic)");
+  NL_CHECK(format == 0 || format == 1, "input quantization format must be 0 (e4m3) or 1 (e5m2)");
+  NL_CHECK(mode != 1 || (scale > 0 && std::isfinite(scale)), "a static input scale must be positive and finite");
+  q.mode = int(mode);
+  q.format = Fp8Format(format);
+  q.scale = mode == 1 ? scale : 1.0f;
+  return info.Env().Undefined();
+}
+
+// modelObserveInput(model, layer, role, on) -> the max |input| seen since observing began (when turning off)
+NL_EXPORT(modelObserveInput) {
+  InputQuant& q = model_arg(info, 0).model->input_quant(int(arg_int(info, 1, "layer")), int(arg_int(info, 2, "role")));
+  bool on = arg_bool(info, 3);
+  double seen = q.amax;
+  q.observe = on;
+  q.amax = 0.0f;
+  return Napi::Number::New(info.Env(), on ? 0.0 : seen);
+}
+
 NL_EXPORT(modelCheck) {
   model_arg(info, 0).model->check_complete();
   return info.Env().Undefined();
