@@ -13,7 +13,7 @@
 #include "backend.h"
 #include "cpu/fp8_codec.h"
 #include "cpu/kernels.h"
-#include "cpu/simd.h"
+#include "simd.h"
 #include "thread_pool.h"
 
 namespace nl {

@@ -4,7 +4,7 @@
 #include <cmath>
 
 #include "cpu/kernels.h"
-#include "cpu/simd.h"
+#include "simd.h"
 #include "thread_pool.h"
 
 namespace nl {
