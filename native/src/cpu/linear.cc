@@ -174,6 +174,9 @@ NL_INLINE void dot_block_fp8(const float* xq, const float* x, const WeightView& 
   }
 }
 
+#ifndef NL_PF
+#define NL_PF 256
+#endif
 #if NL_X86
 // Few tokens on AVX-512: 64 weight bytes per row per step become E/16 fp32 vectors with
 // unpacks against zero (a BF16 is the top half of its fp32), so a step costs a handful of
@@ -252,6 +255,7 @@ template <class Conv, int MR, int NT>
 NL_TARGET_AVX512 NL_INLINE void dot_block_avx512(const Conv& cv, const float* xq, const float* x, const WeightView& w,
                                                  ScaleMode mode, int64_t r, const float* bias, float* y) {
   constexpr int E = Conv::E, Q = E / 16;
+  constexpr int64_t PF = NL_PF;
   const int64_t K = w.cols, KE = K / E * E, esize = 64 / E;
   __m512 acc[MR][NT];
   for (int i = 0; i < MR; i++)
@@ -262,6 +266,9 @@ NL_TARGET_AVX512 NL_INLINE void dot_block_avx512(const Conv& cv, const float* xq
   for (int64_t k = 0; k < KE; k += E) {
     for (int i = 0; i < MR; i++) {
       __m512 f[Q];
+      // Each row is its own stream; hint the one a few lines ahead (pays on the weights
+      // that miss every cache: 4 streams per thread are more than the prefetcher follows).
+      _mm_prefetch(reinterpret_cast<const char*>(base + (i * K + k) * esize + PF), _MM_HINT_T0);
       cv(base + (i * K + k) * esize, f);
       if (mode == kColBlockScale) {
         const __m512 s = _mm512_set1_ps(srow[i][k / w.block_cols]);
