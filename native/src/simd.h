@@ -48,6 +48,32 @@ NL_INLINE v16u widen_bytes(const uint8_t* p) {
   return __builtin_convertvector(__builtin_convertvector(c, v16h), v16u);
 }
 
+// e^x in 16 lanes (Cephes expf: x = n·ln2 + r, a degree-6 polynomial for e^r, 2^n into the
+// exponent): within ~2 ulp of expf. Results below ~1e-38 flush to 0, above FLT_MAX give inf.
+NL_INLINE v16f exp16(v16f x) {
+  const v16f hi = splat(88.72283f), lo = splat(-87.33654f);
+  v16f xc = x > hi ? hi : x;
+  xc = xc < lo ? lo : xc;
+  v16f fx = xc * 1.44269504088896341f + 0.5f;
+  v16i n = __builtin_convertvector(fx, v16i);
+  n += (v16i)(__builtin_convertvector(n, v16f) > fx);  // floor: truncation rounded toward zero
+  v16f nf = __builtin_convertvector(n, v16f);
+  v16f r = xc - nf * 0.693359375f - nf * -2.12194440e-4f;
+  v16f p = splat(1.9875691500e-4f);
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * (r * r) + r + 1.0f;
+  v16f out = (v16f)((v16i)p + ((n) << 23));
+  out = x > hi ? splat(__builtin_inff()) : out;
+  out = x < lo ? v16f{} : out;
+  return x != x ? x : out;
+}
+// silu(x) = x / (1 + e^-x) in 16 lanes.
+NL_INLINE v16f silu16(v16f x) { return x / (1.0f + exp16(-x)); }
+
 // FP8 codes in the low byte of each lane (bits above are ignored) as fp32.
 template <DType D>
 NL_INLINE v16f fp8_low_byte(v16u u) {
