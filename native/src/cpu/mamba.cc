@@ -144,7 +144,7 @@ NL_KERNEL void step_head(const SsdArgs& a, int64_t h, int64_t t) {
 
 // Per-thread scratch for the chunked scan, kept between calls (no per-chunk allocation).
 struct ScanScratch {
-  std::vector<float> cb, bt, st, m, xs;
+  std::vector<float> cb, bt, bc, st, m, xs;
   std::vector<double> cum;
 };
 
@@ -165,17 +165,23 @@ NL_KERNEL void scan_chunk_group(const SsdArgs& a, int64_t c0, int64_t Lc, int64_
   w.m.resize(size_t(Lp));
   w.xs.assign(size_t(Lc * Pp), 0.0f);
   w.cum.resize(size_t(Lc));
+  w.bc.resize(size_t(Lc * N));  // B rows of the chunk, contiguous (the source rows are conv_dim apart)
   const float* Bg = a.B + c0 * a.ldbc + g * N;
   const float* Cg = a.C + c0 * a.ldbc + g * N;
   for (int64_t s = 0; s < Lc; s++)
-    for (int64_t n = 0; n < N; n++) w.bt[n * Lp + s] = Bg[s * a.ldbc + n];
-  for (int64_t t = 0; t < Lc; t++) {
-    float* row = w.cb.data() + t * Lp;
-    const float* Ct = Cg + t * a.ldbc;
-    for (int64_t s0 = 0; s0 <= t; s0 += 16) {
-      v16f acc = {};
-      for (int64_t n = 0; n < N; n++) acc += Ct[n] * load(w.bt.data() + n * Lp + s0);
-      store(row + s0, acc);
+    for (int64_t n = 0; n < N; n++) w.bt[n * Lp + s] = w.bc[s * N + n] = Bg[s * a.ldbc + n];
+  // CB, four rows t at a time (independent FMA chains), lanes over s up to the diagonal
+  for (int64_t t0 = 0; t0 < Lc; t0 += 4) {
+    const int64_t nt = std::min<int64_t>(4, Lc - t0);
+    const float* Ct[4];
+    for (int64_t i = 0; i < 4; i++) Ct[i] = Cg + (t0 + std::min(i, nt - 1)) * a.ldbc;
+    for (int64_t s0 = 0; s0 <= t0 + nt - 1; s0 += 16) {
+      v16f acc[4] = {};
+      for (int64_t n = 0; n < N; n++) {
+        const v16f b = load(w.bt.data() + n * Lp + s0);
+        for (int i = 0; i < 4; i++) acc[i] += Ct[i][n] * b;
+      }
+      for (int64_t i = 0; i < nt; i++) store(w.cb.data() + (t0 + i) * Lp + s0, acc[i]);
     }
   }
   for (int64_t h = g * hpg; h < (g + 1) * hpg; h++) {
@@ -206,13 +212,20 @@ NL_KERNEL void scan_chunk_group(const SsdArgs& a, int64_t c0, int64_t Lc, int64_
       float* y = a.y + (c0 + t) * a.nh * P + h * P;
       const float* Ct = Cg + t * a.ldbc;
       const float decay = float(std::exp(w.cum[t]));
-      for (int64_t p0 = 0; p0 < Pp; p0 += 16) {
-        v16f carried = {}, intra = {};
-        for (int64_t n = 0; n < N; n++) carried += Ct[n] * load(w.st.data() + n * Pp + p0);
-        for (int64_t s = 0; s <= t; s++) intra += w.m[s] * load(w.xs.data() + s * Pp + p0);
-        v16f v = decay * carried + intra;
-        const int64_t np = std::min<int64_t>(16, P - p0);
-        for (int64_t l = 0; l < np; l++) y[p0 + l] = v[l] + a.D[h] * w.xs[t * Pp + p0 + l];
+      for (int64_t p0 = 0; p0 < Pp; p0 += 64) {
+        const int64_t nv = std::min<int64_t>(4, (Pp - p0) / 16);
+        v16f carried[4] = {}, intra[4] = {};
+        for (int64_t n = 0; n < N; n++)
+          for (int j = 0; j < 4; j++)
+            if (j < nv) carried[j] += Ct[n] * load(w.st.data() + n * Pp + p0 + 16 * j);
+        for (int64_t s = 0; s <= t; s++)
+          for (int j = 0; j < 4; j++)
+            if (j < nv) intra[j] += w.m[s] * load(w.xs.data() + s * Pp + p0 + 16 * j);
+        for (int j = 0; j < nv; j++) {
+          v16f v = decay * carried[j] + intra[j];
+          const int64_t q = p0 + 16 * j, np = std::min<int64_t>(16, P - q);
+          for (int64_t l = 0; l < np; l++) y[q + l] = v[l] + a.D[h] * w.xs[t * Pp + q + l];
+        }
       }
     }
     // state to the end of the chunk
@@ -221,14 +234,20 @@ NL_KERNEL void scan_chunk_group(const SsdArgs& a, int64_t c0, int64_t Lc, int64_
     const int64_t N16 = N & ~int64_t(15);
     for (int64_t p = 0; p < P; p++) {
       float* Sp = S + p * N;
-      for (int64_t n0 = 0; n0 < N16; n0 += 16) {
-        v16f acc = total * load(Sp + n0);
-        for (int64_t s = 0; s < Lc; s++) acc += (w.m[s] * w.xs[s * Pp + p]) * load(Bg + s * a.ldbc + n0);
-        store(Sp + n0, acc);
+      for (int64_t n0 = 0; n0 < N16; n0 += 64) {
+        const int64_t nv = std::min<int64_t>(4, (N16 - n0) / 16);
+        v16f acc[4];
+        for (int j = 0; j < 4; j++) acc[j] = j < nv ? total * load(Sp + n0 + 16 * j) : v16f{};
+        for (int64_t s = 0; s < Lc; s++) {
+          const float c = w.m[s] * w.xs[s * Pp + p];
+          for (int j = 0; j < 4; j++)
+            if (j < nv) acc[j] += c * load(w.bc.data() + s * N + n0 + 16 * j);
+        }
+        for (int j = 0; j < nv; j++) store(Sp + n0 + 16 * j, acc[j]);
       }
       for (int64_t n = N16; n < N; n++) {
         float acc = total * Sp[n];
-        for (int64_t s = 0; s < Lc; s++) acc += (w.m[s] * w.xs[s * Pp + p]) * Bg[s * a.ldbc + n];
+        for (int64_t s = 0; s < Lc; s++) acc += (w.m[s] * w.xs[s * Pp + p]) * w.bc[s * N + n];
         Sp[n] = acc;
       }
     }
