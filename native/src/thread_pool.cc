@@ -13,6 +13,12 @@
 namespace nl {
 namespace {
 
+inline void spin_pause() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
 struct Pool {
   std::vector<std::thread> workers;
   std::mutex mu;
@@ -22,6 +28,8 @@ struct Pool {
   int pending = 0;
   bool stop = false;
   std::exception_ptr error;
+  std::atomic<uint64_t> published{0};  // generation, readable without the lock (spin phase)
+  std::atomic<int> left{0};            // workers still running the current job
 
   explicit Pool(int n) {
     for (int t = 1; t < n; t++) workers.emplace_back([this, t] { loop(t); });
@@ -37,6 +45,9 @@ struct Pool {
     uint64_t seen = 0;
     for (;;) {
       const std::function<void(int)>* j;
+      // Decode issues dozens of small jobs per token back to back: spin briefly before
+      // sleeping, so the next job rarely pays a futex wake-up.
+      for (int i = 0; i < 20000 && published.load(std::memory_order_acquire) == seen; i++) spin_pause();
       {
         std::unique_lock<std::mutex> g(mu);
         wake.wait(g, [&] { return stop || generation != seen; });
@@ -45,8 +56,11 @@ struct Pool {
         j = job;
       }
       run(*j, t);
-      std::lock_guard<std::mutex> g(mu);
-      if (--pending == 0) done.notify_one();
+      if (left.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        std::lock_guard<std::mutex> g(mu);
+        pending = 0;
+        done.notify_one();
+      }
     }
   }
   void run(const std::function<void(int)>& fn, int t) {
@@ -61,11 +75,14 @@ struct Pool {
       std::lock_guard<std::mutex> g(mu);
       job = &fn;
       pending = int(workers.size());
+      left.store(int(workers.size()), std::memory_order_relaxed);
       error = nullptr;
       generation++;
+      published.store(generation, std::memory_order_release);
     }
     wake.notify_all();
     run(fn, 0);
+    for (int i = 0; i < 20000 && left.load(std::memory_order_acquire) != 0; i++) spin_pause();
     std::unique_lock<std::mutex> g(mu);
     done.wait(g, [&] { return pending == 0; });
     if (error) { auto e = error; error = nullptr; std::rethrow_exception(e); }
