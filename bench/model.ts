@@ -76,9 +76,9 @@ function decodeBreakdown(m: NemotronH, past: number, tokens = 16): Map<string, n
     times.set(op, (times.get(op) ?? 0) + Number(process.hrtime.bigint() - t) / 1e6 / tokens);
   };
   const linear = (name: string, x: Float32Array, y: Float32Array) => {
-    const t = m.weight(name);
-    timed("linear", () => nat.opLinear(x, 1, t.bytes(), dtypeCode(t.dtype), t.rows, t.cols, t.scaleValues() ?? null,
-      t.scale?.blockRows ?? 1, t.scale?.blockCols ?? 1, null, y, false));
+    const t = m.weight(name), bytes = t.bytes(), code = dtypeCode(t.dtype), scale = t.scaleValues() ?? null;
+    const br = t.scale?.blockRows ?? 1, bc = t.scale?.blockCols ?? 1;
+    timed("linear", () => nat.opLinear(x, 1, bytes, code, t.rows, t.cols, scale, br, bc, null, y, false));
   };
   const layers = [...new Set(m.plan.map((s) => s.layer))].filter((l) => l >= 0).sort((a, b) => a - b);
   const names = new Set(m.plan.map((s) => s.name));
