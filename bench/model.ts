@@ -128,7 +128,7 @@ function printBreakdown(times: Map<string, number>, stepMs: number): void {
   for (const [op, ms] of [...times.entries()].sort((a, b) => b[1] - a[1]))
     console.log(`       ${op.padEnd(16)} ${ms.toFixed(3).padStart(7)} ms  ${((ms / stepMs) * 100).toFixed(0).padStart(3)}%`);
   const rest = stepMs - sum;
-  console.log(`       ${"outside kernels".padEnd(16)} ${rest.toFixed(3).padStart(7)} ms  ${((rest / stepMs) * 100).toFixed(0).padStart(3)}%  (step - sum of ops)`);
+  console.log(`       ${"outside kernels".padEnd(16)} ${rest.toFixed(3).padStart(7)} ms  ${((rest / stepMs) * 100).toFixed(0).padStart(3)}%  (step - sum of ops; below 0: each replayed op also pays a JS -> native call)`);
 }
 
 function hfBaseline(dir: string): { prefill_tokens_per_s: number; decode_tokens_per_s: number } | undefined {
