@@ -5,7 +5,10 @@
  * beside its bandwidth roofline measured in the same run (weight bytes read per decoded
  * token ÷ copy bandwidth), HF transformers on the same checkpoint when a Python with
  * torch + transformers is present (test/fixtures/hf_bench.py), and the resident memory of
- * a larger FP8 checkpoint after one token against its file size.
+ * a larger FP8 checkpoint after one token against its file size. A decode breakdown replays
+ * one token's ops through the per-op bindings (same shapes, the model's own weights, in model
+ * order) and prints the time per op type beside the measured decode step; what is left is
+ * spent outside the kernels (JS -> native call, buffers, the state).
  *
  * NEMOTRON_LAB_BENCH_BACKENDS=cpu,cuda (default cpu) also times the other backends on the
  * same checkpoints, each printed beside the cpu figure of the same run (native/dev/cuda-check.sh);
@@ -18,6 +21,7 @@ import { spawnSync } from "child_process";
 import { BackendName, native } from "../src/backend/native";
 import { availableBackends, cudaUnavailable } from "../src/backend/select";
 import { NemotronH } from "../src/model/nemotron-h";
+import { dtypeCode } from "../src/tensor/dtype";
 import { makeTiny, TinyDType } from "../src/tiny/make-tiny";
 import { bestSeconds, copyBandwidth, pythonWith, row } from "./common";
 
@@ -58,6 +62,79 @@ function measure(m: NemotronH): { decode: number; prefill: number } {
     for (const id of next) m.forward([id], s, { lastOnly: true });
   }, 3);
   return { prefill: PROMPT / prefillS, decode: DECODE / decodeS };
+}
+
+/**
+ * Milliseconds per decoded token by op type: each op of one decode step called through its
+ * own binding (the model's weights and shapes, in model order, so weights stream from
+ * memory as in the model), averaged over `tokens` replays, the fastest of three.
+ */
+function decodeBreakdown(m: NemotronH, past: number, tokens = 16): Map<string, number> {
+  const nat = native(), c = m.config as unknown as Record<string, number>;
+  const H = c.hidden_size, nh = c.mamba_num_heads, P = c.mamba_head_dim, G = c.n_groups, N = c.ssm_state_size;
+  const di = nh * P, convDim = di + 2 * G * N, inOut = di + convDim + nh, K = c.conv_kernel;
+  const nq = c.num_attention_heads, nkv = c.num_key_value_heads, hd = c.head_dim;
+  const f = (n: number, v = 0.01) => new Float32Array(n).fill(v);
+  let times = new Map<string, number>();
+  const timed = (op: string, fn: () => void) => {
+    const t = process.hrtime.bigint();
+    fn();
+    times.set(op, (times.get(op) ?? 0) + Number(process.hrtime.bigint() - t) / 1e6 / tokens);
+  };
+  const linear = (name: string, x: Float32Array, y: Float32Array) => {
+    const t = m.weight(name), bytes = t.bytes(), code = dtypeCode(t.dtype), scale = t.scaleValues() ?? null;
+    const br = t.scale?.blockRows ?? 1, bc = t.scale?.blockCols ?? 1;
+    timed("linear", () => nat.opLinear(x, 1, bytes, code, t.rows, t.cols, scale, br, bc, null, y, false));
+  };
+  const layers = [...new Set(m.plan.map((s) => s.layer))].filter((l) => l >= 0).sort((a, b) => a - b);
+  const names = new Set(m.plan.map((s) => s.name));
+  const h = f(H), x = f(H), y = f(H), nw = f(H, 1), gw = f(di, 1), zx = f(inOut), xbc = f(convDim), dt = f(nh), ys = f(di);
+  const convW = f(convDim * K), convState = f((K - 1) * convDim), A = f(nh, -1), D = f(nh, 1), ssm = f(nh * P * N);
+  const q = f(nq * hd), o = f(nq * hd), kc = f((past + 1) * nkv * hd), vc = f((past + 1) * nkv * hd), up = f(c.intermediate_size);
+  const logits = f(m.vocabSize);
+  // The fastest of three whole replays (the machine may be shared; a per-op minimum would
+  // flatter the sum).
+  let best = new Map<string, number>(), bestSum = Infinity;
+  for (let rep = 0; rep < 3; rep++, times = new Map()) {
+    for (let tok = 0; tok < tokens; tok++) {
+      for (const l of layers) {
+        const p = `backbone.layers.${l}.mixer`;
+        timed("rmsnorm", () => nat.opRmsnorm(h, 1, H, nw, 1e-5, x, false));
+        if (names.has(`${p}.in_proj.weight`)) {
+          linear(`${p}.in_proj.weight`, x, zx);
+          timed("conv1d + silu", () => nat.opConv1dSilu(zx, 1, convDim, K, convW, null, convState, xbc, false));
+          timed("dt softplus", () => nat.opDtSoftplus(dt, 1, nh, dt, 0, 1e9, dt, false));
+          timed("ssm step", () => nat.opSsm(xbc, xbc, xbc, dt, A, D, Float64Array.from([1, nh, P, G, N, 128]), ssm, ys, "step"));
+          timed("gated rmsnorm", () => nat.opGatedRmsnorm(ys, zx, inOut, 1, di, di / G, gw, 1e-5, ys, false));
+          linear(`${p}.out_proj.weight`, ys, y);
+        } else if (names.has(`${p}.q_proj.weight`)) {
+          linear(`${p}.q_proj.weight`, x, q);
+          linear(`${p}.k_proj.weight`, x, kc.subarray(past * nkv * hd));
+          linear(`${p}.v_proj.weight`, x, vc.subarray(past * nkv * hd));
+          timed("attention", () => nat.opAttention(q, kc, vc, Float64Array.from([1, past, nq, nkv, hd]), 0.125, o, false));
+          linear(`${p}.o_proj.weight`, o, y);
+        } else {
+          linear(`${p}.up_proj.weight`, x, up);
+          timed("relu2", () => nat.opRelu2(up, false));
+          linear(`${p}.down_proj.weight`, up, y);
+        }
+      }
+      timed("rmsnorm", () => nat.opRmsnorm(h, 1, H, nw, 1e-5, x, false));
+      linear(m.config.tie_word_embeddings ? "backbone.embeddings.weight" : "lm_head.weight", x, logits);
+    }
+    const sum = [...times.values()].reduce((x, y) => x + y, 0);
+    if (sum < bestSum) { bestSum = sum; best = times; }
+  }
+  return best;
+}
+
+function printBreakdown(times: Map<string, number>, stepMs: number): void {
+  const sum = [...times.values()].reduce((a, b) => a + b, 0);
+  console.log(`     decode step ${stepMs.toFixed(3)} ms/token, by op (each op alone through its binding):`);
+  for (const [op, ms] of [...times.entries()].sort((a, b) => b[1] - a[1]))
+    console.log(`       ${op.padEnd(16)} ${ms.toFixed(3).padStart(7)} ms  ${((ms / stepMs) * 100).toFixed(0).padStart(3)}%`);
+  const rest = stepMs - sum;
+  console.log(`       ${"outside kernels".padEnd(16)} ${rest.toFixed(3).padStart(7)} ms  ${((rest / stepMs) * 100).toFixed(0).padStart(3)}%  (step - sum of ops; below 0: each replayed op also pays a JS -> native call)`);
 }
 
 function hfBaseline(dir: string): { prefill_tokens_per_s: number; decode_tokens_per_s: number } | undefined {
@@ -126,6 +203,7 @@ export async function run(): Promise<void> {
       row("bandwidth roofline (decode)", `${roof.toFixed(1)} tok/s`, "weight bytes per token / copy bandwidth");
       row("decode", `${r.decode.toFixed(1)} tok/s`, `${((r.decode / roof) * 100).toFixed(0)}% of roofline`);
       row("prefill", `${r.prefill.toFixed(1)} tok/s`, `${(r.prefill / r.decode).toFixed(1)}x decode`);
+      printBreakdown(decodeBreakdown(m, 16 + DECODE / 2), 1e3 / r.decode);
       if (dtype === "bf16") {
         hf = hfBaseline(dir);
         if (hf) {

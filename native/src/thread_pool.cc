@@ -3,6 +3,7 @@
 #include "thread_pool.h"
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <exception>
@@ -10,8 +11,32 @@
 #include <thread>
 #include <vector>
 
+#ifndef NL_SPIN_US
+#define NL_SPIN_US 5
+#endif
+
 namespace nl {
 namespace {
+
+inline void spin_pause() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+// Polls `ready()` for a few µs before the caller falls back to its futex wait: long enough
+// to catch the next of a decode step's back-to-back jobs, short enough that on a shared,
+// oversubscribed machine our threads still sleep (and keep the scheduler's wake-up
+// preference over busy neighbours; measured: spinning ~50 µs with yields made decode 20x
+// slower next to two CPU hogs).
+template <class F>
+void spin_until(F ready) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(NL_SPIN_US);
+  for (int i = 1; !ready(); i++) {
+    spin_pause();
+    if (i % 16 == 0 && std::chrono::steady_clock::now() > deadline) return;
+  }
+}
 
 struct Pool {
   std::vector<std::thread> workers;
@@ -22,6 +47,8 @@ struct Pool {
   int pending = 0;
   bool stop = false;
   std::exception_ptr error;
+  std::atomic<uint64_t> published{0};  // generation, readable without the lock (spin phase)
+  std::atomic<int> left{0};            // workers still running the current job
 
   explicit Pool(int n) {
     for (int t = 1; t < n; t++) workers.emplace_back([this, t] { loop(t); });
@@ -37,6 +64,9 @@ struct Pool {
     uint64_t seen = 0;
     for (;;) {
       const std::function<void(int)>* j;
+      // Decode issues dozens of small jobs per token back to back: spin briefly before
+      // sleeping, so the next job rarely pays a futex wake-up.
+      spin_until([&] { return published.load(std::memory_order_acquire) != seen; });
       {
         std::unique_lock<std::mutex> g(mu);
         wake.wait(g, [&] { return stop || generation != seen; });
@@ -45,8 +75,11 @@ struct Pool {
         j = job;
       }
       run(*j, t);
-      std::lock_guard<std::mutex> g(mu);
-      if (--pending == 0) done.notify_one();
+      if (left.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        std::lock_guard<std::mutex> g(mu);
+        pending = 0;
+        done.notify_one();
+      }
     }
   }
   void run(const std::function<void(int)>& fn, int t) {
@@ -61,11 +94,14 @@ struct Pool {
       std::lock_guard<std::mutex> g(mu);
       job = &fn;
       pending = int(workers.size());
+      left.store(int(workers.size()), std::memory_order_relaxed);
       error = nullptr;
       generation++;
+      published.store(generation, std::memory_order_release);
     }
     wake.notify_all();
     run(fn, 0);
+    spin_until([&] { return left.load(std::memory_order_acquire) == 0; });
     std::unique_lock<std::mutex> g(mu);
     done.wait(g, [&] { return pending == 0; });
     if (error) { auto e = error; error = nullptr; std::rethrow_exception(e); }

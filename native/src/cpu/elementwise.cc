@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "cpu/kernels.h"
-#include "cpu/simd.h"
+#include "simd.h"
 #include "thread_pool.h"
 
 namespace nl {

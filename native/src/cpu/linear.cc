@@ -13,7 +13,7 @@
 #include "backend.h"
 #include "cpu/fp8_codec.h"
 #include "cpu/kernels.h"
-#include "cpu/simd.h"
+#include "simd.h"
 #include "thread_pool.h"
 
 namespace nl {
@@ -174,6 +174,161 @@ NL_INLINE void dot_block_fp8(const float* xq, const float* x, const WeightView& 
   }
 }
 
+#ifndef NL_PF
+#define NL_PF 256
+#endif
+#if NL_X86
+// Few tokens on AVX-512: 64 weight bytes per row per step become E/16 fp32 vectors with
+// unpacks against zero (a BF16 is the top half of its fp32), so a step costs a handful of
+// shuffles, not per-element bit arithmetic. FP8: every E4M3/E5M2 value is exact in BF16,
+// so two 128-entry byte tables (vpermt2b on the code's low 7 bits) give the high and low
+// byte of its BF16 (NaN/Inf codes map to BF16 NaN/Inf), the sign bit is OR'ed in, and two
+// rounds of unpacks make fp32: ~10 instructions per 64 codes, where the portable bit
+// arithmetic needs ~9 per 16. Unpacks work within 128-bit lanes, so lane 4L+j of vector q
+// holds element (E/4)L + 4q + j of the step; x is permuted to match once per call (xq).
+struct Bf16Tables { alignas(64) uint8_t lo[128], hi[128]; };
+
+const Bf16Tables& fp8_bf16_tables(DType d) {
+  static const auto make = [](DType t) {
+    Bf16Tables b;
+    for (int c = 0; c < 128; c++) {
+      float v = element_f32(reinterpret_cast<const uint8_t*>(&c), t, 0);
+      uint32_t u;
+      std::memcpy(&u, &v, 4);
+      if (v != v) u = 0x7fc00000u;  // a quiet NaN that survives the truncation to BF16
+      b.lo[c] = uint8_t(u >> 16);
+      b.hi[c] = uint8_t(u >> 24);
+    }
+    return b;
+  };
+  static const Bf16Tables e4m3 = make(DType::F8_E4M3), e5m2 = make(DType::F8_E5M2);
+  return d == DType::F8_E4M3 ? e4m3 : e5m2;
+}
+
+// x[t] (K floats) in the lane order above for steps of E elements; the tail as is.
+void permute_lanes(const float* x, int64_t T, int64_t K, int64_t E, float* xq) {
+  const int64_t KE = K / E * E, per_lane = E / 4;
+  for (int64_t t = 0; t < T; t++) {
+    const float* s = x + t * K;
+    float* d = xq + t * K;
+    for (int64_t k = 0; k < KE; k += E)
+      for (int64_t q = 0; q < E / 16; q++)
+        for (int L = 0; L < 4; L++)
+          for (int j = 0; j < 4; j++) d[k + 16 * q + 4 * L + j] = s[k + per_lane * L + 4 * q + j];
+    for (int64_t k = KE; k < K; k++) d[k] = s[k];
+  }
+}
+
+struct Fp8Conv {
+  static constexpr int E = 64;  // elements per 64-byte step
+  __m512i lo0, lo1, hi0, hi1, sgn, zero;
+  NL_TARGET_AVX512 explicit Fp8Conv(DType d) {
+    const Bf16Tables& tb = fp8_bf16_tables(d);
+    lo0 = _mm512_load_si512(tb.lo); lo1 = _mm512_load_si512(tb.lo + 64);
+    hi0 = _mm512_load_si512(tb.hi); hi1 = _mm512_load_si512(tb.hi + 64);
+    sgn = _mm512_set1_epi8(char(0x80)); zero = _mm512_setzero_si512();
+  }
+  NL_TARGET_AVX512 __attribute__((always_inline)) void operator()(const uint8_t* p, __m512* f) const {
+    const __m512i c = _mm512_loadu_si512(p);
+    const __m512i lo = _mm512_permutex2var_epi8(lo0, c, lo1);
+    const __m512i hi = _mm512_ternarylogic_epi32(_mm512_permutex2var_epi8(hi0, c, hi1), c, sgn, 0xF8);  // hi | (c & 0x80)
+    const __m512i u0 = _mm512_unpacklo_epi8(lo, hi), u1 = _mm512_unpackhi_epi8(lo, hi);
+    f[0] = _mm512_castsi512_ps(_mm512_unpacklo_epi16(zero, u0));
+    f[1] = _mm512_castsi512_ps(_mm512_unpackhi_epi16(zero, u0));
+    f[2] = _mm512_castsi512_ps(_mm512_unpacklo_epi16(zero, u1));
+    f[3] = _mm512_castsi512_ps(_mm512_unpackhi_epi16(zero, u1));
+  }
+};
+
+struct Bf16Conv {
+  static constexpr int E = 32;
+  __m512i zero;
+  NL_TARGET_AVX512 explicit Bf16Conv(DType) { zero = _mm512_setzero_si512(); }
+  NL_TARGET_AVX512 __attribute__((always_inline)) void operator()(const uint8_t* p, __m512* f) const {
+    const __m512i h = _mm512_loadu_si512(p);
+    f[0] = _mm512_castsi512_ps(_mm512_unpacklo_epi16(zero, h));
+    f[1] = _mm512_castsi512_ps(_mm512_unpackhi_epi16(zero, h));
+  }
+};
+
+template <class Conv, int MR, int NT>
+NL_TARGET_AVX512 NL_INLINE void dot_block_avx512(const Conv& cv, const float* xq, const float* x, const WeightView& w,
+                                                 ScaleMode mode, int64_t r, const float* bias, float* y) {
+  constexpr int E = Conv::E, Q = E / 16;
+  constexpr int64_t PF = NL_PF;
+  const int64_t K = w.cols, KE = K / E * E, esize = 64 / E;
+  __m512 acc[MR][NT];
+  for (int i = 0; i < MR; i++)
+    for (int t = 0; t < NT; t++) acc[i][t] = _mm512_setzero_ps();
+  const float* srow[MR];
+  for (int i = 0; i < MR; i++) srow[i] = w.scale ? w.scale + ((r + i) / w.block_rows) * w.scale_cols() : nullptr;
+  const uint8_t* base = w.data + r * K * esize;
+  for (int64_t k = 0; k < KE; k += E) {
+    for (int i = 0; i < MR; i++) {
+      __m512 f[Q];
+      // Each row is its own stream; hint the one a few lines ahead (pays on the weights
+      // that miss every cache: 4 streams per thread are more than the prefetcher follows).
+      _mm_prefetch(reinterpret_cast<const char*>(base + (i * K + k) * esize + PF), _MM_HINT_T0);
+      cv(base + (i * K + k) * esize, f);
+      if (mode == kColBlockScale) {
+        const __m512 s = _mm512_set1_ps(srow[i][k / w.block_cols]);
+        for (int q = 0; q < Q; q++) f[q] = _mm512_mul_ps(f[q], s);
+      }
+      for (int t = 0; t < NT; t++)
+        for (int q = 0; q < Q; q++) acc[i][t] = _mm512_fmadd_ps(f[q], _mm512_loadu_ps(xq + t * K + k + 16 * q), acc[i][t]);
+    }
+  }
+  for (int i = 0; i < MR; i++) {
+    for (int t = 0; t < NT; t++) {
+      alignas(64) float lanes[16];
+      _mm512_store_ps(lanes, acc[i][t]);  // (GCC 12's _mm512_reduce_add_ps warns spuriously)
+      float s = 0;
+      for (int j = 0; j < 16; j++) s += lanes[j];
+      for (int64_t k = KE; k < K; k++) {
+        float wk = element_f32(w.data, w.dtype, (r + i) * K + k);
+        if (mode == kColBlockScale) wk *= srow[i][k / w.block_cols];
+        s += wk * x[t * K + k];
+      }
+      if (mode == kRowScale) s *= srow[i][0];
+      y[t * w.rows + r + i] = s + (bias ? bias[r + i] : 0.0f);
+    }
+  }
+}
+
+template <class Conv, int NT>
+NL_TARGET_AVX512 void linear_few_avx512(const float* xq, const float* x, const WeightView& w, const float* bias, float* y,
+                                        int64_t r0, int64_t r1) {
+  const Conv cv(w.dtype);
+  ScaleMode mode = scale_mode(w);
+  int64_t r = r0;
+  for (; r + 4 <= r1; r += 4) dot_block_avx512<Conv, 4, NT>(cv, xq, x, w, mode, r, bias, y);
+  for (; r < r1; r++) dot_block_avx512<Conv, 1, NT>(cv, xq, x, w, mode, r, bias, y);
+}
+
+// Few tokens through the AVX-512 path; false when this CPU or weight layout cannot take it.
+template <class Conv>
+bool linear_few_avx512_all(const float* x, int64_t T, const WeightView& w, const float* bias, float* y, int64_t grain) {
+  if (!cpu_has_avx512vbmi() || (scale_mode(w) == kColBlockScale && w.block_cols % Conv::E != 0)) return false;
+  const int64_t K = w.cols, rows = w.rows;
+  std::vector<float> xq(size_t(T * K));
+  permute_lanes(x, T, K, Conv::E, xq.data());
+  for (int64_t t0 = 0; t0 < T; t0 += 4) {
+    const int64_t nt = std::min<int64_t>(4, T - t0);
+    const float *xt = x + t0 * K, *xqt = xq.data() + t0 * K;
+    float* yt = y + t0 * rows;
+    parallel_for(size_t(rows), size_t(grain), [&](size_t b, size_t e) {
+      switch (nt) {
+        case 1: linear_few_avx512<Conv, 1>(xqt, xt, w, bias, yt, b, e); break;
+        case 2: linear_few_avx512<Conv, 2>(xqt, xt, w, bias, yt, b, e); break;
+        case 3: linear_few_avx512<Conv, 3>(xqt, xt, w, bias, yt, b, e); break;
+        default: linear_few_avx512<Conv, 4>(xqt, xt, w, bias, yt, b, e); break;
+      }
+    });
+  }
+  return true;
+}
+#endif
+
 template <DType D, int NT>
 NL_KERNEL void linear_few_fp8(const float* xq, const float* x, const WeightView& w, const float* bias, float* y,
                               int64_t r0, int64_t r1) {
@@ -242,6 +397,13 @@ void linear_typed(const float* x, int64_t T, const WeightView& w, const float* b
     int64_t bytes_per_row = K * int64_t(dtype_size(w.dtype));
     int64_t grain = std::max<int64_t>(4, ((65536 / std::max<int64_t>(1, bytes_per_row)) + 3) / 4 * 4);
     constexpr bool fp8 = D == DType::F8_E4M3 || D == DType::F8_E5M2;
+#if NL_X86
+    if constexpr (fp8) {
+      if (linear_few_avx512_all<Fp8Conv>(x, T, w, bias, y, grain)) return;
+    } else if constexpr (D == DType::BF16) {
+      if (linear_few_avx512_all<Bf16Conv>(x, T, w, bias, y, grain)) return;
+    }
+#endif
     if (fp8 && (scale_mode(w) != kColBlockScale || w.block_cols % 64 == 0)) {
       // x permuted to the lane order of the 64-code words (see dot_block_fp8).
       std::vector<float> xq(size_t(T * K));

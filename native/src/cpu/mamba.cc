@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "cpu/kernels.h"
-#include "cpu/simd.h"
+#include "simd.h"
 #include "thread_pool.h"
 
 namespace nl {
@@ -41,13 +41,26 @@ void conv1d_silu_reference(const float* in, int64_t ld_in, int64_t T, int64_t C,
 }
 
 namespace {
-NL_KERNEL void conv_channels(const float* in, int64_t ld_in, int64_t T, int64_t C, int64_t K, const float* w,
+// Tokens [t0, t1), channels [c0, c1): 16 channels per vector, SiLU vectorised.
+NL_KERNEL void conv_channels(const float* in, int64_t ld_in, int64_t t0, int64_t t1, int64_t C, int64_t K, const float* w,
                              const float* b, const float* state, float* out, int64_t c0, int64_t c1) {
-  for (int64_t t = 0; t < T; t++) {
-    for (int64_t c = c0; c < c1; c++) {
-      float acc = b ? b[c] : 0.0f;
+  for (int64_t t = t0; t < t1; t++) {
+    int64_t c = c0;
+    for (; c + 16 <= c1; c += 16) {
+      v16f acc = b ? load(b + c) : v16f{};
       for (int64_t k = 0; k < K; k++) {
         int64_t j = t + k - (K - 1);  // row of the new input, negative = state row K-1+j
+        const float* src = j >= 0 ? in + j * ld_in + c : state + (K - 1 + j) * C + c;
+        v16f wk;
+        for (int l = 0; l < 16; l++) wk[l] = w[(c + l) * K + k];
+        acc += wk * load(src);
+      }
+      store(out + t * C + c, silu16(acc));
+    }
+    for (; c < c1; c++) {
+      float acc = b ? b[c] : 0.0f;
+      for (int64_t k = 0; k < K; k++) {
+        int64_t j = t + k - (K - 1);
         float v = j >= 0 ? in[j * ld_in + c] : state[(K - 1 + j) * C + c];
         acc += w[c * K + k] * v;
       }
@@ -59,8 +72,10 @@ NL_KERNEL void conv_channels(const float* in, int64_t ld_in, int64_t T, int64_t 
 
 void conv1d_silu_fast(const float* in, int64_t ld_in, int64_t T, int64_t C, int64_t K, const float* w,
                       const float* b, float* conv_state, float* out) {
-  parallel_for(size_t(C), 512, [&](size_t c0, size_t c1) {
-    conv_channels(in, ld_in, T, C, K, w, b, conv_state, out, int64_t(c0), int64_t(c1));
+  // Whole tokens per task, ~32K channel-steps each: one decode token runs inline (no wake-up).
+  const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(1, C * K));
+  parallel_for(size_t(T), size_t(grain), [&](size_t t0, size_t t1) {
+    conv_channels(in, ld_in, int64_t(t0), int64_t(t1), C, K, w, b, conv_state, out, 0, C);
   });
   // New state: the last K-1 rows of [state; in].
   std::vector<float> next(size_t((K - 1) * C));
@@ -102,13 +117,9 @@ void ssm_sequential_reference(const SsdArgs& a) {
 
 namespace {
 
-NL_KERNEL void scale_axpy(float beta, float* y, float alpha, const float* x, int64_t n) {
-  for (int64_t i = 0; i < n; i++) y[i] = beta * y[i] + alpha * x[i];
-}
-
-// One head, one token.
-void step_head(const SsdArgs& a, int64_t h, int64_t t) {
-  const int64_t g = h / (a.nh / a.G), P = a.P, N = a.N;
+// One head, one token: S ← dA·S + (dt·x_p)·B per row p, y_p = S_p·C + D·x_p (vectors over n).
+NL_KERNEL void step_head(const SsdArgs& a, int64_t h, int64_t t) {
+  const int64_t g = h / (a.nh / a.G), P = a.P, N = a.N, N16 = N & ~int64_t(15);
   const float dt = a.dt[t * a.nh + h], dA = std::exp(dt * a.A[h]);
   const float* x = a.x + t * a.ldx + h * P;
   const float* B = a.B + t * a.ldbc + g * N;
@@ -116,60 +127,150 @@ void step_head(const SsdArgs& a, int64_t h, int64_t t) {
   float* S = a.state + h * P * N;
   float* y = a.y + t * a.nh * P + h * P;
   for (int64_t p = 0; p < P; p++) {
-    scale_axpy(dA, S + p * N, dt * x[p], B, N);
-    y[p] = dot_f32(S + p * N, C, N) + a.D[h] * x[p];
+    float* Sp = S + p * N;
+    const float u = dt * x[p];
+    v16f acc = {};
+    int64_t n = 0;
+    for (; n < N16; n += 16) {
+      v16f sv = dA * load(Sp + n) + u * load(B + n);
+      store(Sp + n, sv);
+      acc += sv * load(C + n);
+    }
+    float yp = hsum(acc);
+    for (; n < N; n++) { Sp[n] = dA * Sp[n] + u * B[n]; yp += Sp[n] * C[n]; }
+    y[p] = yp + a.D[h] * x[p];
+  }
+}
+
+// Per-thread scratch for the chunked scan, kept between calls (no per-chunk allocation).
+struct ScanScratch {
+  std::vector<float> cb, bt, bc, st, m, xs;
+  std::vector<double> cum;
+};
+
+// (n, m) lanes of 16 in a row of `cols` (padded to a multiple of 16).
+inline int64_t pad16(int64_t n) { return (n + 15) & ~int64_t(15); }
+
+// One chunk [c0, c0+Lc) of group g and its heads (see the header for the formulas), as
+// small dense products vectorised over 16 lanes:
+//   CB[t][s] = C_t·B_s (shared by the group's heads), via Bᵀ so lanes run over s;
+//   M[t][s]  = CB[t][s] · exp(cum_t − cum_s) · dt_s for s ≤ t, 0 above the diagonal;
+//   y_t      = Σ_s M[t][s] x_s + exp(cum_t) · S_in·C_t + D x_t   (lanes over p);
+//   S_out    = exp(cum_L) S_in + Σ_s exp(cum_L − cum_s) dt_s x_s ⊗ B_s   (lanes over n).
+NL_KERNEL void scan_chunk_group(const SsdArgs& a, int64_t c0, int64_t Lc, int64_t g, ScanScratch& w) {
+  const int64_t P = a.P, N = a.N, hpg = a.nh / a.G, Lp = pad16(Lc), Pp = pad16(P);
+  w.bt.assign(size_t(N * Lp), 0.0f);
+  w.cb.resize(size_t(Lc * Lp));
+  w.st.resize(size_t(N * Pp));
+  w.m.resize(size_t(Lp));
+  w.xs.assign(size_t(Lc * Pp), 0.0f);
+  w.cum.resize(size_t(Lc));
+  w.bc.resize(size_t(Lc * N));  // B rows of the chunk, contiguous (the source rows are conv_dim apart)
+  const float* Bg = a.B + c0 * a.ldbc + g * N;
+  const float* Cg = a.C + c0 * a.ldbc + g * N;
+  for (int64_t s = 0; s < Lc; s++)
+    for (int64_t n = 0; n < N; n++) w.bt[n * Lp + s] = w.bc[s * N + n] = Bg[s * a.ldbc + n];
+  // CB, four rows t at a time (independent FMA chains), lanes over s up to the diagonal
+  for (int64_t t0 = 0; t0 < Lc; t0 += 4) {
+    const int64_t nt = std::min<int64_t>(4, Lc - t0);
+    const float* Ct[4];
+    for (int64_t i = 0; i < 4; i++) Ct[i] = Cg + (t0 + std::min(i, nt - 1)) * a.ldbc;
+    for (int64_t s0 = 0; s0 <= t0 + nt - 1; s0 += 16) {
+      v16f acc[4] = {};
+      for (int64_t n = 0; n < N; n++) {
+        const v16f b = load(w.bt.data() + n * Lp + s0);
+        for (int i = 0; i < 4; i++) acc[i] += Ct[i][n] * b;
+      }
+      for (int64_t i = 0; i < nt; i++) store(w.cb.data() + (t0 + i) * Lp + s0, acc[i]);
+    }
+  }
+  for (int64_t h = g * hpg; h < (g + 1) * hpg; h++) {
+    float* S = a.state + h * P * N;
+    const float* dt = a.dt + c0 * a.nh + h;
+    double run = 0;
+    for (int64_t s = 0; s < Lc; s++) { run += double(dt[s * a.nh]) * a.A[h]; w.cum[s] = run; }
+    // x of this head, rows padded to Pp (lanes over p)
+    for (int64_t s = 0; s < Lc; s++) std::copy(a.x + (c0 + s) * a.ldx + h * P, a.x + (c0 + s) * a.ldx + h * P + P, w.xs.begin() + s * Pp);
+    // S_inᵀ (n, p) so that S_in·C_t runs with lanes over p
+    for (int64_t p = 0; p < P; p++)
+      for (int64_t n = 0; n < N; n++) w.st[n * Pp + p] = S[p * N + n];
+    for (int64_t p = P; p < Pp; p++)
+      for (int64_t n = 0; n < N; n++) w.st[n * Pp + p] = 0.0f;
+    for (int64_t t = 0; t < Lc; t++) {
+      // M row t: exponent differences in fp64 (cum sums grow), exp in fp32 lanes
+      const float* cbt = w.cb.data() + t * Lp;
+      for (int64_t s0 = 0; s0 <= t; s0 += 16) {
+        v16f d = {}, dts = {};
+        for (int l = 0; l < 16; l++) {
+          const int64_t s = s0 + l;
+          const bool in = s <= t;
+          d[l] = in ? float(w.cum[t] - w.cum[s]) : -1e30f;
+          dts[l] = in ? dt[s * a.nh] : 0.0f;
+        }
+        store(w.m.data() + s0, load(cbt + s0) * exp16(d) * dts);
+      }
+      float* y = a.y + (c0 + t) * a.nh * P + h * P;
+      const float* Ct = Cg + t * a.ldbc;
+      const float decay = float(std::exp(w.cum[t]));
+      for (int64_t p0 = 0; p0 < Pp; p0 += 64) {
+        const int64_t nv = std::min<int64_t>(4, (Pp - p0) / 16);
+        v16f carried[4] = {}, intra[4] = {};
+        for (int64_t n = 0; n < N; n++)
+          for (int j = 0; j < 4; j++)
+            if (j < nv) carried[j] += Ct[n] * load(w.st.data() + n * Pp + p0 + 16 * j);
+        for (int64_t s = 0; s <= t; s++)
+          for (int j = 0; j < 4; j++)
+            if (j < nv) intra[j] += w.m[s] * load(w.xs.data() + s * Pp + p0 + 16 * j);
+        for (int j = 0; j < nv; j++) {
+          v16f v = decay * carried[j] + intra[j];
+          const int64_t q = p0 + 16 * j, np = std::min<int64_t>(16, P - q);
+          for (int64_t l = 0; l < np; l++) y[q + l] = v[l] + a.D[h] * w.xs[t * Pp + q + l];
+        }
+      }
+    }
+    // state to the end of the chunk
+    const float total = float(std::exp(w.cum[Lc - 1]));
+    for (int64_t s = 0; s < Lc; s++) w.m[s] = float(std::exp(w.cum[Lc - 1] - w.cum[s])) * dt[s * a.nh];
+    const int64_t N16 = N & ~int64_t(15);
+    for (int64_t p = 0; p < P; p++) {
+      float* Sp = S + p * N;
+      for (int64_t n0 = 0; n0 < N16; n0 += 64) {
+        const int64_t nv = std::min<int64_t>(4, (N16 - n0) / 16);
+        v16f acc[4];
+        for (int j = 0; j < 4; j++) acc[j] = j < nv ? total * load(Sp + n0 + 16 * j) : v16f{};
+        for (int64_t s = 0; s < Lc; s++) {
+          const float c = w.m[s] * w.xs[s * Pp + p];
+          for (int j = 0; j < 4; j++)
+            if (j < nv) acc[j] += c * load(w.bc.data() + s * N + n0 + 16 * j);
+        }
+        for (int j = 0; j < nv; j++) store(Sp + n0 + 16 * j, acc[j]);
+      }
+      for (int64_t n = N16; n < N; n++) {
+        float acc = total * Sp[n];
+        for (int64_t s = 0; s < Lc; s++) acc += (w.m[s] * w.xs[s * Pp + p]) * w.bc[s * N + n];
+        Sp[n] = acc;
+      }
+    }
   }
 }
 
 }  // namespace
 
 void ssm_step_fast(const SsdArgs& a) {
+  // A decode step of a few heads is ~µs of work per head: split in two at most.
   for (int64_t t = 0; t < a.T; t++)
-    parallel_for(size_t(a.nh), 1, [&](size_t h0, size_t h1) {
+    parallel_for(size_t(a.nh), size_t(std::max<int64_t>(1, a.nh / 2)), [&](size_t h0, size_t h1) {
       for (size_t h = h0; h < h1; h++) step_head(a, int64_t(h), t);
     });
 }
 
 void ssd_scan_fast(const SsdArgs& a) {
-  const int64_t L = std::max<int64_t>(1, a.chunk), P = a.P, N = a.N, hpg = a.nh / a.G;
+  const int64_t L = std::max<int64_t>(1, a.chunk);
   for (int64_t c0 = 0; c0 < a.T; c0 += L) {
     const int64_t Lc = std::min(L, a.T - c0);
-    parallel_for(size_t(a.nh), 1, [&](size_t h0, size_t h1) {
-      std::vector<double> cum(Lc);
-      std::vector<float> w(Lc);
-      for (size_t hh = h0; hh < h1; hh++) {
-        const int64_t h = int64_t(hh), g = h / hpg;
-        double run = 0;
-        for (int64_t s = 0; s < Lc; s++) { run += double(a.dt[(c0 + s) * a.nh + h]) * a.A[h]; cum[s] = run; }
-        float* S = a.state + h * P * N;
-        for (int64_t t = 0; t < Lc; t++) {
-          const int64_t tt = c0 + t;
-          const float* Ct = a.C + tt * a.ldbc + g * N;
-          const float* xt = a.x + tt * a.ldx + h * P;
-          float* y = a.y + tt * a.nh * P + h * P;
-          // carried state and skip: exp(cum_t) · S_in·C_t + D·x_t
-          const float decay = float(std::exp(cum[t]));
-          for (int64_t p = 0; p < P; p++) y[p] = decay * dot_f32(S + p * N, Ct, N) + a.D[h] * xt[p];
-          // within the chunk
-          for (int64_t s = 0; s <= t; s++) {
-            const int64_t ss = c0 + s;
-            const float cb = dot_f32(Ct, a.B + ss * a.ldbc + g * N, N);
-            const float coef = float(std::exp(cum[t] - cum[s])) * a.dt[ss * a.nh + h] * cb;
-            axpy_f32(coef, a.x + ss * a.ldx + h * P, y, P);
-          }
-        }
-        // state to the end of the chunk
-        const float total = float(std::exp(cum[Lc - 1]));
-        for (int64_t s = 0; s < Lc; s++) w[s] = float(std::exp(cum[Lc - 1] - cum[s])) * a.dt[(c0 + s) * a.nh + h];
-        for (int64_t p = 0; p < P; p++) {
-          float* Sp = S + p * N;
-          for (int64_t n = 0; n < N; n++) Sp[n] *= total;
-          for (int64_t s = 0; s < Lc; s++) {
-            const int64_t ss = c0 + s;
-            axpy_f32(w[s] * a.x[ss * a.ldx + h * P + p], a.B + ss * a.ldbc + g * N, Sp, N);
-          }
-        }
-      }
+    parallel_for(size_t(a.G), 1, [&](size_t g0, size_t g1) {
+      thread_local ScanScratch w;
+      for (size_t g = g0; g < g1; g++) scan_chunk_group(a, c0, Lc, int64_t(g), w);
     });
   }
 }

@@ -1,6 +1,6 @@
 // Vector helpers shared by the attention and scan kernels (one definition, cloned per ISA).
 #include "cpu/kernels.h"
-#include "cpu/simd.h"
+#include "simd.h"
 
 namespace nl {
 
