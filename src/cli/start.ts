@@ -3,23 +3,14 @@
  * then prints its inventory and the FP8 (E4M3, per-tensor amax) error of every linear layer.
  */
 import { Checkpoint } from "../io/checkpoint";
-import { bundledModel, bundledModelDir } from "../tiny/bundled";
+import { bundledModel } from "../tiny/bundled";
 import { inventory, inventoryText } from "../model/inventory";
 import { expectedTensors } from "../model/arch";
 import { quantizeTensor } from "../fp8/quantize";
 import { textTable } from "../util/format";
 
-/** models/tiny in the package (NEMOTRON_LAB_TINY_DIR overrides, e.g. for a read-only install). */
-export function bundledTinyDir(): string {
-  return bundledModelDir("tiny");
-}
-
-export async function ensureBundledTiny(): Promise<string> {
-  return bundledModel("tiny");
-}
-
 export async function startCommand(): Promise<void> {
-  const dir = await ensureBundledTiny();
+  const dir = await bundledModel("tiny");
   const ckpt = Checkpoint.open(dir);
   console.log(`\n${dir}: NemotronH ${ckpt.config!.hybrid_override_pattern}\n`);
   console.log(inventoryText(inventory(ckpt)));

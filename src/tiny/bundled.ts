@@ -30,10 +30,9 @@ export function modelsDir(): string {
   return process.env.NEMOTRON_LAB_MODELS_DIR ?? path.join(packageRoot(), "models");
 }
 
-/** The folder of a bundled model ("tiny" also honours NEMOTRON_LAB_TINY_DIR, e.g. for a read-only install). */
+/** The folder of a bundled model. */
 export function bundledModelDir(name: BundledModel = "tiny"): string {
   if (!(name in BUNDLED_MODELS)) throw new RangeError(`no bundled model '${name}'; there are ${Object.keys(BUNDLED_MODELS).join(", ")}`);
-  if (name === "tiny" && process.env.NEMOTRON_LAB_TINY_DIR) return process.env.NEMOTRON_LAB_TINY_DIR;
   return path.join(modelsDir(), name);
 }
 
