@@ -5,6 +5,13 @@
  * config.json. Both walk the text once, skipping string literals.
  */
 
+/** Index of the closing quote of the string literal opening at text[start]. */
+function stringEnd(text: string, start: number): number {
+  let i = start + 1;
+  while (i < text.length && text[i] !== '"') i += text[i] === "\\" ? 2 : 1;
+  return i;
+}
+
 /** Keys that appear more than once at depth 1 of a JSON object text. */
 export function duplicateTopLevelKeys(text: string): string[] {
   const seen = new Set<string>();
@@ -14,8 +21,7 @@ export function duplicateTopLevelKeys(text: string): string[] {
     const c = text[i];
     if (c === '"') {
       const start = i;
-      i++;
-      while (i < text.length && text[i] !== '"') i += text[i] === "\\" ? 2 : 1;
+      i = stringEnd(text, i);
       if (depth === 1) {
         let j = i + 1;
         while (j < text.length && /\s/.test(text[j])) j++;
@@ -44,8 +50,7 @@ export function parseJsonWithNonFinite(text: string): unknown {
     const c = text[i];
     if (c === '"') {
       const start = i;
-      i++;
-      while (i < text.length && text[i] !== '"') i += text[i] === "\\" ? 2 : 1;
+      i = stringEnd(text, i);
       out += text.slice(start, i + 1);
       continue;
     }

@@ -6,6 +6,7 @@ import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { expect } from "vitest";
 
 export const ROOT = path.resolve(__dirname, "..", "..");
 export const KERNEL_MAIN = path.join(ROOT, "dist", "kernel", "main.js");
@@ -42,4 +43,23 @@ export function jupyterEnv(jupyterPath: string, dir: string): NodeJS.ProcessEnv 
     IPYTHONDIR: path.join(dir, "ipython"),
     PYTHONDONTWRITEBYTECODE: "1",
   };
+}
+
+/**
+ * Runs `python -m unittest -v MODULE` from test/kernel against a freshly installed kernelspec;
+ * returns its report after checking the exit status (the spec's folder is removed afterwards).
+ */
+export function runKernelUnittest(module: string): string {
+  const { jupyterPath, dir } = installSpec();
+  try {
+    const r = spawnSync(PYTHON, ["-m", "unittest", "-v", module], {
+      cwd: path.join(ROOT, "test", "kernel"), env: jupyterEnv(jupyterPath, dir), encoding: "utf8", timeout: 110_000,
+    });
+    const report = `${r.stdout}\n${r.stderr}`;
+    if (r.status !== 0) console.error(report);
+    expect(r.status, report).toBe(0);
+    return report;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
