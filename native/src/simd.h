@@ -8,6 +8,8 @@
 //     functions carry target attributes (NL_TARGET_AVX2, NL_TARGET_AVX512) and are called
 //     only after the matching cpu_has_*() check; other CPUs run the portable loops.
 #pragma once
+#include <cstdlib>
+#include <string>
 #include <cstdint>
 #include <cstring>
 
@@ -131,13 +133,25 @@ NL_TARGET_AVX2 inline __m256 load8(const uint8_t* src, DType in, size_t i) {
   return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
 }
 
+// NEMOTRON_LAB_SIMD=avx2 or plain caps the paths chosen below (to test the fallbacks users'
+// CPUs take on a machine that has more); unset, the best the CPU supports is used.
+inline int simd_cap() {
+  static const int cap = [] {
+    const char* e = std::getenv("NEMOTRON_LAB_SIMD");
+    if (!e) return 2;
+    std::string v(e);
+    return v == "plain" ? 0 : v == "avx2" ? 1 : 2;
+  }();
+  return cap;
+}
 inline bool cpu_has_avx2() {
-  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+  static const bool has = simd_cap() >= 1 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                          __builtin_cpu_supports("f16c");
   return has;
 }
 // AVX-512 with byte permutes (VBMI): Ice Lake and later, Zen 4 and later.
 inline bool cpu_has_avx512vbmi() {
-  static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+  static const bool has = simd_cap() >= 2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
                           __builtin_cpu_supports("avx512vbmi") && cpu_has_avx2();
   return has;

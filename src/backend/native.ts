@@ -35,6 +35,8 @@ export interface NativeAddon {
   mapFile(path: string): { handle: object; size: number };
   mapView(handle: object, offset: number, length: number): ArrayBuffer;
   threads(): number;
+  /** The SIMD paths in use: "avx512vbmi", "avx2" or "plain" (NEMOTRON_LAB_SIMD caps it). */
+  simdLevel(): "avx512vbmi" | "avx2" | "plain";
   setThreads(n: number): number;
   copyBytes(src: Bytes, dst: Bytes): void;
   cudaInfo(): { compiled: boolean; devices: number; name: string; error: string };

@@ -4,6 +4,7 @@
 
 #include "mapped_file.h"
 #include "napi/util.h"
+#include "simd.h"
 #include "thread_pool.h"
 
 #ifdef NL_WITH_CUDA
@@ -41,6 +42,11 @@ NL_EXPORT(mapView) {
   auto* hold = new MappingRef(ref);
   return Napi::ArrayBuffer::New(info.Env(), ref->data + offset, length,
                                 [](Napi::Env, void*, MappingRef* r) { delete r; }, hold);
+}
+
+// The SIMD paths this process uses: "avx512vbmi", "avx2" or "plain".
+NL_EXPORT(simdLevel) {
+  return Napi::String::New(info.Env(), cpu_has_avx512vbmi() ? "avx512vbmi" : cpu_has_avx2() ? "avx2" : "plain");
 }
 
 NL_EXPORT(threads) { return Napi::Number::New(info.Env(), num_threads()); }
