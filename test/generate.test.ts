@@ -169,3 +169,22 @@ describe("generation loop", () => {
     expect(model.forwards).toBe(0);
   });
 });
+
+describe("interrupts from a notebook", () => {
+  it("a generation without a signal stops when the running cell's signal (published by the kernel) aborts", async () => {
+    const key = Symbol.for("nemotron-lab.currentCellSignal");
+    const cell = new AbortController();
+    const g = globalThis as Record<symbol, unknown>;
+    g[key] = () => cell.signal;
+    try {
+      let seen = 0;
+      const s = stream(hashLM(), undefined, { ids: [1, 2], maxTokens: 1000, ignoreEos: true });
+      for await (const _ of s) if (++seen === 5) cell.abort();  // keeps iterating: the generation itself must stop
+      const r = await s.result;
+      expect(r.finishReason).toBe("aborted");
+      expect(r.generatedTokens).toBeLessThan(10);
+    } finally {
+      delete g[key];
+    }
+  });
+});

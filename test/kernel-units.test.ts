@@ -181,3 +181,14 @@ describe("display helpers outside a kernel", () => {
     expect(seen).toEqual(["start load 3", "u2", "fin"]);
   });
 });
+
+describe("top-level await detection", () => {
+  it("sees awaits tslab's diagnostic misses (await followed by a parenthesis), and only the cell's own", async () => {
+    const { hasTopLevelAwait } = await import("../kernel/session/converter");
+    expect(hasTopLevelAwait("const a = await (Promise.resolve(1)); a")).toBe(true);
+    expect(hasTopLevelAwait("const b = await (globalThis as any).p;")).toBe(true);
+    expect(hasTopLevelAwait("for await (const x of xs) {}")).toBe(true);
+    expect(hasTopLevelAwait("const f = async () => await g();\nclass C { async m() { await 1; } }")).toBe(false);
+    expect(hasTopLevelAwait("const awaitable = 1;")).toBe(false);
+  });
+});

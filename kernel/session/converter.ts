@@ -3,6 +3,7 @@
  * await, declarations carried from cell to cell). This file owns the converter instance and the
  * declarations of earlier cells; it adds the globals every cell sees and a source map per cell.
  */
+import * as ts from "@tslab/typescript-for-tslab";
 import type * as tsTypes from "@tslab/typescript-for-tslab";
 import type { Converter, Diagnostic, SideOutput } from "tslab/dist/converter";
 import { GLOBALS_DECLARATION } from "./globals";
@@ -21,6 +22,25 @@ export interface Compiled {
 }
 
 export type CompileResult = { ok: true; compiled: Compiled } | { ok: false; diagnostics: Diagnostic[] };
+
+/**
+ * Whether a cell awaits at its top level. tslab tells from a compiler diagnostic, which is not
+ * raised for `await (x)`: outside an async context TypeScript reads that as a call to a
+ * function named await. Parsed inside an async function, the cell's awaits are plain to see.
+ */
+export function hasTopLevelAwait(src: string): boolean {
+  if (!src.includes("await")) return false;
+  const sf = ts.createSourceFile("cell.ts", `async function __cell() {\n${src}\n}`, ts.ScriptTarget.Latest, false, ts.ScriptKind.TS);
+  const wrapper = sf.statements[0];
+  let found = false;
+  const visit = (node: ts.Node): void => {
+    if (found || ts.isFunctionLike(node) || ts.isClassLike(node)) return;  // their awaits are not the cell's
+    if (ts.isAwaitExpression(node) || (ts.isForOfStatement(node) && node.awaitModifier)) { found = true; return; }
+    ts.forEachChild(node, visit);
+  };
+  if (wrapper && ts.isFunctionDeclaration(wrapper) && wrapper.body) wrapper.body.statements.forEach(visit);
+  return found;
+}
 
 /** tslab prefixes every cell with one line (`export {};`) before emitting. */
 const PREFIX_LINES = 1;
@@ -60,7 +80,7 @@ export class CellConverter {
           },
         },
         lastExpressionVar: r.lastExpressionVar,
-        hasTopLevelAwait: !!r.hasToplevelAwait,
+        hasTopLevelAwait: !!r.hasToplevelAwait || hasTopLevelAwait(cell.text),
         declOutput: r.declOutput ?? "",
         sideOutputs: r.sideOutputs ?? [],
       },

@@ -17,6 +17,7 @@ import type { CausalLM } from "../model/types";
 import type { TextTokenizer } from "./tokenizer";
 import { ChatMessage, chatMessages } from "./chat";
 import { Sampler, SamplingOptions } from "./sampling";
+import { workSignal } from "../util/cancel";
 import { eosIds } from "../io/config";
 
 export interface GenerateOptions extends SamplingOptions {
@@ -158,8 +159,9 @@ export function stream(model: CausalLM, tokenizer: TextTokenizer | undefined, op
   let fail!: (e: unknown) => void;
   const settled = new Promise<GenerationResult>((res, rej) => { settle = res; fail = rej; });
 
+  // Captured now, in the caller's context: in a notebook that is the cell's interrupt signal.
+  const signal = workSignal(options.signal);
   async function* run(): AsyncGenerator<GenerationChunk, void> {
-    const signal = options.signal;
     const vocab = model.vocabSize;
     const decoder = tokenizer?.streamDecoder();
     const generated: number[] = [];

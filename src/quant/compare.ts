@@ -8,6 +8,7 @@ import { abortError } from "../io/writer";
 import { progress } from "../util/progress";
 import { SortableTable, fixed } from "../viz/table";
 import type { CausalLM, QuantizableModel } from "./model";
+import { workSignal } from "../util/cancel";
 import { ModelQuantOptions, QuantSession, quantizeModel } from "./session";
 
 /** Logits [T, vocab] of each prompt, as recorded from one model state. */
@@ -30,15 +31,16 @@ export interface DistributionShift {
 
 /** Runs each prompt from a fresh state and keeps the logits of every position. */
 export function recordLogits(model: CausalLM, prompts: ArrayLike<number>[], options: { signal?: AbortSignal; label?: string; progress?: boolean } = {}): LogitsRecord {
+  const signal = workSignal(options.signal);
   if (!prompts.length) throw new RangeError("recordLogits: no prompts (give token id arrays)");
   // progress: false inside a loop that shows its own bar (a sensitivity sweep), so a notebook gets one bar, not one per group.
   const bar = options.progress === false ? { update: () => undefined, finish: () => undefined } : progress(options.label ?? "running prompts", prompts.length);
   const logits: Float32Array[] = [];
   try {
     prompts.forEach((p, i) => {
-      if (options.signal?.aborted) throw abortError(options.signal);
+      if (signal?.aborted) throw abortError(signal);
       if (!p.length) throw new RangeError(`prompt ${i} is empty`);
-      logits.push(model.forward(p, model.newState({ maxTokens: p.length }), { signal: options.signal }));
+      logits.push(model.forward(p, model.newState({ maxTokens: p.length }), { signal }));
       bar.update(i + 1);
     });
   } finally {

@@ -10,6 +10,7 @@ import { SortableTable, fixed } from "../viz/table";
 import type { QuantizableModel } from "./model";
 import { LogitsRecord, distributionShift, recordLogits } from "./compare";
 import { modelTensors } from "./session";
+import { workSignal } from "../util/cancel";
 import { SelectKind, TensorInfo, selectTensors } from "./selector";
 
 export interface SensitivityOptions extends QuantizeOptions {
@@ -65,15 +66,16 @@ export function sensitivitySweep(model: QuantizableModel, options: SensitivityOp
   const names = selectTensors(options.layers ?? "all-linear", universe, { force: options.force });
   const info = new Map(universe.map((t) => [t.name, t]));
   const groups = groupTensors(names.map((n) => info.get(n)!), options.by ?? "layer");
-  const base = options.baseline ?? recordLogits(model, options.prompts, { signal: options.signal, label: "original model" });
+  const signal = workSignal(options.signal);
+  const base = options.baseline ?? recordLogits(model, options.prompts, { signal, label: "original model" });
   const bar = progress("sensitivity sweep", groups.length);
   const rows: SensitivityRow[] = [];
   try {
     for (const g of groups) {
-      if (options.signal?.aborted) throw abortError(options.signal);
+      if (signal?.aborted) throw abortError(signal);
       try {
         for (const t of g.tensors) model.replaceWeight(t.name, toFp8Tensor(quantizeTensor(model.weight(t.name), { ...options, metrics: false })));
-        const shift = distributionShift(base, recordLogits(model, options.prompts, { signal: options.signal, progress: false }));
+        const shift = distributionShift(base, recordLogits(model, options.prompts, { signal, progress: false }));
         const kinds = new Set(g.tensors.map((t) => t.kind));
         rows.push({
           group: g.name, layer: g.tensors[0].layer, kind: kinds.size === 1 ? g.tensors[0].kind : "mixed", tensors: g.tensors.map((t) => t.name),

@@ -12,6 +12,7 @@ import { progress } from "../util/progress";
 import { abortError } from "../io/writer";
 import { QuantizableModel, hasActivationHooks, ActivationQuant } from "./model";
 import { TensorInfo, selectTensors, tensorInfos } from "./selector";
+import { workSignal } from "../util/cancel";
 import { QuantReport, reportRow } from "./report";
 
 export interface ActivationOptions {
@@ -91,6 +92,7 @@ export class QuantSession {
 
 /** Quantizes the selected weights of a live model in place; returns the session (report, revert). */
 export function quantizeModel(model: QuantizableModel, options: ModelQuantOptions = {}): QuantSession {
+  const signal = workSignal(options.signal);
   const universe = modelTensors(model);
   const names = selectTensors(options.layers ?? "nvidia-fp8", universe, { force: options.force });
   const byName = new Map(universe.map((t) => [t.name, t]));
@@ -101,14 +103,14 @@ export function quantizeModel(model: QuantizableModel, options: ModelQuantOption
     if (!hasActivationHooks(model)) {
       throw new Error("activation quantization needs the model's activation hooks (setInputQuant / observeInputAmax), which this model does not have; quantize weights only (leave out activations)");
     }
-    if (act.mode === "static") inputScales = calibrateInputScales(model, names, act.prompts, actFormat, options.signal);
+    if (act.mode === "static") inputScales = calibrateInputScales(model, names, act.prompts, actFormat, signal);
     else if (act.mode !== "dynamic") throw new RangeError(`activations.mode must be "static" or "dynamic", got ${JSON.stringify(act.mode)}`);
   }
   const entries: QuantEntry[] = [];
   const bar = progress(options.label ?? "quantizing", names.length);
   try {
     for (const name of names) {
-      if (options.signal?.aborted) throw abortError(options.signal);
+      if (signal?.aborted) throw abortError(signal);
       const w = model.weight(name);
       const q = quantizeTensor(w, options);
       entries.push({ info: byName.get(name)!, q, inputScale: inputScales?.get(name) });

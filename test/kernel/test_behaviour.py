@@ -191,6 +191,26 @@ class KernelBehaviour(unittest.TestCase):
         time.sleep(0.2)
         self.assertEqual(self.value("tokens")["text/plain"], a)
 
+    def test_interrupt_message_stops_a_library_generation(self):
+        # One await on the library's generation loop: the interrupt must stop the loop itself
+        # (it listens to the cell's signal), not only the cell waiting for it.
+        self.value(
+            'import * as lab from "nemotron-lab";\n'
+            'const genDir = require("path").join(require("os").tmpdir(), "nl-kernel-gen-" + process.pid);\n'
+            'await lab.makeTiny(genDir, { pattern: "M-*" });\n'
+            'const genModel = lab.NemotronH.load(genDir);\n'
+            'const gen = lab.stream(genModel, undefined, { ids: [1, 2], maxTokens: 2, ignoreEos: true });\n'
+            '(await gen.result).finishReason'
+        )
+        self.interrupt_cell(
+            "const long = lab.stream(genModel, undefined, { ids: [1, 2], maxTokens: 4000, ignoreEos: true });\n"
+            "(globalThis as any).longResult = long.result;\n"
+            "await long.result;",
+            "message",
+        )
+        r = self.value("const lr = await (globalThis as any).longResult; [lr.finishReason, lr.generatedTokens < 4000]")
+        self.assertEqual(r["text/plain"], "[ 'aborted', true ]")
+
     def test_interrupt_message_sync_busy_loop(self):
         self.interrupt_cell("while (true) {}", "message")
 
