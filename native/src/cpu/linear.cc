@@ -97,6 +97,27 @@ NL_INLINE void convert_row(const WeightView& w, int64_t r, int64_t c0, int64_t n
   }
 }
 
+// The end of a block of dot products: sum the lanes, add the columns [k0, K) the vector loop
+// left, then the row scale and the bias.
+template <DType D, int MR, int NT>
+NL_INLINE void finish_rows(v16f (&acc)[MR][NT], const float* const (&srow)[MR], const float* x, int64_t ldx,
+                           const WeightView& w, ScaleMode mode, int64_t r, int64_t k0, const float* bias, float* y,
+                           int64_t ldy) {
+  const int64_t K = w.cols;
+  for (int i = 0; i < MR; i++) {
+    for (int t = 0; t < NT; t++) {
+      float s = hsum(acc[i][t]);
+      for (int64_t k = k0; k < K; k++) {
+        float wk = element_f32(w.data, D, (r + i) * K + k);
+        if (mode == kColBlockScale) wk *= srow[i][k / w.block_cols];
+        s += wk * x[t * ldx + k];
+      }
+      if (mode == kRowScale) s *= srow[i][0];
+      y[t * ldy + r + i] = s + (bias ? bias[r + i] : 0.0f);
+    }
+  }
+}
+
 // Few tokens: MR rows × NT tokens of dot products, weights converted in registers.
 template <DType D, int MR, int NT>
 NL_INLINE void dot_block(const float* x, int64_t ldx, const WeightView& w, ScaleMode mode, int64_t r, const float* bias,
@@ -119,18 +140,7 @@ NL_INLINE void dot_block(const float* x, int64_t ldx, const WeightView& w, Scale
       for (int i = 0; i < MR; i++) acc[i][t] += wv[i] * xv;
     }
   }
-  for (int i = 0; i < MR; i++) {
-    for (int t = 0; t < NT; t++) {
-      float s = hsum(acc[i][t]);
-      for (int64_t k = K16; k < K; k++) {
-        float wk = element_f32(w.data, D, (r + i) * K + k);
-        if (mode == kColBlockScale) wk *= srow[i][k / w.block_cols];
-        s += wk * x[t * ldx + k];
-      }
-      if (mode == kRowScale) s *= srow[i][0];
-      y[t * ldy + r + i] = s + (bias ? bias[r + i] : 0.0f);
-    }
-  }
+  finish_rows<D, MR, NT>(acc, srow, x, ldx, w, mode, r, K16, bias, y, ldy);
 }
 
 // FP8, few tokens: 64 codes are loaded as 16 words; lane j of shift s holds code 4j+s, so
@@ -160,18 +170,7 @@ NL_INLINE void dot_block_fp8(const float* xq, const float* x, const WeightView& 
       }
     }
   }
-  for (int i = 0; i < MR; i++) {
-    for (int t = 0; t < NT; t++) {
-      float s = hsum(acc[i][t]);
-      for (int64_t k = K64; k < K; k++) {
-        float wk = element_f32(w.data, D, (r + i) * K + k);
-        if (mode == kColBlockScale) wk *= srow[i][k / w.block_cols];
-        s += wk * x[t * K + k];
-      }
-      if (mode == kRowScale) s *= srow[i][0];
-      y[t * w.rows + r + i] = s + (bias ? bias[r + i] : 0.0f);
-    }
-  }
+  finish_rows<D, MR, NT>(acc, srow, x, K, w, mode, r, K64, bias, y, w.rows);
 }
 
 #ifndef NL_PF
