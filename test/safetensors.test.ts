@@ -77,6 +77,12 @@ describe("safetensors reading: one error per kind, naming file and tensor", () =
     fs.writeFileSync(path.join(d, "model.safetensors.index.json"), JSON.stringify({ weight_map: { a: "one.safetensors", b: "gone.safetensors" } }));
     expectKind(() => Checkpoint.open(d), "missing-shard", /gone\.safetensors.*'b'/);
   });
+  it("a tensor that is not in the checkpoint, with the names that look alike", async () => {
+    const d = tempDir();
+    await new SafetensorsWriter(d).add("backbone.layers.0.mixer.in_proj.weight", "F32", [2], () => new Float32Array(2)).write();
+    expectKind(() => Checkpoint.open(d).tensor("backbone.layers.1.mixer.in_proj.weight"), "tensor-not-found",
+      /no tensor 'backbone\.layers\.1\.mixer\.in_proj\.weight'; similar: backbone\.layers\.0\.mixer\.in_proj\.weight/);
+  });
   it("a path that does not exist", () => {
     expectKind(() => Checkpoint.open(path.join(dir, "nothing-here")), "not-found", /nothing-here/);
   });
