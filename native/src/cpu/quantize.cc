@@ -5,6 +5,9 @@
 //    cache. Per-tensor amax needs the whole tensor's amax first, so it reads twice.
 //    The encoder is a branch-free version of f32_to_fp8 (saturating) so the compiler
 //    vectorises division and encoding (x / scale, like torch, not x * (1 / scale)).
+//    On x86 the spans are read straight from F32/BF16/F16 by AVX-512 (VBMI) or AVX2 loops;
+//    the AVX-512 error sums run in float over 128 elements before going to double (within
+//    ~1e-6 relative of the all-double reference; counts and max |error| stay exact).
 //  - quantize_fp8_reference: one thread, plain loops, the scalar codec of fp8.h, doubles,
 //    std::sort for percentiles. The tests require both to give identical scales and codes.
 #include "cpu/quantize.h"
@@ -300,6 +303,181 @@ NL_TARGET_AVX2 void encode_div_avx2(const uint8_t* src, DType t, size_t i0, size
     if (acc) span_metrics(buf, out + i, m - i, sc, f, *acc);
   }
 }
+
+// GCC 12's AVX-512 intrinsics pass _mm512_undefined_*() as the unused merge operand, which
+// -Wmaybe-uninitialized reports at every inlined call; the values are never read.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+// The same on AVX-512 (16 lanes), for CPUs with VBMI (byte permutes pack the codes).
+// Without metrics: the full saturating encoder (NaN and Inf handled in the lanes).
+// With metrics, per span: magnitudes only (x and its code share a sign, so x*q, q*q,
+// (q-x)^2 and |q-x| need no sign), values rescaled by p = 2^-e (e: the exponent of the
+// scale) so that squares neither overflow nor underflow, float partial sums over 128
+// elements (8 terms per lane) folded into double lanes, the counts from masks and from
+// the packed code bytes. A span holding a non-finite value, or whose sums overflow,
+// is redone by the AVX2 path; max |q - x| is taken exactly (see below).
+struct Enc512 {
+  __m512i as_max, rebias_round, lsb_shift_one, min_normal, magic_bits, nan_code, sign80;
+  __m512 magic;
+  int shift;
+};
+NL_TARGET_AVX512 inline Enc512 enc512(Fp8Format f) {
+  const bool e4 = f == Fp8Format::E4M3;
+  return {_mm512_set1_epi32(e4 ? 0x43e00000 : 0x47600000), _mm512_set1_epi32(int(e4 ? 0xc4000000u + 0x7ffffu : 0xc8000000u + 0xfffffu)),
+          _mm512_set1_epi32(1), _mm512_set1_epi32(e4 ? 0x3c800000 : 0x38800000), _mm512_set1_epi32(e4 ? 0x46800000 : 0x43000000),
+          _mm512_set1_epi32(e4 ? 0x7f : 0x7e), _mm512_set1_epi32(0x80), _mm512_set1_ps(e4 ? 16384.0f : 128.0f), e4 ? 20 : 21};
+}
+
+NL_TARGET_AVX512 inline __m512 load16(const uint8_t* src, DType t, size_t i) {
+  if (t == DType::F32) return _mm512_loadu_ps(reinterpret_cast<const float*>(src) + i);
+  __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(reinterpret_cast<const uint16_t*>(src) + i));
+  if (t == DType::F16) return _mm512_cvtph_ps(h);
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+// The code magnitude of |y| (bits a, finite or saturating: min() clamps to fmax first).
+NL_TARGET_AVX512 inline __m512i encode_mag16(__m512i a, const Enc512& k) {
+  __m512i as = _mm512_min_epu32(a, k.as_max);
+  __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(as, k.shift), k.lsb_shift_one);
+  __m512i nor = _mm512_srli_epi32(_mm512_add_epi32(_mm512_add_epi32(as, k.rebias_round), lsb), k.shift);
+  __m512i sub = _mm512_sub_epi32(_mm512_castps_si512(_mm512_add_ps(_mm512_castsi512_ps(as), k.magic)), k.magic_bits);
+  return _mm512_mask_mov_epi32(nor, _mm512_cmplt_epu32_mask(as, k.min_normal), sub);
+}
+// The full code of y: magnitude, NaN, sign.
+NL_TARGET_AVX512 inline __m512i encode16(__m512 y, const Enc512& k) {
+  __m512i u = _mm512_castps_si512(y);
+  __m512i a = _mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff));
+  __m512i c = _mm512_mask_mov_epi32(encode_mag16(a, k), _mm512_cmpgt_epu32_mask(a, _mm512_set1_epi32(0x7f800000)), k.nan_code);
+  return _mm512_ternarylogic_epi32(c, _mm512_srli_epi32(u, 24), k.sign80, 0xf8);  // c | (u >> 24 & 0x80)
+}
+// The low bytes of four 16-lane vectors as 64 consecutive bytes.
+NL_TARGET_AVX512 inline __m512i pack64(__m512i c0, __m512i c1, __m512i c2, __m512i c3) {
+  alignas(64) static const uint8_t idx_lo[64] = {
+      0, 4, 8, 12, 16, 20, 24, 28, 32, 36, 40, 44, 48, 52, 56, 60, 64, 68, 72, 76, 80, 84, 88, 92, 96, 100, 104, 108, 112, 116, 120, 124,
+      0, 4, 8, 12, 16, 20, 24, 28, 32, 36, 40, 44, 48, 52, 56, 60, 64, 68, 72, 76, 80, 84, 88, 92, 96, 100, 104, 108, 112, 116, 120, 124};
+  const __m512i idx = _mm512_load_si512(idx_lo);
+  __m512i lo = _mm512_permutex2var_epi8(c0, idx, c1), hi = _mm512_permutex2var_epi8(c2, idx, c3);
+  return _mm512_inserti64x4(lo, _mm512_castsi512_si256(hi), 1);
+}
+
+NL_TARGET_AVX512 void encode_div_avx512(const uint8_t* src, DType t, size_t i0, size_t m, float sc, Fp8Format f, uint8_t* out) {
+  const Enc512 k = enc512(f);
+  const __m512 s = _mm512_set1_ps(sc);
+  size_t i = 0;
+  for (; i + 64 <= m; i += 64) {
+    __m512i c0 = encode16(_mm512_div_ps(load16(src, t, i0 + i), s), k);
+    __m512i c1 = encode16(_mm512_div_ps(load16(src, t, i0 + i + 16), s), k);
+    __m512i c2 = encode16(_mm512_div_ps(load16(src, t, i0 + i + 32), s), k);
+    __m512i c3 = encode16(_mm512_div_ps(load16(src, t, i0 + i + 48), s), k);
+    _mm512_storeu_si512(out + i, pack64(c0, c1, c2, c3));
+  }
+  if (i < m) encode_div_avx2(src, t, i0 + i, m - i, sc, f, out + i, nullptr);
+}
+
+NL_TARGET_AVX512 inline __m512d widen_add(__m512d acc, __m512 v) {
+  acc = _mm512_add_pd(acc, _mm512_cvtps_pd(_mm512_castps512_ps256(v)));
+  return _mm512_add_pd(acc, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))));
+}
+
+// Exact max |fl(table[c] * s) - x| over a span, in double like the reference.
+double span_max_abs_exact(const uint8_t* src, DType t, size_t i0, size_t m, float sc, Fp8Format f, const uint8_t* codes) {
+  const float* table = fp8_decode_table(f);
+  float buf[256];
+  double r = 0;
+  for (size_t j = 0; j < m; j += 256) {
+    size_t n = std::min<size_t>(256, m - j);
+    to_f32(src, t, i0 + j, n, buf);
+    for (size_t e = 0; e < n; e++) r = std::max(r, std::fabs(double(table[codes[j + e]] * sc) - double(buf[e])));
+  }
+  return r;
+}
+
+// True when the metrics fast path is exact enough for this scale: the rescaled decode
+// q' = (code bits) * (s * 2^(bias - e)) must round like table[c] * s, i.e. neither
+// product may leave float's normal range.
+inline bool metrics512_ok(float sc) { return sc >= 0x1p-110f && sc <= 0x1p100f; }
+
+NL_TARGET_AVX512 void encode_metrics_avx512(const uint8_t* src, DType t, size_t i0, size_t m, float sc, Fp8Format f, uint8_t* out,
+                                            QuantMetrics* acc) {
+  const bool e4 = f == Fp8Format::E4M3;
+  const Enc512 k = enc512(f);
+  int e;
+  std::frexp(sc, &e);                                // sc in [2^(e-1), 2^e)
+  const float p = std::ldexp(1.0f, -e);              // x' = |x| * p  (exact)
+  const __m512 s = _mm512_set1_ps(sc), vp = _mm512_set1_ps(p);
+  const __m512 sq = _mm512_set1_ps(std::ldexp(sc, (e4 ? 120 : 112) - e));  // q' = bits(mag << shift) * sq
+  const __m512 big = _mm512_set1_ps(FLT_MAX), zero = _mm512_setzero_ps(), thr = _mm512_set1_ps(clip_threshold(f));
+  const __m512i absmask = _mm512_set1_epi32(0x7fffffff), mag7f = _mm512_set1_epi8(0x7f), one8 = _mm512_set1_epi8(1);
+  const __m512i sublim = _mm512_set1_epi8(e4 ? 7 : 3);
+  const int qshift = e4 ? 20 : 21;
+  __m512d dsig = _mm512_setzero_pd(), dnoise = dsig, ddot = dsig, dqq = dsig, dsabs = dsig;
+  __m512 fmabs = zero;
+  __mmask16 bad = 0;
+  uint64_t zeros = 0, clipped = 0, magzero = 0, subn = 0, magone = 0;
+  size_t i = 0;
+  while (i + 64 <= m) {
+    __m512 sig = zero, noise = zero, dot = zero, qq = zero, sabs = zero;
+    for (int g = 0; g < 2 && i + 64 <= m; g++, i += 64) {  // 128 elements: 8 float terms per lane
+      __m512i c[4];
+      for (int h = 0; h < 4; h++) {
+        __m512 x = load16(src, t, i0 + i + 16 * h);
+        __m512 ax = _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(x), absmask));
+        bad |= _mm512_cmp_ps_mask(ax, big, _CMP_NLE_UQ);
+        __m512 ay = _mm512_div_ps(ax, s);
+        __m512i mag = encode_mag16(_mm512_castps_si512(ay), k);
+        c[h] = _mm512_ternarylogic_epi32(mag, _mm512_srli_epi32(_mm512_castps_si512(x), 24), k.sign80, 0xf8);
+        __m512 q = _mm512_mul_ps(_mm512_castsi512_ps(_mm512_slli_epi32(mag, qshift)), sq);
+        __m512 xs = _mm512_mul_ps(ax, vp);
+        __m512 d = _mm512_sub_ps(q, xs);
+        __m512 ad = _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(d), absmask));
+        sig = _mm512_fmadd_ps(xs, xs, sig);
+        noise = _mm512_fmadd_ps(d, d, noise);
+        dot = _mm512_fmadd_ps(xs, q, dot);
+        qq = _mm512_fmadd_ps(q, q, qq);
+        sabs = _mm512_add_ps(sabs, ad);
+        fmabs = _mm512_max_ps(fmabs, ad);
+        zeros += __builtin_popcount(_mm512_cmp_ps_mask(ax, zero, _CMP_EQ_OQ));
+        clipped += __builtin_popcount(_mm512_cmp_ps_mask(ay, thr, _CMP_GT_OQ));
+      }
+      __m512i packed = pack64(c[0], c[1], c[2], c[3]);
+      _mm512_storeu_si512(out + i, packed);
+      __m512i mb = _mm512_and_si512(packed, mag7f);
+      magzero += __builtin_popcountll(_mm512_cmpeq_epi8_mask(mb, _mm512_setzero_si512()));
+      subn += __builtin_popcountll(_mm512_cmplt_epu8_mask(_mm512_sub_epi8(mb, one8), sublim));
+      magone += __builtin_popcountll(_mm512_cmpeq_epi8_mask(mb, one8));
+    }
+    dsig = widen_add(dsig, sig); dnoise = widen_add(dnoise, noise); ddot = widen_add(ddot, dot);
+    dqq = widen_add(dqq, qq); dsabs = widen_add(dsabs, sabs);
+  }
+  double v[5] = {_mm512_reduce_add_pd(dsig), _mm512_reduce_add_pd(dnoise), _mm512_reduce_add_pd(ddot), _mm512_reduce_add_pd(dqq),
+                 _mm512_reduce_add_pd(dsabs)};
+  bool clean = bad == 0;
+  for (double x : v) clean = clean && std::isfinite(x);
+  if (!clean) {  // NaN / Inf in the span, or squares beyond float: the AVX2 path, in double lanes
+    encode_div_avx2(src, t, i0, m, sc, f, out, acc);
+    return;
+  }
+  const double ds = std::ldexp(1.0, e), ds2 = ds * ds;
+  acc->sig += v[0] * ds2; acc->noise += v[1] * ds2; acc->dot += v[2] * ds2; acc->qq += v[3] * ds2; acc->sum_abs += v[4] * ds;
+  acc->count += i; acc->zeros += zeros; acc->clipped += clipped;
+  acc->flushed_zero += magzero - zeros;  // a zero x always gets a zero magnitude
+  acc->subnormal += subn;
+  // max |d|: d' = q' - x' in float is exact (Sterbenz: x'/2 <= q' <= 2x', or q' = 0) unless
+  // the value was clipped (q' << x') or got the smallest subnormal code (q' up to ~2x');
+  // without those the float max is the exact one. With them, the float max is |d| * p
+  // rounded to nearest, and rounding is monotone: the span can hold a new maximum only if
+  // its float max reaches the current one within an ulp; then it is recomputed in double.
+  // (A float max below 2^-100 may come from x' rounded to a float subnormal: same route.)
+  if (i > 0) {
+    float fmf = _mm512_reduce_max_ps(fmabs);
+    double fm = double(fmf) * ds;
+    if (clipped == 0 && magone == 0 && fmf >= 0x1p-100f) acc->max_abs = std::max(acc->max_abs, fm);
+    else if (fm * (1.0 + 0x1p-22) + 0x1p-149 * ds >= acc->max_abs)
+      acc->max_abs = std::max(acc->max_abs, span_max_abs_exact(src, t, i0, i, sc, f, out));
+  }
+  if (i < m) encode_div_avx2(src, t, i0 + i, m - i, sc, f, out + i, acc);
+}
+#pragma GCC diagnostic pop
 #endif
 
 // Per-block amax (finite values), multi-threaded; adds the non-finite count.
@@ -442,7 +620,9 @@ void encode_rows(const TensorSource& s, const QuantParams& p, const float* scale
       uint8_t* out = codes + r * s.cols + c0;
 #if NL_X86
       if (direct_source(s)) {
-        encode_div_avx2(s.data, s.dtype, r * s.cols + c0, m, sc, p.format, out, acc);
+        if (cpu_has_avx512vbmi() && !acc) encode_div_avx512(s.data, s.dtype, r * s.cols + c0, m, sc, p.format, out);
+        else if (cpu_has_avx512vbmi() && metrics512_ok(sc)) encode_metrics_avx512(s.data, s.dtype, r * s.cols + c0, m, sc, p.format, out, acc);
+        else encode_div_avx2(s.data, s.dtype, r * s.cols + c0, m, sc, p.format, out, acc);
         c0 += m;
         continue;
       }
