@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cfloat>
+#include <cstring>
 #include <vector>
 
 #include "cpu/fp8_codec.h"
@@ -308,6 +309,7 @@ NL_TARGET_AVX2 void encode_div_avx2(const uint8_t* src, DType t, size_t i0, size
 // -Wmaybe-uninitialized reports at every inlined call; the values are never read.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 // The same on AVX-512 (16 lanes), for CPUs with VBMI (byte permutes pack the codes).
 // Without metrics: the full saturating encoder (NaN and Inf handled in the lanes).
 // With metrics, per span: magnitudes only (x and its code share a sign, so x*q, q*q,
@@ -374,11 +376,6 @@ NL_TARGET_AVX512 void encode_div_avx512(const uint8_t* src, DType t, size_t i0, 
   if (i < m) encode_div_avx2(src, t, i0 + i, m - i, sc, f, out + i, nullptr);
 }
 
-NL_TARGET_AVX512 inline __m512d widen_add(__m512d acc, __m512 v) {
-  acc = _mm512_add_pd(acc, _mm512_cvtps_pd(_mm512_castps512_ps256(v)));
-  return _mm512_add_pd(acc, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))));
-}
-
 // Exact max |fl(table[c] * s) - x| over a span, in double like the reference.
 double span_max_abs_exact(const uint8_t* src, DType t, size_t i0, size_t m, float sc, Fp8Format f, const uint8_t* codes) {
   const float* table = fp8_decode_table(f);
@@ -387,7 +384,8 @@ double span_max_abs_exact(const uint8_t* src, DType t, size_t i0, size_t m, floa
   for (size_t j = 0; j < m; j += 256) {
     size_t n = std::min<size_t>(256, m - j);
     to_f32(src, t, i0 + j, n, buf);
-    for (size_t e = 0; e < n; e++) r = std::max(r, std::fabs(double(table[codes[j + e]] * sc) - double(buf[e])));
+    for (size_t e = 0; e < n; e++)
+      if (std::fabs(buf[e]) <= FLT_MAX) r = std::max(r, std::fabs(double(table[codes[j + e]] * sc) - double(buf[e])));
   }
   return r;
 }
@@ -397,32 +395,58 @@ double span_max_abs_exact(const uint8_t* src, DType t, size_t i0, size_t m, floa
 // product may leave float's normal range.
 inline bool metrics512_ok(float sc) { return sc >= 0x1p-110f && sc <= 0x1p100f; }
 
+// The AVX-512 error sums of one thread's rows, kept in double lanes across spans (no
+// reduction per span: 128-column blocks make short spans); flushed into QuantMetrics.
+struct alignas(64) Metrics512 {
+  double lanes[6][8] = {};  // sig, noise, dot, qq, sum |d|, max |d| (exact, see below)
+  uint64_t count = 0, zeros = 0, clipped = 0, flushed_zero = 0, subnormal = 0;
+  void flush_into(QuantMetrics& a) {
+    for (int j = 0; j < 8; j++) {
+      a.sig += lanes[0][j]; a.noise += lanes[1][j]; a.dot += lanes[2][j]; a.qq += lanes[3][j]; a.sum_abs += lanes[4][j];
+      a.max_abs = std::max(a.max_abs, lanes[5][j]);
+    }
+    a.count += count; a.zeros += zeros; a.clipped += clipped; a.flushed_zero += flushed_zero; a.subnormal += subnormal;
+    *this = Metrics512();
+  }
+};
+
+// acc += v (16 floats) * w, in double lanes.
+NL_TARGET_AVX512 inline __m512d widen_fma(__m512d acc, __m512 v, __m512d w) {
+  acc = _mm512_fmadd_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(v)), w, acc);
+  return _mm512_fmadd_pd(_mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))), w, acc);
+}
+
 NL_TARGET_AVX512 void encode_metrics_avx512(const uint8_t* src, DType t, size_t i0, size_t m, float sc, Fp8Format f, uint8_t* out,
-                                            QuantMetrics* acc) {
+                                            Metrics512& st, QuantMetrics* acc) {
   const bool e4 = f == Fp8Format::E4M3;
   const Enc512 k = enc512(f);
-  int e;
-  std::frexp(sc, &e);                                // sc in [2^(e-1), 2^e)
-  const float p = std::ldexp(1.0f, -e);              // x' = |x| * p  (exact)
+  // sc in [2^(e-1), 2^e) (normal: metrics512_ok); powers of two made from bits (no libm per span).
+  const int e = int((f32_bits(sc) >> 23) & 0xffu) - 126;
+  const float p = bits_f32(uint32_t(127 - e) << 23);  // x' = |x| * p  (exact)
   const __m512 s = _mm512_set1_ps(sc), vp = _mm512_set1_ps(p);
-  const __m512 sq = _mm512_set1_ps(std::ldexp(sc, (e4 ? 120 : 112) - e));  // q' = bits(mag << shift) * sq
-  const __m512 big = _mm512_set1_ps(FLT_MAX), zero = _mm512_setzero_ps(), thr = _mm512_set1_ps(clip_threshold(f));
+  const __m512 sq = _mm512_set1_ps(bits_f32(f32_bits(sc) + (uint32_t((e4 ? 120 : 112) - e) << 23)));  // q' = bits(mag << shift) * sq
+  const __m512 zero = _mm512_setzero_ps(), thr = _mm512_set1_ps(clip_threshold(f));
   const __m512i absmask = _mm512_set1_epi32(0x7fffffff), mag7f = _mm512_set1_epi8(0x7f), one8 = _mm512_set1_epi8(1);
   const __m512i sublim = _mm512_set1_epi8(e4 ? 7 : 3);
   const int qshift = e4 ? 20 : 21;
-  __m512d dsig = _mm512_setzero_pd(), dnoise = dsig, ddot = dsig, dqq = dsig, dsabs = dsig;
+  double ds;
+  const uint64_t dsb = uint64_t(1023 + e) << 52;
+  std::memcpy(&ds, &dsb, 8);
+  const __m512d vds = _mm512_set1_pd(ds), vds2 = _mm512_set1_pd(ds * ds);
+  __m512d dsig = _mm512_load_pd(st.lanes[0]), dnoise = _mm512_load_pd(st.lanes[1]), ddot = _mm512_load_pd(st.lanes[2]);
+  __m512d dqq = _mm512_load_pd(st.lanes[3]), dsabs = _mm512_load_pd(st.lanes[4]);
   __m512 fmabs = zero;
-  __mmask16 bad = 0;
-  uint64_t zeros = 0, clipped = 0, magzero = 0, subn = 0, magone = 0;
+  uint64_t clipped_span = 0, magone = 0;
   size_t i = 0;
   while (i + 64 <= m) {
-    __m512 sig = zero, noise = zero, dot = zero, qq = zero, sabs = zero;
-    for (int g = 0; g < 2 && i + 64 <= m; g++, i += 64) {  // 128 elements: 8 float terms per lane
+    const size_t run0 = i;
+    __m512 sig = zero, noise = zero, dot = zero, qq = zero, sabs = zero, rmabs = zero;
+    uint64_t zeros = 0, clipped = 0, magzero = 0, subn = 0, mone = 0;
+    for (int g = 0; g < 2 && i + 64 <= m; g++, i += 64) {  // runs of 128 elements: 8 float terms per lane
       __m512i c[4];
       for (int h = 0; h < 4; h++) {
         __m512 x = load16(src, t, i0 + i + 16 * h);
         __m512 ax = _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(x), absmask));
-        bad |= _mm512_cmp_ps_mask(ax, big, _CMP_NLE_UQ);
         __m512 ay = _mm512_div_ps(ax, s);
         __m512i mag = encode_mag16(_mm512_castps_si512(ay), k);
         c[h] = _mm512_ternarylogic_epi32(mag, _mm512_srli_epi32(_mm512_castps_si512(x), 24), k.sign80, 0xf8);
@@ -435,7 +459,7 @@ NL_TARGET_AVX512 void encode_metrics_avx512(const uint8_t* src, DType t, size_t 
         dot = _mm512_fmadd_ps(xs, q, dot);
         qq = _mm512_fmadd_ps(q, q, qq);
         sabs = _mm512_add_ps(sabs, ad);
-        fmabs = _mm512_max_ps(fmabs, ad);
+        rmabs = _mm512_max_ps(rmabs, ad);
         zeros += __builtin_popcount(_mm512_cmp_ps_mask(ax, zero, _CMP_EQ_OQ));
         clipped += __builtin_popcount(_mm512_cmp_ps_mask(ay, thr, _CMP_GT_OQ));
       }
@@ -444,36 +468,42 @@ NL_TARGET_AVX512 void encode_metrics_avx512(const uint8_t* src, DType t, size_t 
       __m512i mb = _mm512_and_si512(packed, mag7f);
       magzero += __builtin_popcountll(_mm512_cmpeq_epi8_mask(mb, _mm512_setzero_si512()));
       subn += __builtin_popcountll(_mm512_cmplt_epu8_mask(_mm512_sub_epi8(mb, one8), sublim));
-      magone += __builtin_popcountll(_mm512_cmpeq_epi8_mask(mb, one8));
+      mone += __builtin_popcountll(_mm512_cmpeq_epi8_mask(mb, one8));
     }
-    dsig = widen_add(dsig, sig); dnoise = widen_add(dnoise, noise); ddot = widen_add(ddot, dot);
-    dqq = widen_add(dqq, qq); dsabs = widen_add(dsabs, sabs);
+    // A NaN / Inf x makes x'^2 NaN / Inf; so do squares beyond float. sig and qq bound the
+    // other sums (|d| <= max(|q|, |x|), same signs), so their sum being finite clears the run;
+    // otherwise the run is redone by the AVX2 path (codes of NaN included) in double lanes.
+    if (_mm512_fpclass_ps_mask(_mm512_add_ps(sig, qq), 0x99)) {
+      encode_div_avx2(src, t, i0 + run0, i - run0, sc, f, out + run0, acc);
+      continue;
+    }
+    dsig = widen_fma(dsig, sig, vds2); dnoise = widen_fma(dnoise, noise, vds2); ddot = widen_fma(ddot, dot, vds2);
+    dqq = widen_fma(dqq, qq, vds2); dsabs = widen_fma(dsabs, sabs, vds);
+    fmabs = _mm512_max_ps(fmabs, rmabs);
+    st.count += i - run0; st.zeros += zeros; st.clipped += clipped;
+    st.flushed_zero += magzero - zeros;  // a zero x always gets a zero magnitude
+    st.subnormal += subn;
+    clipped_span += clipped; magone += mone;
   }
-  double v[5] = {_mm512_reduce_add_pd(dsig), _mm512_reduce_add_pd(dnoise), _mm512_reduce_add_pd(ddot), _mm512_reduce_add_pd(dqq),
-                 _mm512_reduce_add_pd(dsabs)};
-  bool clean = bad == 0;
-  for (double x : v) clean = clean && std::isfinite(x);
-  if (!clean) {  // NaN / Inf in the span, or squares beyond float: the AVX2 path, in double lanes
-    encode_div_avx2(src, t, i0, m, sc, f, out, acc);
-    return;
-  }
-  const double ds = std::ldexp(1.0, e), ds2 = ds * ds;
-  acc->sig += v[0] * ds2; acc->noise += v[1] * ds2; acc->dot += v[2] * ds2; acc->qq += v[3] * ds2; acc->sum_abs += v[4] * ds;
-  acc->count += i; acc->zeros += zeros; acc->clipped += clipped;
-  acc->flushed_zero += magzero - zeros;  // a zero x always gets a zero magnitude
-  acc->subnormal += subn;
+  _mm512_store_pd(st.lanes[0], dsig); _mm512_store_pd(st.lanes[1], dnoise); _mm512_store_pd(st.lanes[2], ddot);
+  _mm512_store_pd(st.lanes[3], dqq); _mm512_store_pd(st.lanes[4], dsabs);
   // max |d|: d' = q' - x' in float is exact (Sterbenz: x'/2 <= q' <= 2x', or q' = 0) unless
   // the value was clipped (q' << x') or got the smallest subnormal code (q' up to ~2x');
-  // without those the float max is the exact one. With them, the float max is |d| * p
-  // rounded to nearest, and rounding is monotone: the span can hold a new maximum only if
-  // its float max reaches the current one within an ulp; then it is recomputed in double.
-  // (A float max below 2^-100 may come from x' rounded to a float subnormal: same route.)
-  if (i > 0) {
-    float fmf = _mm512_reduce_max_ps(fmabs);
-    double fm = double(fmf) * ds;
-    if (clipped == 0 && magone == 0 && fmf >= 0x1p-100f) acc->max_abs = std::max(acc->max_abs, fm);
-    else if (fm * (1.0 + 0x1p-22) + 0x1p-149 * ds >= acc->max_abs)
-      acc->max_abs = std::max(acc->max_abs, span_max_abs_exact(src, t, i0, i, sc, f, out));
+  // without those the float max times 2^e is the exact one. With them, the float max is
+  // |d| * p rounded to nearest, and rounding is monotone: the span can hold a new maximum
+  // only if its float max reaches the current one within an ulp; then it is recomputed in
+  // double. (A float max below 2^-100 may come from x' rounded to a float subnormal: same route.)
+  __m512d mabs = _mm512_load_pd(st.lanes[5]);
+  __m512d lo = _mm512_mul_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(fmabs)), vds);
+  __m512d hi = _mm512_mul_pd(_mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(fmabs), 1))), vds);
+  if (clipped_span == 0 && magone == 0 && _mm512_cmp_ps_mask(fmabs, _mm512_set1_ps(0x1p-100f), _CMP_LT_OQ) == 0) {
+    _mm512_store_pd(st.lanes[5], _mm512_max_pd(mabs, _mm512_max_pd(lo, hi)));
+  } else {
+    double cur = _mm512_reduce_max_pd(mabs), fm = _mm512_reduce_max_pd(_mm512_max_pd(lo, hi));
+    if (fm * (1.0 + 0x1p-22) + 0x1p-149 * ds >= cur) {
+      double ex = span_max_abs_exact(src, t, i0, i, sc, f, out);
+      _mm512_store_pd(st.lanes[5], _mm512_max_pd(mabs, _mm512_set1_pd(ex)));
+    }
   }
   if (i < m) encode_div_avx2(src, t, i0 + i, m - i, sc, f, out + i, acc);
 }
@@ -611,6 +641,9 @@ void choose_scales(const TensorSource& s, const QuantParams& p, const std::vecto
 // Encodes rows [rb, re) with the given scales, adding the error to `acc` when asked.
 void encode_rows(const TensorSource& s, const QuantParams& p, const float* scales, uint8_t* codes, size_t rb, size_t re,
                  QuantMetrics* acc, float* buf) {
+#if NL_X86
+  Metrics512 m512;
+#endif
   size_t gc = grid_cols(s, p);
   for (size_t r = rb; r < re; r++) {
     const float* srow = scales + (r / p.block_rows) * gc;
@@ -621,7 +654,7 @@ void encode_rows(const TensorSource& s, const QuantParams& p, const float* scale
 #if NL_X86
       if (direct_source(s)) {
         if (cpu_has_avx512vbmi() && !acc) encode_div_avx512(s.data, s.dtype, r * s.cols + c0, m, sc, p.format, out);
-        else if (cpu_has_avx512vbmi() && metrics512_ok(sc)) encode_metrics_avx512(s.data, s.dtype, r * s.cols + c0, m, sc, p.format, out, acc);
+        else if (cpu_has_avx512vbmi() && metrics512_ok(sc)) encode_metrics_avx512(s.data, s.dtype, r * s.cols + c0, m, sc, p.format, out, m512, acc);
         else encode_div_avx2(s.data, s.dtype, r * s.cols + c0, m, sc, p.format, out, acc);
         c0 += m;
         continue;
@@ -633,6 +666,9 @@ void encode_rows(const TensorSource& s, const QuantParams& p, const float* scale
       c0 += m;
     }
   }
+#if NL_X86
+  if (acc) m512.flush_into(*acc);
+#endif
 }
 
 void check_params(const TensorSource& s, const QuantParams& p) {
