@@ -316,18 +316,19 @@ NL_TARGET_AVX2 void encode_div_avx2(const uint8_t* src, DType t, size_t i0, size
 // (q-x)^2 and |q-x| need no sign), values rescaled by p = 2^-e (e: the exponent of the
 // scale) so that squares neither overflow nor underflow, float partial sums over 128
 // elements (8 terms per lane) folded into double lanes, the counts from masks and from
-// the packed code bytes. A span holding a non-finite value, or whose sums overflow,
-// is redone by the AVX2 path; max |q - x| is taken exactly (see below).
+// the packed code bytes. A run of 128 holding a non-finite value, or whose sums overflow,
+// is redone by the AVX2 path; max |q - x| is taken exactly (see below). The encoder rounds
+// on the FPU (round_grid16), which needs subnormals kept (MXCSR FTZ/DAZ off, as in Node).
 struct Enc512 {
-  __m512i as_max, rebias_round, lsb_shift_one, min_normal, magic_bits, nan_code, sign80;
-  __m512 magic;
-  int shift;
+  __m512i min_normal, nan_code, sign80;
+  int shift;                 // the code's position in r * 2^-bias
+  __m512 fmax, down;         // fmax; 2^-bias
+  __m512i exp_shift;         // 2^shift as an exponent increment
 };
 NL_TARGET_AVX512 inline Enc512 enc512(Fp8Format f) {
   const bool e4 = f == Fp8Format::E4M3;
-  return {_mm512_set1_epi32(e4 ? 0x43e00000 : 0x47600000), _mm512_set1_epi32(int(e4 ? 0xc4000000u + 0x7ffffu : 0xc8000000u + 0xfffffu)),
-          _mm512_set1_epi32(1), _mm512_set1_epi32(e4 ? 0x3c800000 : 0x38800000), _mm512_set1_epi32(e4 ? 0x46800000 : 0x43000000),
-          _mm512_set1_epi32(e4 ? 0x7f : 0x7e), _mm512_set1_epi32(0x80), _mm512_set1_ps(e4 ? 16384.0f : 128.0f), e4 ? 20 : 21};
+  return {_mm512_set1_epi32(e4 ? 0x3c800000 : 0x38800000), _mm512_set1_epi32(e4 ? 0x7f : 0x7e), _mm512_set1_epi32(0x80), e4 ? 20 : 21,
+          _mm512_set1_ps(fp8_max(f)), _mm512_set1_ps(e4 ? 0x1p-120f : 0x1p-112f), _mm512_set1_epi32((e4 ? 20 : 21) << 23)};
 }
 
 NL_TARGET_AVX512 inline __m512 load16(const uint8_t* src, DType t, size_t i) {
@@ -337,19 +338,26 @@ NL_TARGET_AVX512 inline __m512 load16(const uint8_t* src, DType t, size_t i) {
   return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
 }
 
-// The code magnitude of |y| (bits a, finite or saturating: min() clamps to fmax first).
-NL_TARGET_AVX512 inline __m512i encode_mag16(__m512i a, const Enc512& k) {
-  __m512i as = _mm512_min_epu32(a, k.as_max);
-  __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(as, k.shift), k.lsb_shift_one);
-  __m512i nor = _mm512_srli_epi32(_mm512_add_epi32(_mm512_add_epi32(as, k.rebias_round), lsb), k.shift);
-  __m512i sub = _mm512_sub_epi32(_mm512_castps_si512(_mm512_add_ps(_mm512_castsi512_ps(as), k.magic)), k.magic_bits);
-  return _mm512_mask_mov_epi32(nor, _mm512_cmplt_epu32_mask(as, k.min_normal), sub);
+// |y| (>= 0, not NaN) rounded to the FP8 grid by the FPU, saturating: adding m = 2^(E + shift)
+// (E: the exponent of |y|, at least the smallest normal's) leaves |y| rounded to nearest
+// even at the format's quantum 2^(E - mantissa bits), subtracting m gives it back exactly.
+// The code magnitude is then the bits of r * 2^-bias shifted down (exact: the grid's
+// values times 2^-bias are floats, the subnormal codes float subnormals).
+NL_TARGET_AVX512 inline __m512 round_grid16(__m512 ay, const Enc512& k) {
+  __m512 a = _mm512_min_ps(ay, k.fmax);
+  __m512i ex = _mm512_max_epu32(_mm512_and_si512(_mm512_castps_si512(a), _mm512_set1_epi32(0x7f800000)), k.min_normal);
+  __m512 m = _mm512_castsi512_ps(_mm512_add_epi32(ex, k.exp_shift));
+  return _mm512_sub_ps(_mm512_add_ps(a, m), m);
+}
+NL_TARGET_AVX512 inline __m512i grid_code16(__m512 r, const Enc512& k) {
+  return _mm512_srli_epi32(_mm512_castps_si512(_mm512_mul_ps(r, k.down)), k.shift);
 }
 // The full code of y: magnitude, NaN, sign.
 NL_TARGET_AVX512 inline __m512i encode16(__m512 y, const Enc512& k) {
   __m512i u = _mm512_castps_si512(y);
   __m512i a = _mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff));
-  __m512i c = _mm512_mask_mov_epi32(encode_mag16(a, k), _mm512_cmpgt_epu32_mask(a, _mm512_set1_epi32(0x7f800000)), k.nan_code);
+  __m512i mag = grid_code16(round_grid16(_mm512_castsi512_ps(a), k), k);
+  __m512i c = _mm512_mask_mov_epi32(mag, _mm512_cmpgt_epu32_mask(a, _mm512_set1_epi32(0x7f800000)), k.nan_code);
   return _mm512_ternarylogic_epi32(c, _mm512_srli_epi32(u, 24), k.sign80, 0xf8);  // c | (u >> 24 & 0x80)
 }
 // The low bytes of four 16-lane vectors as 64 consecutive bytes.
@@ -424,11 +432,10 @@ NL_TARGET_AVX512 void encode_metrics_avx512(const uint8_t* src, DType t, size_t 
   const int e = int((f32_bits(sc) >> 23) & 0xffu) - 126;
   const float p = bits_f32(uint32_t(127 - e) << 23);  // x' = |x| * p  (exact)
   const __m512 s = _mm512_set1_ps(sc), vp = _mm512_set1_ps(p);
-  const __m512 sq = _mm512_set1_ps(bits_f32(f32_bits(sc) + (uint32_t((e4 ? 120 : 112) - e) << 23)));  // q' = bits(mag << shift) * sq
+  const __m512 sq = _mm512_set1_ps(bits_f32(f32_bits(sc) - (uint32_t(e) << 23)));  // q' = grid value * sq = fl(t * s) * p
   const __m512 zero = _mm512_setzero_ps(), thr = _mm512_set1_ps(clip_threshold(f));
   const __m512i absmask = _mm512_set1_epi32(0x7fffffff), mag7f = _mm512_set1_epi8(0x7f), one8 = _mm512_set1_epi8(1);
   const __m512i sublim = _mm512_set1_epi8(e4 ? 7 : 3);
-  const int qshift = e4 ? 20 : 21;
   double ds;
   const uint64_t dsb = uint64_t(1023 + e) << 52;
   std::memcpy(&ds, &dsb, 8);
@@ -448,9 +455,9 @@ NL_TARGET_AVX512 void encode_metrics_avx512(const uint8_t* src, DType t, size_t 
         __m512 x = load16(src, t, i0 + i + 16 * h);
         __m512 ax = _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(x), absmask));
         __m512 ay = _mm512_div_ps(ax, s);
-        __m512i mag = encode_mag16(_mm512_castps_si512(ay), k);
-        c[h] = _mm512_ternarylogic_epi32(mag, _mm512_srli_epi32(_mm512_castps_si512(x), 24), k.sign80, 0xf8);
-        __m512 q = _mm512_mul_ps(_mm512_castsi512_ps(_mm512_slli_epi32(mag, qshift)), sq);
+        __m512 r = round_grid16(ay, k);
+        c[h] = _mm512_ternarylogic_epi32(grid_code16(r, k), _mm512_srli_epi32(_mm512_castps_si512(x), 24), k.sign80, 0xf8);
+        __m512 q = _mm512_mul_ps(r, sq);
         __m512 xs = _mm512_mul_ps(ax, vp);
         __m512 d = _mm512_sub_ps(q, xs);
         __m512 ad = _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(d), absmask));
