@@ -116,6 +116,28 @@ describe("fused metrics on BF16 spans with the rare cases", () => {
   }
 });
 
+describe("fused quantizer on F16 input vs its reference", () => {
+  const rows = 37, cols = 1001;
+  const h = new Uint16Array(rows * cols);
+  let seed = 5;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+  for (let i = 0; i < h.length; i++) h[i] = Math.floor(rand() * 0x7bff) | (rand() < 0.5 ? 0x8000 : 0);  // every finite F16 magnitude
+  for (const granularity of ["tensor", "channel", "block"] as Granularity[]) {
+    for (const format of ["e4m3", "e5m2"] as Fp8Format[]) {
+      it(`${granularity} ${format}`, () => {
+        const o: QuantizeOptions = { dtype: "F16", granularity, format, metrics: true, blockSize: 128, pad: true };
+        const a = quantizeArray("h", h, [rows, cols], o), b = quantizeArray("h", h, [rows, cols], { ...o, reference: true });
+        expect(firstDiff(a.scales, b.scales)).toBe(-1);
+        expect(firstDiff(a.codes, b.codes)).toBe(-1);
+        expect(a.metrics!.maxAbs).toBe(b.metrics!.maxAbs);
+        expect(a.metrics!.fracSubnormal).toBe(b.metrics!.fracSubnormal);
+        expect(a.metrics!.fracFlushedZero).toBe(b.metrics!.fracFlushedZero);
+        expect(Math.abs(a.metrics!.sqnrDb - b.metrics!.sqnrDb)).toBeLessThanOrEqual(1e-5);
+      });
+    }
+  }
+});
+
 describe("fused encoder vs the codec", () => {
   it("every BF16 value divided by several scales encodes like encodeFp8, both formats", () => {
     const all = new Uint16Array(65536).map((_, i) => i);

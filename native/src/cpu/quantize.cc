@@ -331,11 +331,28 @@ NL_TARGET_AVX512 inline Enc512 enc512(Fp8Format f) {
           _mm512_set1_ps(fp8_max(f)), _mm512_set1_ps(e4 ? 0x1p-120f : 0x1p-112f), _mm512_set1_epi32((e4 ? 20 : 21) << 23)};
 }
 
-NL_TARGET_AVX512 inline __m512 load16(const uint8_t* src, DType t, size_t i) {
-  if (t == DType::F32) return _mm512_loadu_ps(reinterpret_cast<const float*>(src) + i);
-  __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(reinterpret_cast<const uint16_t*>(src) + i));
-  if (t == DType::F16) return _mm512_cvtph_ps(h);
-  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+// 64 elements [i, i+64) of an F32 / BF16 / F16 buffer as four float vectors. BF16 comes
+// in an order of its own (a 16-bit value is the top of a float, so a 32-bit lane holding
+// two BF16 gives the odd one by masking, the even one by shifting: 2 ops per 32, not 4):
+// x[0] = elements 0, 2, .., 30, x[1] = 1, 3, .., 31, x[2] / x[3] the same from 32.
+// kPack64 below puts the codes back in memory order.
+template <DType T>
+NL_TARGET_AVX512 inline void load64(const uint8_t* src, size_t i, __m512* x) {
+  if constexpr (T == DType::F32) {
+    const float* f = reinterpret_cast<const float*>(src) + i;
+    for (int h = 0; h < 4; h++) x[h] = _mm512_loadu_ps(f + 16 * h);
+  } else if constexpr (T == DType::F16) {
+    const __m256i* h16 = reinterpret_cast<const __m256i*>(reinterpret_cast<const uint16_t*>(src) + i);
+    for (int h = 0; h < 4; h++) x[h] = _mm512_cvtph_ps(_mm256_loadu_si256(h16 + h));
+  } else {
+    const __m512i* b = reinterpret_cast<const __m512i*>(reinterpret_cast<const uint16_t*>(src) + i);
+    const __m512i hi = _mm512_set1_epi32(int(0xffff0000u));
+    for (int h = 0; h < 2; h++) {
+      __m512i raw = _mm512_loadu_si512(b + h);
+      x[2 * h] = _mm512_castsi512_ps(_mm512_slli_epi32(raw, 16));
+      x[2 * h + 1] = _mm512_castsi512_ps(_mm512_and_si512(raw, hi));
+    }
+  }
 }
 
 // |y| (>= 0, not NaN) rounded to the FP8 grid by the FPU, saturating: adding m = 2^(E + shift)
@@ -360,28 +377,41 @@ NL_TARGET_AVX512 inline __m512i encode16(__m512 y, const Enc512& k) {
   __m512i c = _mm512_mask_mov_epi32(mag, _mm512_cmpgt_epu32_mask(a, _mm512_set1_epi32(0x7f800000)), k.nan_code);
   return _mm512_ternarylogic_epi32(c, _mm512_srli_epi32(u, 24), k.sign80, 0xf8);  // c | (u >> 24 & 0x80)
 }
-// The low bytes of four 16-lane vectors as 64 consecutive bytes.
+// The low bytes of four 16-lane vectors (in load64's order for T) as 64 consecutive bytes.
+// Byte j of each half comes from byte idx[j] of the two vectors' 128 bytes.
+template <DType T>
 NL_TARGET_AVX512 inline __m512i pack64(__m512i c0, __m512i c1, __m512i c2, __m512i c3) {
-  alignas(64) static const uint8_t idx_lo[64] = {
-      0, 4, 8, 12, 16, 20, 24, 28, 32, 36, 40, 44, 48, 52, 56, 60, 64, 68, 72, 76, 80, 84, 88, 92, 96, 100, 104, 108, 112, 116, 120, 124,
-      0, 4, 8, 12, 16, 20, 24, 28, 32, 36, 40, 44, 48, 52, 56, 60, 64, 68, 72, 76, 80, 84, 88, 92, 96, 100, 104, 108, 112, 116, 120, 124};
-  const __m512i idx = _mm512_load_si512(idx_lo);
+  alignas(64) static const struct Idx {
+    uint8_t v[64];
+    Idx() {
+      for (int j = 0; j < 64; j++) {
+        int jj = j % 32;
+        v[j] = uint8_t(T == DType::BF16 ? (jj % 2 == 0 ? 2 * jj : 64 + 2 * (jj - 1)) : (jj < 16 ? 4 * jj : 64 + 4 * (jj - 16)));
+      }
+    }
+  } idx_table;
+  const __m512i idx = _mm512_load_si512(idx_table.v);
   __m512i lo = _mm512_permutex2var_epi8(c0, idx, c1), hi = _mm512_permutex2var_epi8(c2, idx, c3);
   return _mm512_inserti64x4(lo, _mm512_castsi512_si256(hi), 1);
 }
 
-NL_TARGET_AVX512 void encode_div_avx512(const uint8_t* src, DType t, size_t i0, size_t m, float sc, Fp8Format f, uint8_t* out) {
+template <DType T>
+NL_TARGET_AVX512 void encode_div_avx512_t(const uint8_t* src, size_t i0, size_t m, float sc, Fp8Format f, uint8_t* out) {
   const Enc512 k = enc512(f);
   const __m512 s = _mm512_set1_ps(sc);
   size_t i = 0;
   for (; i + 64 <= m; i += 64) {
-    __m512i c0 = encode16(_mm512_div_ps(load16(src, t, i0 + i), s), k);
-    __m512i c1 = encode16(_mm512_div_ps(load16(src, t, i0 + i + 16), s), k);
-    __m512i c2 = encode16(_mm512_div_ps(load16(src, t, i0 + i + 32), s), k);
-    __m512i c3 = encode16(_mm512_div_ps(load16(src, t, i0 + i + 48), s), k);
-    _mm512_storeu_si512(out + i, pack64(c0, c1, c2, c3));
+    __m512 x[4];
+    load64<T>(src, i0 + i, x);
+    _mm512_storeu_si512(out + i, pack64<T>(encode16(_mm512_div_ps(x[0], s), k), encode16(_mm512_div_ps(x[1], s), k),
+                                           encode16(_mm512_div_ps(x[2], s), k), encode16(_mm512_div_ps(x[3], s), k)));
   }
-  if (i < m) encode_div_avx2(src, t, i0 + i, m - i, sc, f, out + i, nullptr);
+  if (i < m) encode_div_avx2(src, T, i0 + i, m - i, sc, f, out + i, nullptr);
+}
+void encode_div_avx512(const uint8_t* src, DType t, size_t i0, size_t m, float sc, Fp8Format f, uint8_t* out) {
+  if (t == DType::BF16) encode_div_avx512_t<DType::BF16>(src, i0, m, sc, f, out);
+  else if (t == DType::F16) encode_div_avx512_t<DType::F16>(src, i0, m, sc, f, out);
+  else encode_div_avx512_t<DType::F32>(src, i0, m, sc, f, out);
 }
 
 // Exact max |fl(table[c] * s) - x| over a span, in double like the reference.
@@ -424,8 +454,10 @@ NL_TARGET_AVX512 inline __m512d widen_fma(__m512d acc, __m512 v, __m512d w) {
   return _mm512_fmadd_pd(_mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))), w, acc);
 }
 
-NL_TARGET_AVX512 void encode_metrics_avx512(const uint8_t* src, DType t, size_t i0, size_t m, float sc, Fp8Format f, uint8_t* out,
-                                            Metrics512& st, QuantMetrics* acc) {
+template <DType T>
+NL_TARGET_AVX512 void encode_metrics_avx512_t(const uint8_t* src, size_t i0, size_t m, float sc, Fp8Format f, uint8_t* out,
+                                              Metrics512& st, QuantMetrics* acc) {
+  const DType t = T;
   const bool e4 = f == Fp8Format::E4M3;
   const Enc512 k = enc512(f);
   // sc in [2^(e-1), 2^e) (normal: metrics512_ok); powers of two made from bits (no libm per span).
@@ -451,8 +483,10 @@ NL_TARGET_AVX512 void encode_metrics_avx512(const uint8_t* src, DType t, size_t 
     uint64_t zeros = 0, clipped = 0, magzero = 0, subn = 0, mone = 0;
     for (int g = 0; g < 2 && i + 64 <= m; g++, i += 64) {  // runs of 128 elements: 8 float terms per lane
       __m512i c[4];
+      __m512 xv[4];
+      load64<T>(src, i0 + i, xv);
       for (int h = 0; h < 4; h++) {
-        __m512 x = load16(src, t, i0 + i + 16 * h);
+        __m512 x = xv[h];
         __m512 ax = _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(x), absmask));
         __m512 ay = _mm512_div_ps(ax, s);
         __m512 r = round_grid16(ay, k);
@@ -470,7 +504,7 @@ NL_TARGET_AVX512 void encode_metrics_avx512(const uint8_t* src, DType t, size_t 
         zeros += __builtin_popcount(_mm512_cmp_ps_mask(ax, zero, _CMP_EQ_OQ));
         clipped += __builtin_popcount(_mm512_cmp_ps_mask(ay, thr, _CMP_GT_OQ));
       }
-      __m512i packed = pack64(c[0], c[1], c[2], c[3]);
+      __m512i packed = pack64<T>(c[0], c[1], c[2], c[3]);
       _mm512_storeu_si512(out + i, packed);
       __m512i mb = _mm512_and_si512(packed, mag7f);
       magzero += __builtin_popcountll(_mm512_cmpeq_epi8_mask(mb, _mm512_setzero_si512()));
@@ -514,7 +548,61 @@ NL_TARGET_AVX512 void encode_metrics_avx512(const uint8_t* src, DType t, size_t 
   }
   if (i < m) encode_div_avx2(src, t, i0 + i, m - i, sc, f, out + i, acc);
 }
+// max |x| of a span on AVX-512 as an integer max of the magnitude bits (IEEE magnitudes
+// order like their bits): BF16 / F16 as 16-bit lanes straight from memory, 32 per op.
+// A maximum beyond the finite range means NaN / Inf in the span: then the AVX2 loop
+// takes it (finite max and the non-finite count).
+template <DType T>
+NL_TARGET_AVX512 float amax_avx512_t(const uint8_t* src, size_t i0, size_t m, uint32_t* nonfinite) {
+  constexpr bool wide = T == DType::F32;
+  const size_t per = wide ? 16 : 32;  // elements per 64-byte vector
+  const __m512i mask = _mm512_set1_epi32(wide ? 0x7fffffff : 0x7fff7fff);
+  const uint8_t* base = src + i0 * (wide ? 4 : 2);
+  __m512i mx0 = _mm512_setzero_si512(), mx1 = mx0;
+  size_t i = 0;
+  for (; i + 2 * per <= m; i += 2 * per) {
+    __m512i a = _mm512_and_si512(_mm512_loadu_si512(base + i * (wide ? 4 : 2)), mask);
+    __m512i b = _mm512_and_si512(_mm512_loadu_si512(base + (i + per) * (wide ? 4 : 2)), mask);
+    if constexpr (wide) { mx0 = _mm512_max_epu32(mx0, a); mx1 = _mm512_max_epu32(mx1, b); }
+    else { mx0 = _mm512_max_epu16(mx0, a); mx1 = _mm512_max_epu16(mx1, b); }
+  }
+  uint32_t top;
+  if constexpr (wide) {
+    top = _mm512_reduce_max_epu32(_mm512_max_epu32(mx0, mx1));
+  } else {
+    __m512i v = _mm512_max_epu16(mx0, mx1);
+    v = _mm512_max_epu16(v, _mm512_srli_epi32(v, 16));  // the max of both halves in the low 16 bits
+    top = _mm512_reduce_max_epu32(_mm512_and_si512(v, _mm512_set1_epi32(0xffff)));
+  }
+  float r;
+  uint32_t finite_top;
+  if constexpr (T == DType::F32) { r = bits_f32(top); finite_top = 0x7f7fffffu; }
+  else if constexpr (T == DType::BF16) { r = bits_f32(top << 16); finite_top = 0x7f7fu; }
+  else { r = _cvtsh_ss(uint16_t(top)); finite_top = 0x7bffu; }
+  if (top > finite_top) return amax_avx2(src, T, i0, m, nonfinite);
+  if (i < m) r = std::max(r, amax_avx2(src, T, i0 + i, m - i, nonfinite));
+  return r;
+}
+float amax_avx512(const uint8_t* src, DType t, size_t i0, size_t m, uint32_t* nonfinite) {
+  if (t == DType::BF16) return amax_avx512_t<DType::BF16>(src, i0, m, nonfinite);
+  if (t == DType::F16) return amax_avx512_t<DType::F16>(src, i0, m, nonfinite);
+  return amax_avx512_t<DType::F32>(src, i0, m, nonfinite);
+}
+
+void encode_metrics_avx512(const uint8_t* src, DType t, size_t i0, size_t m, float sc, Fp8Format f, uint8_t* out, Metrics512& st,
+                           QuantMetrics* acc) {
+  if (t == DType::BF16) encode_metrics_avx512_t<DType::BF16>(src, i0, m, sc, f, out, st, acc);
+  else if (t == DType::F16) encode_metrics_avx512_t<DType::F16>(src, i0, m, sc, f, out, st, acc);
+  else encode_metrics_avx512_t<DType::F32>(src, i0, m, sc, f, out, st, acc);
+}
 #pragma GCC diagnostic pop
+#endif
+
+#if NL_X86
+// max |x| of a span read straight from the source (direct_source), the best SIMD level.
+float amax_direct(const TensorSource& s, size_t i0, size_t m, uint32_t* nonfinite) {
+  return cpu_has_avx512vbmi() ? amax_avx512(s.data, s.dtype, i0, m, nonfinite) : amax_avx2(s.data, s.dtype, i0, m, nonfinite);
+}
 #endif
 
 // Per-block amax (finite values), multi-threaded; adds the non-finite count.
@@ -532,7 +620,7 @@ std::vector<float> block_amax(const TensorSource& s, const QuantParams& p, uint6
       for (size_t c0 = 0; c0 < s.cols;) {
         size_t m = std::min({kSpan, s.cols - c0, p.block_cols - c0 % p.block_cols});
 #if NL_X86
-        float v = direct_source(s) ? amax_avx2(s.data, s.dtype, r * s.cols + c0, m, &bad) : span_amax(read_span(s, r, c0, m, buf), m, &bad);
+        float v = direct_source(s) ? amax_direct(s, r * s.cols + c0, m, &bad) : span_amax(read_span(s, r, c0, m, buf), m, &bad);
 #else
         float v = span_amax(read_span(s, r, c0, m, buf), m, &bad);
 #endif
@@ -711,7 +799,7 @@ QuantResult quantize_fp8(const TensorSource& s, const QuantParams& p, float* sca
           for (size_t c0 = 0; c0 < s.cols;) {
             size_t m = std::min({kSpan, s.cols - c0, p.block_cols - c0 % p.block_cols});
 #if NL_X86
-            float v = direct_source(s) ? amax_avx2(s.data, s.dtype, r * s.cols + c0, m, &bad)
+            float v = direct_source(s) ? amax_direct(s, r * s.cols + c0, m, &bad)
                                        : span_amax(read_span(s, r, c0, m, buf), m, &bad);
 #else
             float v = span_amax(read_span(s, r, c0, m, buf), m, &bad);
