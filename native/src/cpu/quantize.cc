@@ -377,6 +377,41 @@ NL_TARGET_AVX512 inline __m512i encode16(__m512 y, const Enc512& k) {
   __m512i c = _mm512_mask_mov_epi32(mag, _mm512_cmpgt_epu32_mask(a, _mm512_set1_epi32(0x7f800000)), k.nan_code);
   return _mm512_ternarylogic_epi32(c, _mm512_srli_epi32(u, 24), k.sign80, 0xf8);  // c | (u >> 24 & 0x80)
 }
+// load64's |x| for the metrics kernel, with the 64 sign bits in memory order (for the
+// packed codes) and the number of zeros, both taken from the raw 16/32-bit values.
+template <DType T>
+NL_TARGET_AVX512 inline void load64_abs(const uint8_t* src, size_t i, __m512* ax, uint64_t* sign, uint64_t* zeros) {
+  const __m512i absmask = _mm512_set1_epi32(0x7fffffff);
+  uint64_t sg = 0, z = 0;
+  if constexpr (T == DType::BF16) {
+    const __m512i* b = reinterpret_cast<const __m512i*>(reinterpret_cast<const uint16_t*>(src) + i);
+    for (int h = 0; h < 2; h++) {
+      __m512i raw = _mm512_loadu_si512(b + h);
+      __m512i a = _mm512_and_si512(raw, _mm512_set1_epi32(0x7fff7fff));
+      ax[2 * h] = _mm512_castsi512_ps(_mm512_slli_epi32(a, 16));
+      ax[2 * h + 1] = _mm512_castsi512_ps(_mm512_and_si512(a, _mm512_set1_epi32(int(0xffff0000u))));
+      sg |= uint64_t(_mm512_movepi16_mask(raw)) << (32 * h);
+      z += __builtin_popcount(_mm512_testn_epi16_mask(a, a));
+    }
+  } else {
+    for (int h = 0; h < 4; h++) {
+      __m512i u;
+      if constexpr (T == DType::F32) {
+        u = _mm512_castps_si512(_mm512_loadu_ps(reinterpret_cast<const float*>(src) + i + 16 * h));
+      } else {
+        __m256i h16 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(reinterpret_cast<const uint16_t*>(src) + i) + h);
+        u = _mm512_castps_si512(_mm512_cvtph_ps(h16));
+      }
+      __m512i a = _mm512_and_si512(u, absmask);
+      ax[h] = _mm512_castsi512_ps(a);
+      sg |= uint64_t(_mm512_movepi32_mask(u)) << (16 * h);
+      z += __builtin_popcount(_mm512_testn_epi32_mask(a, a));
+    }
+  }
+  *sign = sg;
+  *zeros = z;
+}
+
 // The low bytes of four 16-lane vectors (in load64's order for T) as 64 consecutive bytes.
 // Byte j of each half comes from byte idx[j] of the two vectors' 128 bytes.
 template <DType T>
@@ -466,7 +501,7 @@ NL_TARGET_AVX512 void encode_metrics_avx512_t(const uint8_t* src, size_t i0, siz
   const __m512 s = _mm512_set1_ps(sc), vp = _mm512_set1_ps(p);
   const __m512 sq = _mm512_set1_ps(bits_f32(f32_bits(sc) - (uint32_t(e) << 23)));  // q' = grid value * sq = fl(t * s) * p
   const __m512 zero = _mm512_setzero_ps(), thr = _mm512_set1_ps(clip_threshold(f));
-  const __m512i absmask = _mm512_set1_epi32(0x7fffffff), mag7f = _mm512_set1_epi8(0x7f), one8 = _mm512_set1_epi8(1);
+  const __m512i absmask = _mm512_set1_epi32(0x7fffffff), sign80 = _mm512_set1_epi8(char(0x80)), one8 = _mm512_set1_epi8(1);
   const __m512i sublim = _mm512_set1_epi8(e4 ? 7 : 3);
   double ds;
   const uint64_t dsb = uint64_t(1023 + e) << 52;
@@ -483,14 +518,15 @@ NL_TARGET_AVX512 void encode_metrics_avx512_t(const uint8_t* src, size_t i0, siz
     uint64_t zeros = 0, clipped = 0, magzero = 0, subn = 0, mone = 0;
     for (int g = 0; g < 2 && i + 64 <= m; g++, i += 64) {  // runs of 128 elements: 8 float terms per lane
       __m512i c[4];
-      __m512 xv[4];
-      load64<T>(src, i0 + i, xv);
+      __m512 axv[4];
+      uint64_t sign, z;
+      load64_abs<T>(src, i0 + i, axv, &sign, &z);
+      zeros += z;
       for (int h = 0; h < 4; h++) {
-        __m512 x = xv[h];
-        __m512 ax = _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(x), absmask));
+        __m512 ax = axv[h];
         __m512 ay = _mm512_div_ps(ax, s);
         __m512 r = round_grid16(ay, k);
-        c[h] = _mm512_ternarylogic_epi32(grid_code16(r, k), _mm512_srli_epi32(_mm512_castps_si512(x), 24), k.sign80, 0xf8);
+        c[h] = grid_code16(r, k);
         __m512 q = _mm512_mul_ps(r, sq);
         __m512 xs = _mm512_mul_ps(ax, vp);
         __m512 d = _mm512_sub_ps(q, xs);
@@ -501,12 +537,10 @@ NL_TARGET_AVX512 void encode_metrics_avx512_t(const uint8_t* src, size_t i0, siz
         qq = _mm512_fmadd_ps(q, q, qq);
         sabs = _mm512_add_ps(sabs, ad);
         rmabs = _mm512_max_ps(rmabs, ad);
-        zeros += __builtin_popcount(_mm512_cmp_ps_mask(ax, zero, _CMP_EQ_OQ));
         clipped += __builtin_popcount(_mm512_cmp_ps_mask(ay, thr, _CMP_GT_OQ));
       }
-      __m512i packed = pack64<T>(c[0], c[1], c[2], c[3]);
-      _mm512_storeu_si512(out + i, packed);
-      __m512i mb = _mm512_and_si512(packed, mag7f);
+      __m512i mb = pack64<T>(c[0], c[1], c[2], c[3]);  // magnitudes, memory order
+      _mm512_storeu_si512(out + i, _mm512_mask_add_epi8(mb, sign, mb, sign80));  // codes: + 0x80 (= | 0x80) where x < 0
       magzero += __builtin_popcountll(_mm512_cmpeq_epi8_mask(mb, _mm512_setzero_si512()));
       subn += __builtin_popcountll(_mm512_cmplt_epu8_mask(_mm512_sub_epi8(mb, one8), sublim));
       mone += __builtin_popcountll(_mm512_cmpeq_epi8_mask(mb, one8));
