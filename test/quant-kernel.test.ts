@@ -47,7 +47,7 @@ describe("fused FP8 quantizer vs its reference", () => {
   for (let i = 0; i < x.length; i++) x[i] = (rand() - 0.5) * Math.exp(rand() * 10 - 5);
   x[5] = 0; x[77] = 1e-12;
   for (const granularity of ["tensor", "channel", "block"] as Granularity[]) {
-    for (const scale of ["amax", "percentile:99.9", "search:16:0.6"]) {
+    for (const scale of ["amax", "percentile:99.9", "percentile:50", "search:16:0.6"]) {
       it(`${granularity} ${scale}`, () => {
         const o: QuantizeOptions = { granularity, scale, blockSize: [64, 32], pad: true };
         const a = quantizeArray("x", x, [rows, cols], o), b = quantizeArray("x", x, [rows, cols], { ...o, reference: true });
@@ -95,7 +95,8 @@ describe("fused metrics on BF16 spans with the rare cases", () => {
   bits[3 * cols + 200] = 0x7fc0; bits[7 * cols + 5] = 0x7f80; bits[9 * cols + 999] = 0xff80;  // NaN, +Inf, -Inf
   for (const format of ["e4m3", "e5m2"] as Fp8Format[]) {
     for (const [name, o] of [["channel amax", { granularity: "channel" }], ["tensor, clipping scale", { scales: new Float32Array([1e-3]) }],
-      ["block amax", { granularity: "block", blockSize: 128, pad: true }]] as const) {
+      ["block amax", { granularity: "block", blockSize: 128, pad: true }], ["channel percentile", { granularity: "channel", scale: "percentile:99.9" }],
+      ["tensor percentile", { granularity: "tensor", scale: "percentile:99.99" }]] as const) {
       it(`${format} ${name}`, () => {
         const opts: QuantizeOptions = { dtype: "BF16", format, nonFinite: "warn", metrics: true, ...o };
         const a = quantizeArray("x", bits, [rows, cols], opts), b = quantizeArray("x", bits, [rows, cols], { ...opts, reference: true });

@@ -194,6 +194,103 @@ float percentile_of(std::vector<float>& v, double q, bool sort_all) {
   return w < 0.5f ? std::fma(w, diff, a) : std::fma(-diff, 1.0f - w, b);
 }
 
+// Max finite |x| of each 64-value chunk, and the count of finite values (vectorised).
+NL_SIMD_CLONES void chunk_max64(const float* x, size_t nchunks, float* mx, uint32_t* finite) {
+  uint32_t fin = 0;
+  for (size_t c = 0; c < nchunks; c++) {
+    float am[16] = {};
+    uint32_t nf[16] = {};
+    for (int g = 0; g < 4; g++) {
+      for (int j = 0; j < 16; j++) {
+        float a = std::fabs(x[64 * c + 16 * g + j]);
+        bool ok = a <= FLT_MAX;
+        am[j] = std::max(am[j], ok ? a : 0.0f);
+        nf[j] += ok;
+      }
+    }
+    float r = 0;
+    for (int j = 0; j < 16; j++) { r = std::max(r, am[j]); fin += nf[j]; }
+    mx[c] = r;
+  }
+  *finite += fin;
+}
+
+// The largest values of a block, for a high percentile without keeping (and selecting
+// in) a copy of the whole block: every |x| at or above a threshold is kept; when the
+// buffer holds 2k + 64 values it is cut back to the k largest (ties kept) and the
+// threshold raised to the k-th largest. What stays is always every value of the block
+// at or above the threshold, i.e. the top m >= min(k, n) of the multiset, so the
+// percentile's two order statistics are read from it when they lie in that top
+// (rank_need() sizes k so that they do); otherwise the caller takes the full path.
+struct TopValues {
+  std::vector<float> v;
+  float thr = 0.0f;    // keep a >= thr (0 keeps everything, zeros included)
+  size_t k = 0;
+  uint64_t finite = 0;
+  void reset(size_t keep) { v.clear(); thr = 0.0f; k = keep; finite = 0; }
+  void push(const float* x, size_t m) {  // m <= kSpan
+    float mx[kSpan / 64];
+    size_t nc = m / 64;
+    uint32_t fin = 0;
+    chunk_max64(x, nc, mx, &fin);  // most chunks hold nothing at or above thr: skipped
+    finite += fin;
+    for (size_t c = 0; c < nc; c++)
+      if (mx[c] >= thr) add(x + 64 * c, 64, false);
+    add(x + 64 * nc, m - 64 * nc, true);
+  }
+  void add(const float* x, size_t m, bool count) {
+    for (size_t i = 0; i < m; i++) {
+      float a = std::fabs(x[i]);
+      if (!(a <= FLT_MAX)) continue;
+      finite += count;
+      if (a >= thr) v.push_back(a);
+    }
+    if (v.size() >= 2 * k + 64) prune();
+  }
+  void prune() {
+    if (v.size() <= k) return;
+    std::nth_element(v.begin(), v.begin() + (v.size() - k), v.end());
+    thr = v[v.size() - k];
+    v.erase(std::remove_if(v.begin(), v.end(), [&](float a) { return a < thr; }), v.end());
+  }
+  void merge(const TopValues& o) {
+    v.insert(v.end(), o.v.begin(), o.v.end());
+    finite += o.finite;
+    // the union holds every value >= max of the two thresholds
+    thr = std::max(thr, o.thr);
+    v.erase(std::remove_if(v.begin(), v.end(), [&](float a) { return a < thr; }), v.end());
+  }
+};
+
+// How many of the largest values the q-th percentile of n values reads (with slack for
+// fewer finite values than n), or 0 when that is most of the block (take the full path).
+size_t rank_need(size_t n, double q) {
+  if (n < 2) return 0;
+  float pos = float(q / 100.0) * float(n - 1);
+  size_t lo = size_t(std::floor(pos));
+  size_t need = n - std::min(n, lo) + 4;
+  return need * 4 > n ? 0 : need;
+}
+
+// percentile_of (same float arithmetic) from a TopValues holding the top of `finite` values;
+// false when the order statistics it needs are below what it holds.
+bool percentile_of_top(TopValues& t, double q, float* out) {
+  size_t n = t.finite;
+  if (n == 0) { *out = 0.0f; return true; }
+  float qf = float(q / 100.0);
+  float pos = qf * float(n - 1);
+  size_t lo = size_t(std::floor(pos)), hi = std::min(n - 1, size_t(std::ceil(pos)));
+  float w = pos - float(lo);
+  if (t.v.size() > n) return false;
+  size_t off = n - t.v.size();  // t.v holds ranks [off, n) once sorted
+  if (lo < off) return false;
+  std::sort(t.v.begin(), t.v.end());
+  float a = t.v[lo - off], b = t.v[hi - off];
+  float diff = b - a;
+  *out = w < 0.5f ? std::fma(w, diff, a) : std::fma(-diff, 1.0f - w, b);
+  return true;
+}
+
 #if NL_X86
 // The fused path's inner loops on AVX2, reading F32/BF16/F16 straight from the source:
 // amax, then y = x / s, the saturating encoder, and (optionally) the error sums in double
@@ -716,17 +813,62 @@ void choose_scales(const TensorSource& s, const QuantParams& p, const std::vecto
   if (p.mode == ScaleMode::Amax) {
     for (size_t b = 0; b < nb; b++) scales[b] = scale_of(amax[b], p.format);
   } else if (p.mode == ScaleMode::Percentile) {
-    for_chunks(nb, 1, [&](int, size_t bb, size_t be) {
-      alignas(64) float buf[kSpan];
+    // The full path: a copy of the block's finite |x|, nth_element (low percentiles, or
+    // when the top did not reach far enough).
+    auto full = [&](size_t b, float* buf) {
       std::vector<float> v;
-      for (size_t b = bb; b < be; b++) {
-        v.clear();
-        for_block_spans(s, p, b, buf, [&](const float* x, size_t m) {
-          for (size_t i = 0; i < m; i++) { float a = std::fabs(x[i]); if (a <= FLT_MAX) v.push_back(a); }
-        });
-        scales[b] = scale_of(percentile_of(v, p.percentile, false), p.format);
+      for_block_spans(s, p, b, buf, [&](const float* x, size_t m) {
+        for (size_t i = 0; i < m; i++) { float a = std::fabs(x[i]); if (a <= FLT_MAX) v.push_back(a); }
+      });
+      scales[b] = scale_of(percentile_of(v, p.percentile, false), p.format);
+    };
+    size_t gc = grid_cols(s, p);
+    auto block_elems = [&](size_t b) {
+      size_t r0 = (b / gc) * p.block_rows, c0 = (b % gc) * p.block_cols;
+      return (std::min(s.rows, r0 + p.block_rows) - r0) * (std::min(s.cols, c0 + p.block_cols) - c0);
+    };
+    if (nb >= size_t(4 * T)) {  // many blocks: a block per work item
+      for_chunks(nb, 1, [&](int, size_t bb, size_t be) {
+        alignas(64) float buf[kSpan];
+        TopValues top;
+        for (size_t b = bb; b < be; b++) {
+          size_t need = rank_need(block_elems(b), p.percentile);
+          if (need == 0) { full(b, buf); continue; }
+          top.reset(need);
+          for_block_spans(s, p, b, buf, [&](const float* x, size_t m) { top.push(x, m); });
+          float clip;
+          if (percentile_of_top(top, p.percentile, &clip)) scales[b] = scale_of(clip, p.format);
+          else full(b, buf);
+        }
+      });
+    } else {  // few big blocks: rows split across threads, the tops merged per block
+      std::vector<std::vector<TopValues>> tops(T, std::vector<TopValues>(nb));
+      std::vector<size_t> need(nb);
+      for (size_t b = 0; b < nb; b++) {
+        need[b] = rank_need(block_elems(b), p.percentile);
+        for (int t = 0; t < T; t++) tops[t][b].reset(need[b] ? need[b] : SIZE_MAX / 4);
       }
-    });
+      for_chunks(s.rows, std::max<size_t>(1, kGrainElems / std::max<size_t>(1, s.cols)), [&](int t, size_t rb, size_t re) {
+        alignas(64) float buf[kSpan];
+        for (size_t r = rb; r < re; r++) {
+          for (size_t c0 = 0; c0 < s.cols;) {
+            size_t m = std::min({kSpan, s.cols - c0, p.block_cols - c0 % p.block_cols});
+            tops[t][(r / p.block_rows) * gc + c0 / p.block_cols].push(read_span(s, r, c0, m, buf), m);
+            c0 += m;
+          }
+        }
+      });
+      for_chunks(nb, 1, [&](int, size_t bb, size_t be) {
+        alignas(64) float buf[kSpan];
+        for (size_t b = bb; b < be; b++) {
+          TopValues& top = tops[0][b];
+          for (int t = 1; t < T; t++) { top.merge(tops[t][b]); std::vector<float>().swap(tops[t][b].v); }
+          float clip;
+          if (percentile_of_top(top, p.percentile, &clip)) scales[b] = scale_of(clip, p.format);
+          else full(b, buf);
+        }
+      });
+    }
   } else if (p.mode == ScaleMode::Search) {
     size_t steps = size_t(std::max(1, p.search_steps));
     if (nb >= size_t(4 * T)) {  // many blocks: a block per work item
