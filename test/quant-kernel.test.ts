@@ -96,7 +96,8 @@ describe("fused metrics on BF16 spans with the rare cases", () => {
   for (const format of ["e4m3", "e5m2"] as Fp8Format[]) {
     for (const [name, o] of [["channel amax", { granularity: "channel" }], ["tensor, clipping scale", { scales: new Float32Array([1e-3]) }],
       ["block amax", { granularity: "block", blockSize: 128, pad: true }], ["channel percentile", { granularity: "channel", scale: "percentile:99.9" }],
-      ["tensor percentile", { granularity: "tensor", scale: "percentile:99.99" }]] as const) {
+      ["tensor percentile", { granularity: "tensor", scale: "percentile:99.99" }], ["channel search", { granularity: "channel", scale: "search:12:0.5" }],
+      ["tensor search", { granularity: "tensor", scale: "search:12:0.5" }]] as const) {
       it(`${format} ${name}`, () => {
         const opts: QuantizeOptions = { dtype: "BF16", format, nonFinite: "warn", metrics: true, ...o };
         const a = quantizeArray("x", bits, [rows, cols], opts), b = quantizeArray("x", bits, [rows, cols], { ...opts, reference: true });

@@ -720,6 +720,32 @@ float amax_avx512(const uint8_t* src, DType t, size_t i0, size_t m, uint32_t* no
   return amax_avx512_t<DType::F32>(src, i0, m, nonfinite);
 }
 
+// The search's squared error of each candidate scale over one span of floats: per value
+// y = |x| / s rounded to the grid (round_grid16), q = r * s, then (q - |x|)^2 in double
+// lanes, like the reference's per-value double error (|q - x| is the same with signs);
+// non-finite x are left out; the tail is read with a mask (zeros add no error).
+NL_TARGET_AVX512 void candidate_errors_avx512(const float* x, size_t m, const std::vector<float>& scales, Fp8Format f, double* err) {
+  const Enc512 k = enc512(f);
+  const __m512 big = _mm512_set1_ps(FLT_MAX);
+  const __m512i absmask = _mm512_set1_epi32(0x7fffffff);
+  for (size_t c = 0; c < scales.size(); c++) {
+    const __m512 s = _mm512_set1_ps(scales[c]);
+    __m512d e0 = _mm512_setzero_pd(), e1 = e0;
+    for (size_t i = 0; i < m; i += 16) {
+      __mmask16 live = m - i >= 16 ? __mmask16(0xffff) : __mmask16((1u << (m - i)) - 1);
+      __m512 ax = _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(_mm512_maskz_loadu_ps(live, x + i)), absmask));
+      __mmask16 fin = _mm512_cmp_ps_mask(ax, big, _CMP_LE_OQ);
+      __m512 q = _mm512_mul_ps(round_grid16(_mm512_div_ps(ax, s), k), s);
+      __m512d dl = _mm512_sub_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(q)), _mm512_cvtps_pd(_mm512_castps512_ps256(ax)));
+      __m512d dh = _mm512_sub_pd(_mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(q), 1))),
+                                 _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(ax), 1))));
+      e0 = _mm512_mask3_fmadd_pd(dl, dl, e0, __mmask8(fin));
+      e1 = _mm512_mask3_fmadd_pd(dh, dh, e1, __mmask8(fin >> 8));
+    }
+    err[c] += _mm512_reduce_add_pd(_mm512_add_pd(e0, e1));
+  }
+}
+
 void encode_metrics_avx512(const uint8_t* src, DType t, size_t i0, size_t m, float sc, Fp8Format f, uint8_t* out, Metrics512& st,
                            QuantMetrics* acc) {
   if (t == DType::BF16) encode_metrics_avx512_t<DType::BF16>(src, i0, m, sc, f, out, st, acc);
@@ -787,6 +813,9 @@ void for_block_spans(const TensorSource& s, const QuantParams& p, size_t b, floa
 
 // Sum of squared errors of each candidate scale over one span.
 void candidate_errors(const float* x, size_t m, const std::vector<float>& scales, Fp8Format f, double* err, uint8_t* codes) {
+#if NL_X86
+  if (cpu_has_avx512vbmi()) return candidate_errors_avx512(x, m, scales, f, err);
+#endif
   const float* table = fp8_decode_table(f);
   for (size_t k = 0; k < scales.size(); k++) {
     float sc = scales[k];
