@@ -6,8 +6,8 @@
 //    The encoder is a branch-free version of f32_to_fp8 (saturating) so the compiler
 //    vectorises division and encoding (x / scale, like torch, not x * (1 / scale)).
 //    On x86 the spans are read straight from F32/BF16/F16 by AVX-512 (VBMI) or AVX2 loops;
-//    the AVX-512 error sums run in float over 128 elements before going to double (within
-//    ~1e-6 relative of the all-double reference; counts and max |error| stay exact).
+//    the AVX-512 error sums run in float over 256 elements before going to double (within
+//    ~1.1e-6 relative of the all-double reference; counts and max |error| stay exact).
 //  - quantize_fp8_reference: one thread, plain loops, the scalar codec of fp8.h, doubles,
 //    std::sort for percentiles. The tests require both to give identical scales and codes.
 #include "cpu/quantize.h"
@@ -411,9 +411,9 @@ NL_TARGET_AVX2 void encode_div_avx2(const uint8_t* src, DType t, size_t i0, size
 // Without metrics: the full saturating encoder (NaN and Inf handled in the lanes).
 // With metrics, per span: magnitudes only (x and its code share a sign, so x*q, q*q,
 // (q-x)^2 and |q-x| need no sign), values rescaled by p = 2^-e (e: the exponent of the
-// scale) so that squares neither overflow nor underflow, float partial sums over 128
-// elements (8 terms per lane) folded into double lanes, the counts from masks and from
-// the packed code bytes. A run of 128 holding a non-finite value, or whose sums overflow,
+// scale) so that squares neither overflow nor underflow, float partial sums over 256
+// elements (16 terms per lane) folded into double lanes, the counts from masks and from
+// the packed code bytes. A run of 256 holding a non-finite value, or whose sums overflow,
 // is redone by the AVX2 path; max |q - x| is taken exactly (see below). The encoder rounds
 // on the FPU (round_grid16), which needs subnormals kept (MXCSR FTZ/DAZ off, as in Node).
 struct Enc512 {
@@ -613,7 +613,7 @@ NL_TARGET_AVX512 void encode_metrics_avx512_t(const uint8_t* src, size_t i0, siz
     const size_t run0 = i;
     __m512 sig = zero, noise = zero, dot = zero, qq = zero, sabs = zero, rmabs = zero;
     uint64_t zeros = 0, clipped = 0, magzero = 0, subn = 0, mone = 0;
-    for (int g = 0; g < 2 && i + 64 <= m; g++, i += 64) {  // runs of 128 elements: 8 float terms per lane
+    for (int g = 0; g < 4 && i + 64 <= m; g++, i += 64) {  // runs of 256 elements: 16 float terms per lane
       __m512i c[4];
       __m512 axv[4];
       uint64_t sign, z;
