@@ -679,6 +679,102 @@ NL_TARGET_AVX512 void encode_metrics_avx512_t(const uint8_t* src, size_t i0, siz
   }
   if (i < m) encode_div_avx2(src, t, i0 + i, m - i, sc, f, out + i, acc);
 }
+// The metrics kernel on AVX2 (CPUs without AVX-512 VBMI): the same scheme as the AVX-512
+// one (magnitudes, values rescaled by 2^-e, FPU grid rounding, float partial sums over
+// runs of 128 = 16 terms per lane folded into the double lanes of Metrics512, exact
+// counts and max |d|, non-finite runs redone by encode_div_avx2), eight lanes at a time.
+NL_TARGET_AVX2 inline __m256 round_grid8(__m256 ay, __m256 fmax, __m256i min_normal, __m256i exp_shift) {
+  __m256 a = _mm256_min_ps(ay, fmax);
+  __m256i ex = _mm256_max_epu32(_mm256_and_si256(_mm256_castps_si256(a), _mm256_set1_epi32(0x7f800000)), min_normal);
+  __m256 m = _mm256_castsi256_ps(_mm256_add_epi32(ex, exp_shift));
+  return _mm256_sub_ps(_mm256_add_ps(a, m), m);
+}
+NL_TARGET_AVX2 inline __m256d fold4(__m256d acc, __m128 v, __m256d w) { return _mm256_fmadd_pd(_mm256_cvtps_pd(v), w, acc); }
+
+NL_TARGET_AVX2 void encode_metrics_avx2(const uint8_t* src, DType t, size_t i0, size_t m, float sc, Fp8Format f, uint8_t* out,
+                                        Metrics512& st, QuantMetrics* acc) {
+  const bool e4 = f == Fp8Format::E4M3;
+  const int e = int((f32_bits(sc) >> 23) & 0xffu) - 126;  // sc in [2^(e-1), 2^e), normal (metrics512_ok)
+  const __m256 s = _mm256_set1_ps(sc), vp = _mm256_set1_ps(bits_f32(uint32_t(127 - e) << 23));
+  const __m256 sq = _mm256_set1_ps(bits_f32(f32_bits(sc) - (uint32_t(e) << 23)));
+  const __m256 fmax = _mm256_set1_ps(fp8_max(f)), down = _mm256_set1_ps(e4 ? 0x1p-120f : 0x1p-112f);
+  const __m256i min_normal = _mm256_set1_epi32(e4 ? 0x3c800000 : 0x38800000), exp_shift = _mm256_set1_epi32((e4 ? 20 : 21) << 23);
+  const __m128i shift = _mm_cvtsi32_si128(e4 ? 20 : 21);
+  const __m256 zero = _mm256_setzero_ps(), thr = _mm256_set1_ps(clip_threshold(f)), sign = _mm256_set1_ps(-0.0f);
+  const __m256i b7f = _mm256_set1_epi8(0x7f), b1 = _mm256_set1_epi8(1), blim = _mm256_set1_epi8(e4 ? 8 : 4);
+  double ds;
+  const uint64_t dsb = uint64_t(1023 + e) << 52;
+  std::memcpy(&ds, &dsb, 8);
+  const __m256d vds = _mm256_set1_pd(ds), vds2 = _mm256_set1_pd(ds * ds);
+  __m256d D[5][2];
+  for (int j = 0; j < 5; j++) { D[j][0] = _mm256_load_pd(st.lanes[j]); D[j][1] = _mm256_load_pd(st.lanes[j] + 4); }
+  __m256 fmabs = zero;
+  uint64_t clipped_span = 0, magone = 0;
+  size_t i = 0;
+  while (i + 32 <= m) {
+    const size_t run0 = i;
+    __m256 sig = zero, noise = zero, dot = zero, qq = zero, sabs = zero, rmabs = zero;
+    uint64_t zeros = 0, clipped = 0, magzero = 0, below = 0, mone = 0;
+    for (int g = 0; g < 4 && i + 32 <= m; g++, i += 32) {
+      __m256i c[4];
+      for (int h = 0; h < 4; h++) {
+        __m256 x = load8(src, t, i0 + i + 8 * h);
+        __m256 ax = _mm256_andnot_ps(sign, x);
+        __m256 ay = _mm256_div_ps(ax, s);
+        __m256 r = round_grid8(ay, fmax, min_normal, exp_shift);
+        __m256i mag = _mm256_srl_epi32(_mm256_castps_si256(_mm256_mul_ps(r, down)), shift);
+        c[h] = _mm256_or_si256(mag, _mm256_and_si256(_mm256_srli_epi32(_mm256_castps_si256(x), 24), _mm256_set1_epi32(0x80)));
+        __m256 q = _mm256_mul_ps(r, sq);
+        __m256 xs = _mm256_mul_ps(ax, vp);
+        __m256 d = _mm256_sub_ps(q, xs);
+        __m256 ad = _mm256_andnot_ps(sign, d);
+        sig = _mm256_fmadd_ps(xs, xs, sig);
+        noise = _mm256_fmadd_ps(d, d, noise);
+        dot = _mm256_fmadd_ps(xs, q, dot);
+        qq = _mm256_fmadd_ps(q, q, qq);
+        sabs = _mm256_add_ps(sabs, ad);
+        rmabs = _mm256_max_ps(rmabs, ad);
+        zeros += __builtin_popcount(_mm256_movemask_ps(_mm256_cmp_ps(ax, zero, _CMP_EQ_OQ)));
+        clipped += __builtin_popcount(_mm256_movemask_ps(_mm256_cmp_ps(ay, thr, _CMP_GT_OQ)));
+      }
+      store32_codes(out + i, c[0], c[1], c[2], c[3]);
+      __m256i mb = _mm256_and_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(out + i)), b7f);
+      magzero += __builtin_popcount(uint32_t(_mm256_movemask_epi8(_mm256_cmpeq_epi8(mb, _mm256_setzero_si256()))));
+      below += __builtin_popcount(uint32_t(_mm256_movemask_epi8(_mm256_cmpgt_epi8(blim, mb))));  // magnitudes 0 .. 7 (3)
+      mone += __builtin_popcount(uint32_t(_mm256_movemask_epi8(_mm256_cmpeq_epi8(mb, b1))));
+    }
+    __m256 chk = _mm256_add_ps(sig, qq);  // see the AVX-512 kernel: finite sig + qq clears the run
+    if (_mm256_movemask_ps(_mm256_cmp_ps(chk, _mm256_set1_ps(FLT_MAX), _CMP_NLE_UQ))) {
+      encode_div_avx2(src, t, i0 + run0, i - run0, sc, f, out + run0, acc);
+      continue;
+    }
+    const __m256 sums[5] = {sig, noise, dot, qq, sabs};
+    for (int j = 0; j < 5; j++) {
+      __m256d w = j == 4 ? vds : vds2;
+      D[j][0] = fold4(D[j][0], _mm256_castps256_ps128(sums[j]), w);
+      D[j][1] = fold4(D[j][1], _mm256_extractf128_ps(sums[j], 1), w);
+    }
+    fmabs = _mm256_max_ps(fmabs, rmabs);
+    st.count += i - run0; st.zeros += zeros; st.clipped += clipped;
+    st.flushed_zero += magzero - zeros;
+    st.subnormal += below - magzero;
+    clipped_span += clipped; magone += mone;
+  }
+  for (int j = 0; j < 5; j++) { _mm256_store_pd(st.lanes[j], D[j][0]); _mm256_store_pd(st.lanes[j] + 4, D[j][1]); }
+  // max |d| exactly: the AVX-512 kernel's argument.
+  alignas(32) float fm8[8];
+  _mm256_store_ps(fm8, fmabs);
+  float fmf = 0;
+  for (float v : fm8) fmf = std::max(fmf, v);
+  double cur = 0;
+  for (int j = 0; j < 8; j++) cur = std::max(cur, st.lanes[5][j]);
+  double fm = double(fmf) * ds;
+  if (clipped_span == 0 && magone == 0 && fmf >= 0x1p-100f) st.lanes[5][0] = std::max(st.lanes[5][0], fm);
+  else if (i > 0 && fm * (1.0 + 0x1p-22) + 0x1p-149 * ds >= cur)
+    st.lanes[5][0] = std::max(st.lanes[5][0], span_max_abs_exact(src, t, i0, i, sc, f, out));
+  if (i < m) encode_div_avx2(src, t, i0 + i, m - i, sc, f, out + i, acc);
+}
+
 // max |x| of a span on AVX-512 as an integer max of the magnitude bits (IEEE magnitudes
 // order like their bits): BF16 / F16 as 16-bit lanes straight from memory, 32 per op.
 // A maximum beyond the finite range means NaN / Inf in the span: then the AVX2 loop
@@ -955,6 +1051,7 @@ void encode_rows(const TensorSource& s, const QuantParams& p, const float* scale
       if (direct_source(s)) {
         if (cpu_has_avx512vbmi() && !acc) encode_div_avx512(s.data, s.dtype, r * s.cols + c0, m, sc, p.format, out);
         else if (cpu_has_avx512vbmi() && metrics512_ok(sc)) encode_metrics_avx512(s.data, s.dtype, r * s.cols + c0, m, sc, p.format, out, m512, acc);
+        else if (metrics512_ok(sc)) encode_metrics_avx2(s.data, s.dtype, r * s.cols + c0, m, sc, p.format, out, m512, acc);
         else encode_div_avx2(s.data, s.dtype, r * s.cols + c0, m, sc, p.format, out, acc);
         c0 += m;
         continue;
