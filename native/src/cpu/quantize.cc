@@ -587,16 +587,30 @@ NL_TARGET_AVX512 inline __m512d widen_fma(__m512d acc, __m512 v, __m512d w) {
 }
 
 template <DType T>
-NL_TARGET_AVX512 void encode_metrics_avx512_t(const uint8_t* src, size_t i0, size_t m, float sc, Fp8Format f, uint8_t* out,
-                                              Metrics512& st, QuantMetrics* acc) {
+// One row (or span) [i0, i0 + m) whose block b = j / bc (j from the start) has scale scs[b];
+// bc is a multiple of 64 when the row holds several blocks, and every scale passes
+// row_scales_ok (one rescaling 2^-e, from scs[0], serves them all).
+NL_TARGET_AVX512 void encode_metrics_avx512_t(const uint8_t* src, size_t i0, size_t m, const float* scs, size_t bc, Fp8Format f,
+                                              uint8_t* out, Metrics512& st, QuantMetrics* acc) {
   const DType t = T;
+  const float sc = scs[0];
+  // [a, b) through the AVX2 double path, block by block (runs with NaN / Inf, the tail).
+  auto redo = [&](size_t a, size_t b) {
+    while (a < b) {
+      size_t end = std::min(b, (a / bc + 1) * bc);
+      encode_div_avx2(src, t, i0 + a, end - a, scs[a / bc], f, out + a, acc);
+      a = end;
+    }
+  };
   const bool e4 = f == Fp8Format::E4M3;
   const Enc512 k = enc512(f);
   // sc in [2^(e-1), 2^e) (normal: metrics512_ok); powers of two made from bits (no libm per span).
   const int e = int((f32_bits(sc) >> 23) & 0xffu) - 126;
   const float p = bits_f32(uint32_t(127 - e) << 23);  // x' = |x| * p  (exact)
-  const __m512 s = _mm512_set1_ps(sc), vp = _mm512_set1_ps(p);
-  const __m512 sq = _mm512_set1_ps(bits_f32(f32_bits(sc) - (uint32_t(e) << 23)));  // q' = grid value * sq = fl(t * s) * p
+  const __m512 vp = _mm512_set1_ps(p);
+  __m512 s = _mm512_set1_ps(sc);
+  __m512 sq = _mm512_set1_ps(bits_f32(f32_bits(sc) - (uint32_t(e) << 23)));  // q' = grid value * sq = fl(t * s) * p
+  size_t cur = 0;  // the block of s, sq
   const __m512 zero = _mm512_setzero_ps(), thr = _mm512_set1_ps(clip_threshold(f));
   const __m512i absmask = _mm512_set1_epi32(0x7fffffff), sign80 = _mm512_set1_epi8(char(0x80)), one8 = _mm512_set1_epi8(1);
   const __m512i sublim = _mm512_set1_epi8(e4 ? 7 : 3);
@@ -614,6 +628,11 @@ NL_TARGET_AVX512 void encode_metrics_avx512_t(const uint8_t* src, size_t i0, siz
     __m512 sig = zero, noise = zero, dot = zero, qq = zero, sabs = zero, rmabs = zero;
     uint64_t zeros = 0, clipped = 0, magzero = 0, subn = 0, mone = 0;
     for (int g = 0; g < 4 && i + 64 <= m; g++, i += 64) {  // runs of 256 elements: 16 float terms per lane
+      if (i / bc != cur) {
+        cur = i / bc;
+        s = _mm512_set1_ps(scs[cur]);
+        sq = _mm512_set1_ps(bits_f32(f32_bits(scs[cur]) - (uint32_t(e) << 23)));
+      }
       __m512i c[4];
       __m512 axv[4];
       uint64_t sign, z;
@@ -646,7 +665,7 @@ NL_TARGET_AVX512 void encode_metrics_avx512_t(const uint8_t* src, size_t i0, siz
     // other sums (|d| <= max(|q|, |x|), same signs), so their sum being finite clears the run;
     // otherwise the run is redone by the AVX2 path (codes of NaN included) in double lanes.
     if (_mm512_fpclass_ps_mask(_mm512_add_ps(sig, qq), 0x99)) {
-      encode_div_avx2(src, t, i0 + run0, i - run0, sc, f, out + run0, acc);
+      redo(run0, i);
       continue;
     }
     dsig = widen_fma(dsig, sig, vds2); dnoise = widen_fma(dnoise, noise, vds2); ddot = widen_fma(ddot, dot, vds2);
@@ -673,11 +692,12 @@ NL_TARGET_AVX512 void encode_metrics_avx512_t(const uint8_t* src, size_t i0, siz
   } else {
     double cur = _mm512_reduce_max_pd(mabs), fm = _mm512_reduce_max_pd(_mm512_max_pd(lo, hi));
     if (fm * (1.0 + 0x1p-22) + 0x1p-149 * ds >= cur) {
-      double ex = span_max_abs_exact(src, t, i0, i, sc, f, out);
+      double ex = 0;
+      for (size_t a = 0; a < i; a += bc) ex = std::max(ex, span_max_abs_exact(src, t, i0 + a, std::min(i, a + bc) - a, scs[a / bc], f, out + a));
       _mm512_store_pd(st.lanes[5], _mm512_max_pd(mabs, _mm512_set1_pd(ex)));
     }
   }
-  if (i < m) encode_div_avx2(src, t, i0 + i, m - i, sc, f, out + i, acc);
+  redo(i, m);
 }
 // The metrics kernel on AVX2 (CPUs without AVX-512 VBMI): the same scheme as the AVX-512
 // one (magnitudes, values rescaled by 2^-e, FPU grid rounding, float partial sums over
@@ -842,11 +862,24 @@ NL_TARGET_AVX512 void candidate_errors_avx512(const float* x, size_t m, const st
   }
 }
 
-void encode_metrics_avx512(const uint8_t* src, DType t, size_t i0, size_t m, float sc, Fp8Format f, uint8_t* out, Metrics512& st,
-                           QuantMetrics* acc) {
-  if (t == DType::BF16) encode_metrics_avx512_t<DType::BF16>(src, i0, m, sc, f, out, st, acc);
-  else if (t == DType::F16) encode_metrics_avx512_t<DType::F16>(src, i0, m, sc, f, out, st, acc);
-  else encode_metrics_avx512_t<DType::F32>(src, i0, m, sc, f, out, st, acc);
+void encode_metrics_avx512(const uint8_t* src, DType t, size_t i0, size_t m, const float* scs, size_t bc, Fp8Format f, uint8_t* out,
+                           Metrics512& st, QuantMetrics* acc) {
+  if (t == DType::BF16) encode_metrics_avx512_t<DType::BF16>(src, i0, m, scs, bc, f, out, st, acc);
+  else if (t == DType::F16) encode_metrics_avx512_t<DType::F16>(src, i0, m, scs, bc, f, out, st, acc);
+  else encode_metrics_avx512_t<DType::F32>(src, i0, m, scs, bc, f, out, st, acc);
+}
+
+// Whether one row's block scales can share the AVX-512 metrics kernel's rescaling: each
+// passes metrics512_ok and lies within 2^30 of the first (so s_b * 2^-e stays normal and
+// the rescaled values far from float's limits).
+bool row_scales_ok(const float* scs, size_t n) {
+  int e0 = int((f32_bits(scs[0]) >> 23) & 0xffu);
+  for (size_t j = 0; j < n; j++) {
+    if (!metrics512_ok(scs[j])) return false;
+    int e = int((f32_bits(scs[j]) >> 23) & 0xffu);
+    if (e > e0 + 30 || e < e0 - 30) return false;
+  }
+  return true;
 }
 #pragma GCC diagnostic pop
 #endif
@@ -1043,6 +1076,14 @@ void encode_rows(const TensorSource& s, const QuantParams& p, const float* scale
   size_t gc = grid_cols(s, p);
   for (size_t r = rb; r < re; r++) {
     const float* srow = scales + (r / p.block_rows) * gc;
+#if NL_X86
+    // With metrics on AVX-512, a whole row in one call (short blocks would pay the
+    // kernel's set-up and fold per block).
+    if (acc && direct_source(s) && cpu_has_avx512vbmi() && (gc == 1 || p.block_cols % 64 == 0) && row_scales_ok(srow, gc)) {
+      encode_metrics_avx512(s.data, s.dtype, r * s.cols, s.cols, srow, gc == 1 ? s.cols : p.block_cols, p.format, codes + r * s.cols, m512, acc);
+      continue;
+    }
+#endif
     for (size_t c0 = 0; c0 < s.cols;) {
       size_t m = std::min({kSpan, s.cols - c0, p.block_cols - c0 % p.block_cols});
       float sc = srow[c0 / p.block_cols];
@@ -1050,7 +1091,7 @@ void encode_rows(const TensorSource& s, const QuantParams& p, const float* scale
 #if NL_X86
       if (direct_source(s)) {
         if (cpu_has_avx512vbmi() && !acc) encode_div_avx512(s.data, s.dtype, r * s.cols + c0, m, sc, p.format, out);
-        else if (cpu_has_avx512vbmi() && metrics512_ok(sc)) encode_metrics_avx512(s.data, s.dtype, r * s.cols + c0, m, sc, p.format, out, m512, acc);
+        else if (cpu_has_avx512vbmi() && metrics512_ok(sc)) encode_metrics_avx512(s.data, s.dtype, r * s.cols + c0, m, &sc, m, p.format, out, m512, acc);
         else if (metrics512_ok(sc)) encode_metrics_avx2(s.data, s.dtype, r * s.cols + c0, m, sc, p.format, out, m512, acc);
         else encode_div_avx2(s.data, s.dtype, r * s.cols + c0, m, sc, p.format, out, acc);
         c0 += m;
