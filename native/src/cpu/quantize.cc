@@ -1092,7 +1092,7 @@ void encode_rows(const TensorSource& s, const QuantParams& p, const float* scale
       if (direct_source(s)) {
         if (cpu_has_avx512vbmi() && !acc) encode_div_avx512(s.data, s.dtype, r * s.cols + c0, m, sc, p.format, out);
         else if (cpu_has_avx512vbmi() && metrics512_ok(sc)) encode_metrics_avx512(s.data, s.dtype, r * s.cols + c0, m, &sc, m, p.format, out, m512, acc);
-        else if (metrics512_ok(sc)) encode_metrics_avx2(s.data, s.dtype, r * s.cols + c0, m, sc, p.format, out, m512, acc);
+        else if (acc && metrics512_ok(sc)) encode_metrics_avx2(s.data, s.dtype, r * s.cols + c0, m, sc, p.format, out, m512, acc);
         else encode_div_avx2(s.data, s.dtype, r * s.cols + c0, m, sc, p.format, out, acc);
         c0 += m;
         continue;
