@@ -6,8 +6,10 @@
 //    The encoder is a branch-free version of f32_to_fp8 (saturating) so the compiler
 //    vectorises division and encoding (x / scale, like torch, not x * (1 / scale)).
 //    On x86 the spans are read straight from F32/BF16/F16 by AVX-512 (VBMI) or AVX2 loops;
-//    the AVX-512 error sums run in float over 256 elements before going to double (within
-//    ~1.1e-6 relative of the all-double reference; counts and max |error| stay exact).
+//    the SIMD error sums run in float over runs of 16 terms per lane before going to
+//    double (within ~1.1e-6 relative of the all-double reference; counts and max |error|
+//    stay exact). Percentile scales keep only each block's largest values (TopValues);
+//    the search evaluates its candidate scales on AVX-512 with the reference's double error.
 //  - quantize_fp8_reference: one thread, plain loops, the scalar codec of fp8.h, doubles,
 //    std::sort for percentiles. The tests require both to give identical scales and codes.
 #include "cpu/quantize.h"
