@@ -72,7 +72,13 @@ describe("Tensor statistics", () => {
     const bf = Tensor.fromArray("b", float32ToBf16(values), [values.length], "BF16");
     const asF32 = Tensor.fromArray("f", bf.values(), [values.length]);
     const qs = [0.1, 3, 50, 97.5];
-    expect(bf.stats({ percentiles: qs }).percentiles).toEqual(asF32.stats({ percentiles: qs }).percentiles);
+    const a = bf.stats({ percentiles: qs }), b = asF32.stats({ percentiles: qs });
+    expect(a.percentiles).toEqual(b.percentiles);
+    for (const k of ["min", "max", "absmax", "minAbsNonzero", "zeros", "nan", "posInf", "negInf", "finite"] as const) expect(a[k]).toBe(b[k]);
+    // The F32 path sums in float lanes per span; the counted one in double: they agree to ~1e-6.
+    for (const k of ["mean", "std", "rms"] as const) expect(Math.abs(a[k] - b[k])).toBeLessThan(1e-5 * b.rms);
+    const h = bf.histogram({ bins: 8 });
+    expect([h.edges[0], h.edges[8]]).toEqual([b.min, b.max]);
     for (const log of [false, true]) {
       const a = bf.histogram({ bins: 64, log }), b = asF32.histogram({ bins: 64, log });
       expect([...a.counts]).toEqual([...b.counts]);

@@ -48,8 +48,10 @@ export interface NativeAddon {
     blockRows: number, blockCols: number, out: Float32Array): void;
   tensorMoments(src: Bytes, dtype: number, rows: number, cols: number, scale: Float32Array | null,
     blockRows: number, blockCols: number, reference: boolean): NativeMoments;
-  tensorPercentiles(src: Bytes, dtype: number, rows: number, cols: number, scale: Float32Array | null,
-    blockRows: number, blockCols: number, q: Float64Array, finite: number): Float64Array;
+  /** Moments and the percentiles q together (one counting pass for 8/16-bit dtypes). */
+  tensorStats(src: Bytes, dtype: number, rows: number, cols: number, scale: Float32Array | null,
+    blockRows: number, blockCols: number, q: Float64Array): NativeMoments & { percentiles: Float64Array };
+  /** NaN lo / hi: the data's own range. */
   tensorHistogram(src: Bytes, dtype: number, rows: number, cols: number, scale: Float32Array | null,
     blockRows: number, blockCols: number, bins: number, lo: number, hi: number, log: boolean):
     { edges: Float64Array; counts: Float64Array; below: number; above: number };

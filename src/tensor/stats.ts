@@ -56,7 +56,14 @@ function sourceArgs(t: Tensor) {
 
 export function computeStats(t: Tensor, options: StatsOptions = {}): TensorStats {
   const args = sourceArgs(t);
-  const m = native().tensorMoments(...args, options.reference ?? false);
+  const q = options.percentiles ?? [];
+  for (const p of q) {
+    if (!(p >= 0 && p <= 100)) throw new RangeError(`${t.name}: percentile ${p} is outside [0, 100]`);
+  }
+  // Percentiles come with the moments (one counting pass for 8/16-bit dtypes); the reference
+  // covers the moments only.
+  const withQ = q.length ? native().tensorStats(...args, Float64Array.from(q)) : undefined;
+  const m = options.reference ? native().tensorMoments(...args, true) : withQ ?? native().tensorMoments(...args, false);
   const n = m.finite;
   const mean = n ? m.sum / n : NaN;
   const meanSq = n ? m.sumsq / n : NaN;
@@ -68,13 +75,7 @@ export function computeStats(t: Tensor, options: StatsOptions = {}): TensorStats
     minAbsNonzero: Number.isFinite(m.minAbsNonzero) ? m.minAbsNonzero : NaN,
     zeros: m.zeros, nan: m.nan, posInf: m.posInf, negInf: m.negInf,
   };
-  if (options.percentiles?.length) {
-    for (const q of options.percentiles) {
-      if (!(q >= 0 && q <= 100)) throw new RangeError(`${t.name}: percentile ${q} is outside [0, 100]`);
-    }
-    const r = native().tensorPercentiles(...args, Float64Array.from(options.percentiles), n);
-    stats.percentiles = Object.fromEntries(options.percentiles.map((q, i) => [String(q), r[i]]));
-  }
+  if (withQ) stats.percentiles = Object.fromEntries(q.map((p, i) => [String(p), withQ.percentiles[i]]));
   return stats;
 }
 
@@ -82,13 +83,8 @@ export function computeHistogram(t: Tensor, options: HistogramOptions = {}): His
   const bins = options.bins ?? 100;
   if (!Number.isInteger(bins) || bins < 1) throw new RangeError(`${t.name}: histogram bins must be a positive integer, got ${bins}`);
   const log = options.log ?? false;
-  let range = options.range;
-  if (!range) {
-    const s = computeStats(t);
-    range = log ? [s.minAbsNonzero, s.absmax] : [s.min, s.max];
-    if (!Number.isFinite(range[0])) range = log ? [1, 1] : [0, 0];
-  }
-  if (log && !(range[0] > 0)) throw new RangeError(`${t.name}: log histogram needs a range starting above 0, got [${range}]`);
+  const range = options.range ?? [NaN, NaN];  // the native side finds the data's range in the same pass
+  if (log && options.range && !(range[0] > 0)) throw new RangeError(`${t.name}: log histogram needs a range starting above 0, got [${range}]`);
   const h = native().tensorHistogram(...sourceArgs(t), bins, range[0], range[1], log);
   return { ...h, log };
 }

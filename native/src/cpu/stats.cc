@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <memory>
 #include <cfloat>
 #include <mutex>
 
@@ -287,6 +288,25 @@ CodeCounts code_counts(const TensorSource& s) {
   return r;
 }
 
+// Every moment of the tensor from its code counts (sums in double, each distinct value once).
+Moments moments_from_counts(const CodeCounts& cc) {
+  Moments m;
+  for (size_t c = 0; c < cc.counts.size(); c++) {
+    uint64_t n = cc.counts[c];
+    if (!n) continue;
+    double v = cc.values[c];
+    if (std::isnan(v)) { m.nan += n; continue; }
+    if (std::isinf(v)) { (v > 0 ? m.pos_inf : m.neg_inf) += n; continue; }
+    m.finite += n;
+    m.sum += double(n) * v;
+    m.sumsq += double(n) * v * v;
+    m.min = std::min(m.min, v); m.max = std::max(m.max, v); m.absmax = std::max(m.absmax, std::fabs(v));
+    if (v == 0) m.zeros += n;
+    else m.min_abs_nonzero = std::min(m.min_abs_nonzero, std::fabs(v));
+  }
+  return m;
+}
+
 std::vector<double> percentiles_from_counts(const CodeCounts& cc, const std::vector<double>& q, uint64_t finite) {
   std::vector<std::pair<double, uint64_t>> vc;
   for (size_t c = 0; c < cc.counts.size(); c++)
@@ -299,6 +319,7 @@ std::vector<double> percentiles_from_counts(const CodeCounts& cc, const std::vec
     return vc[i].first;
   };
   std::vector<double> out;
+  if (finite == 0) return std::vector<double>(q.size(), NAN);
   for (double p : q) {
     double pos = std::clamp(p, 0.0, 100.0) / 100.0 * double(finite - 1);
     double lo = value_at(uint64_t(std::floor(pos))), hi = value_at(uint64_t(std::ceil(pos)));
@@ -308,6 +329,18 @@ std::vector<double> percentiles_from_counts(const CodeCounts& cc, const std::vec
 }
 
 }  // namespace
+
+Moments compute_stats(const TensorSource& s, const std::vector<double>& q, std::vector<double>& percentiles) {
+  if (!q.empty() && countable(s)) {  // one counting pass answers both
+    CodeCounts cc = code_counts(s);
+    Moments m = moments_from_counts(cc);
+    percentiles = percentiles_from_counts(cc, q, m.finite);
+    return m;
+  }
+  Moments m = compute_moments(s);
+  percentiles = q.empty() ? std::vector<double>{} : compute_percentiles(s, q, m.finite);
+  return m;
+}
 
 std::vector<double> compute_percentiles(const TensorSource& s, const std::vector<double>& q, uint64_t finite) {
   std::vector<double> out(q.size(), NAN);
@@ -369,6 +402,15 @@ std::vector<double> compute_percentiles(const TensorSource& s, const std::vector
 
 Histogram compute_histogram(const TensorSource& s, size_t bins, double lo, double hi, bool log_bins) {
   NL_CHECK(bins > 0, "histogram needs at least one bin");
+  // 8/16-bit tensors: one counting pass gives the range (when not given) and the bins.
+  std::unique_ptr<CodeCounts> cc;
+  if (countable(s)) cc = std::make_unique<CodeCounts>(code_counts(s));
+  if (std::isnan(lo) || std::isnan(hi)) {
+    Moments m = cc ? moments_from_counts(*cc) : compute_moments(s);
+    if (m.finite == 0) { lo = log_bins ? 1 : 0; hi = lo; }
+    else if (log_bins) { lo = std::isfinite(m.min_abs_nonzero) ? m.min_abs_nonzero : 1; hi = std::max(m.absmax, lo); }
+    else { lo = m.min; hi = m.max; }
+  }
   NL_CHECK(hi >= lo, "histogram range must have hi >= lo");
   NL_CHECK(!log_bins || lo > 0, "log bins need lo > 0");
   Histogram h;
@@ -394,10 +436,9 @@ Histogram compute_histogram(const TensorSource& s, size_t bins, double lo, doubl
     return k + 1;
   };
   std::vector<uint64_t> total(bins + 2, 0);
-  if (countable(s)) {
-    CodeCounts cc = code_counts(s);
-    for (size_t c = 0; c < cc.counts.size(); c++)
-      if (cc.counts[c] && std::isfinite(cc.values[c])) total[slot(cc.values[c])] += cc.counts[c];
+  if (cc) {
+    for (size_t c = 0; c < cc->counts.size(); c++)
+      if (cc->counts[c] && std::isfinite(cc->values[c])) total[slot(cc->values[c])] += cc->counts[c];
   } else {
     int T = num_threads();
     std::vector<std::vector<uint64_t>> counts(T, std::vector<uint64_t>(bins + 2, 0));

@@ -25,6 +25,9 @@ struct Moments {
 
 Moments compute_moments(const TensorSource& s);
 
+// Moments and the percentiles q (empty: none) together: one counting pass for 8/16-bit dtypes.
+Moments compute_stats(const TensorSource& s, const std::vector<double>& q, std::vector<double>& percentiles);
+
 // Exact percentiles (numpy's "linear" interpolation) of the finite values; q in [0, 100].
 std::vector<double> compute_percentiles(const TensorSource& s, const std::vector<double>& q, uint64_t finite);
 
@@ -33,7 +36,8 @@ struct Histogram {
   std::vector<uint64_t> counts;  // bins
   uint64_t below = 0, above = 0; // finite values outside the edges (log bins: |x| below lo counts as below)
 };
-// Linear bins over [lo, hi] of x, or log bins over [lo, hi] of |x| (lo > 0).
+// Linear bins over [lo, hi] of x, or log bins over [lo, hi] of |x| (lo > 0). A NaN lo or hi
+// means the data's own range ([min, max]; log: [smallest non-zero |x|, max |x|]).
 Histogram compute_histogram(const TensorSource& s, size_t bins, double lo, double hi, bool log_bins);
 
 // Plain single-threaded reference of moments (doubles throughout), for tests.

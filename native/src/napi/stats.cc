@@ -1,15 +1,12 @@
-// Statistics bindings: tensorMoments, tensorPercentiles, tensorHistogram. A tensor is
+// Statistics bindings: tensorMoments, tensorStats, tensorHistogram. A tensor is
 // passed as (bytes, dtype, rows, cols, scale | null, blockRows, blockCols).
 #include "cpu/stats.h"
 #include "napi/tensor_arg.h"
 
 namespace nl {
 
-// tensorMoments(src, dtype, rows, cols, scale, br, bc, reference?)
-NL_EXPORT(tensorMoments) {
-  TensorSource s = arg_tensor_source(info, "tensorStats");
-  Moments m = arg_bool(info, 7) ? compute_moments_reference(s) : compute_moments(s);
-  Napi::Object o = Napi::Object::New(info.Env());
+static Napi::Object moments_object(Napi::Env env, const Moments& m) {
+  Napi::Object o = Napi::Object::New(env);
   o.Set("sum", m.sum); o.Set("sumsq", m.sumsq);
   o.Set("min", m.min); o.Set("max", m.max); o.Set("absmax", m.absmax);
   o.Set("minAbsNonzero", m.min_abs_nonzero);
@@ -18,21 +15,29 @@ NL_EXPORT(tensorMoments) {
   return o;
 }
 
-// tensorPercentiles(src, dtype, rows, cols, scale, br, bc, q: Float64Array, finite) -> Float64Array
-NL_EXPORT(tensorPercentiles) {
+// tensorMoments(src, dtype, rows, cols, scale, br, bc, reference?): the moments alone; the
+// single-threaded reference when asked (tests compare the two).
+NL_EXPORT(tensorMoments) {
+  TensorSource s = arg_tensor_source(info, "tensorMoments");
+  return moments_object(info.Env(), arg_bool(info, 7) ? compute_moments_reference(s) : compute_moments(s));
+}
+
+// tensorStats(src, dtype, rows, cols, scale, br, bc, q: Float64Array) -> moments + { percentiles }
+NL_EXPORT(tensorStats) {
   TensorSource s = arg_tensor_source(info, "tensorStats");
   Bytes qb = arg_bytes(info, 7, "q");
   std::vector<double> q(reinterpret_cast<double*>(qb.data), reinterpret_cast<double*>(qb.data) + qb.size / 8);
-  uint64_t finite = uint64_t(arg_number(info, 8, "finite"));
-  std::vector<double> r = compute_percentiles(s, q, finite);
-  auto out = Napi::Float64Array::New(info.Env(), r.size());
-  for (size_t i = 0; i < r.size(); i++) out[i] = r[i];
-  return out;
+  std::vector<double> p;
+  Napi::Object o = moments_object(info.Env(), compute_stats(s, q, p));
+  auto out = Napi::Float64Array::New(info.Env(), p.size());
+  for (size_t i = 0; i < p.size(); i++) out[i] = p[i];
+  o.Set("percentiles", out);
+  return o;
 }
 
-// tensorHistogram(src, dtype, rows, cols, scale, br, bc, bins, lo, hi, log)
+// tensorHistogram(src, dtype, rows, cols, scale, br, bc, bins, lo, hi, log); NaN lo/hi: the data's range
 NL_EXPORT(tensorHistogram) {
-  TensorSource s = arg_tensor_source(info, "tensorStats");
+  TensorSource s = arg_tensor_source(info, "tensorHistogram");
   size_t bins = size_t(arg_int(info, 7, "bins"));
   double lo = arg_number(info, 8, "lo"), hi = arg_number(info, 9, "hi");
   Histogram h = compute_histogram(s, bins, lo, hi, arg_bool(info, 10));
