@@ -8,6 +8,7 @@
 //    keeps 12 × 32 outputs in 24 vector registers and does one broadcast-FMA per weight.
 // Threads split the output rows. The reference is the plain triple loop in fp64.
 #include <algorithm>
+#include <type_traits>
 #include <vector>
 
 #include "backend.h"
@@ -173,6 +174,26 @@ NL_INLINE void dot_block_fp8(const float* xq, const float* x, const WeightView& 
   finish_rows<D, MR, NT>(acc, srow, x, K, w, mode, r, K64, bias, y, w.rows);
 }
 
+// Few tokens: kernel(NT, xq_t, x_t, y_t, rows b..e) over groups of up to four tokens (NT a
+// compile-time count), output rows split across threads.
+template <class Kernel>
+void over_token_groups(const float* x, const float* xq, int64_t T, int64_t K, int64_t rows, int64_t grain, float* y,
+                       const Kernel& kernel) {
+  for (int64_t t0 = 0; t0 < T; t0 += 4) {
+    const int64_t nt = std::min<int64_t>(4, T - t0);
+    const float *xt = x + t0 * K, *xqt = xq + t0 * K;
+    float* yt = y + t0 * rows;
+    parallel_for(size_t(rows), size_t(grain), [&](size_t b, size_t e) {
+      switch (nt) {
+        case 1: kernel(std::integral_constant<int, 1>{}, xqt, xt, yt, b, e); break;
+        case 2: kernel(std::integral_constant<int, 2>{}, xqt, xt, yt, b, e); break;
+        case 3: kernel(std::integral_constant<int, 3>{}, xqt, xt, yt, b, e); break;
+        default: kernel(std::integral_constant<int, 4>{}, xqt, xt, yt, b, e); break;
+      }
+    });
+  }
+}
+
 #ifndef NL_PF
 #define NL_PF 256
 #endif
@@ -311,19 +332,9 @@ bool linear_few_avx512_all(const float* x, int64_t T, const WeightView& w, const
   const int64_t K = w.cols, rows = w.rows;
   std::vector<float> xq(size_t(T * K));
   permute_lanes(x, T, K, Conv::E, xq.data());
-  for (int64_t t0 = 0; t0 < T; t0 += 4) {
-    const int64_t nt = std::min<int64_t>(4, T - t0);
-    const float *xt = x + t0 * K, *xqt = xq.data() + t0 * K;
-    float* yt = y + t0 * rows;
-    parallel_for(size_t(rows), size_t(grain), [&](size_t b, size_t e) {
-      switch (nt) {
-        case 1: linear_few_avx512<Conv, 1>(xqt, xt, w, bias, yt, b, e); break;
-        case 2: linear_few_avx512<Conv, 2>(xqt, xt, w, bias, yt, b, e); break;
-        case 3: linear_few_avx512<Conv, 3>(xqt, xt, w, bias, yt, b, e); break;
-        default: linear_few_avx512<Conv, 4>(xqt, xt, w, bias, yt, b, e); break;
-      }
-    });
-  }
+  over_token_groups(x, xq.data(), T, K, rows, grain, y, [&](auto nt, const float* xqt, const float* xt, float* yt, size_t b, size_t e) {
+    linear_few_avx512<Conv, decltype(nt)::value>(xqt, xt, w, bias, yt, b, e);
+  });
   return true;
 }
 #endif
@@ -413,19 +424,9 @@ void linear_typed(const float* x, int64_t T, const WeightView& w, const float* b
             for (int j = 0; j < 16; j++) xq[t * K + k + 16 * s + j] = x[t * K + k + 4 * j + s];
         for (int64_t k = K64; k < K; k++) xq[t * K + k] = x[t * K + k];
       }
-      for (int64_t t0 = 0; t0 < T; t0 += 4) {
-        const int64_t nt = std::min<int64_t>(4, T - t0);
-        const float *xt = x + t0 * K, *xqt = xq.data() + t0 * K;
-        float* yt = y + t0 * rows;
-        parallel_for(size_t(rows), size_t(grain), [&](size_t b, size_t e) {
-          switch (nt) {
-            case 1: linear_few_fp8<D, 1>(xqt, xt, w, bias, yt, b, e); break;
-            case 2: linear_few_fp8<D, 2>(xqt, xt, w, bias, yt, b, e); break;
-            case 3: linear_few_fp8<D, 3>(xqt, xt, w, bias, yt, b, e); break;
-            default: linear_few_fp8<D, 4>(xqt, xt, w, bias, yt, b, e); break;
-          }
-        });
-      }
+      over_token_groups(x, xq.data(), T, K, rows, grain, y, [&](auto nt, const float* xqt, const float* xt, float* yt, size_t b, size_t e) {
+        linear_few_fp8<D, decltype(nt)::value>(xqt, xt, w, bias, yt, b, e);
+      });
       return;
     }
     for (int64_t t0 = 0; t0 < T; t0 += 4) {
