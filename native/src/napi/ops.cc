@@ -166,13 +166,19 @@ NL_EXPORT(opDtSoftplus) {
   return info.Env().Undefined();
 }
 
+// A Float64Array argument of n integer sizes, named by `layout` in the error.
+static std::vector<int64_t> arg_dims(const Napi::CallbackInfo& info, size_t i, size_t n, const char* layout) {
+  Bytes db = arg_bytes(info, i, "dims");
+  NL_CHECK(db.size >= n * 8, std::string("dims must be a Float64Array of ") + layout);
+  const double* d = reinterpret_cast<const double*>(db.data);
+  return std::vector<int64_t>(d, d + n);
+}
+
 // opSsm(x, B, C, dt, A, D, dims: [T, nh, P, G, N, chunk], state, y, mode: "scan" | "step" | "reference", backend?)
 // mode "reference" runs the reference backend's recurrence; otherwise backend (default "cpu") runs mode.
 NL_EXPORT(opSsm) {
-  Bytes db = arg_bytes(info, 6, "dims");
-  NL_CHECK(db.size >= 6 * 8, "dims must be a Float64Array of [T, nh, P, G, N, chunk]");
-  const double* d = reinterpret_cast<const double*>(db.data);
-  int64_t T = int64_t(d[0]), nh = int64_t(d[1]), P = int64_t(d[2]), G = int64_t(d[3]), N = int64_t(d[4]), chunk = int64_t(d[5]);
+  auto d = arg_dims(info, 6, 6, "[T, nh, P, G, N, chunk]");
+  int64_t T = d[0], nh = d[1], P = d[2], G = d[3], N = d[4], chunk = d[5];
   NL_CHECK(T > 0 && nh > 0 && P > 0 && G > 0 && N > 0 && nh % G == 0, "ssm: bad dims");
   std::string mode = info[9].As<Napi::String>().Utf8Value();
   Backend& be = mode == "reference" ? reference_backend() : info[10].IsString() ? pick(info, 10) : cpu_backend();
@@ -190,10 +196,8 @@ NL_EXPORT(opSsm) {
 
 // opAttention(q, k, v, dims: [T, past, nq, nkv, hd], scale, out, backend)
 NL_EXPORT(opAttention) {
-  Bytes db = arg_bytes(info, 3, "dims");
-  NL_CHECK(db.size >= 5 * 8, "dims must be a Float64Array of [T, past, nq, nkv, hd]");
-  const double* d = reinterpret_cast<const double*>(db.data);
-  int64_t T = int64_t(d[0]), past = int64_t(d[1]), nq = int64_t(d[2]), nkv = int64_t(d[3]), hd = int64_t(d[4]);
+  auto d = arg_dims(info, 3, 5, "[T, past, nq, nkv, hd]");
+  int64_t T = d[0], past = d[1], nq = d[2], nkv = d[3], hd = d[4];
   NL_CHECK(T > 0 && past >= 0 && nq > 0 && nkv > 0 && hd > 0 && nq % nkv == 0, "attention: bad dims");
   Backend& be = pick(info, 6);
   Stage st(be);
