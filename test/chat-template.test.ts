@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { TextTokenizer, writeTinyTokenizer, renderChatTemplate, NANO_V2_CHAT_TEMPLATE, ChatMessage } from "../src/index";
-import { hasPythonModule, runPython, warnSkip } from "./helpers/python";
+import { hasPythonModule, noVenvReason, runPython, warnSkip } from "./helpers/python";
 
 const render = (messages: ChatMessage[], kwargs?: Record<string, unknown>, addGenerationPrompt = true) =>
   renderChatTemplate(NANO_V2_CHAT_TEMPLATE, messages, { kwargs, addGenerationPrompt });
@@ -90,7 +90,7 @@ describe("chat through the tokenizer", () => {
 });
 
 const pyOk = hasPythonModule("transformers");
-if (!pyOk) warnSkip("transformers apply_chat_template parity (chat-template.test.ts)", "no /work/venv/bin/python with `transformers`");
+if (!pyOk) warnSkip("transformers apply_chat_template parity (chat-template.test.ts)", noVenvReason("transformers"));
 describe.skipIf(!pyOk)("parity with transformers apply_chat_template", () => {
   it("same prompt text and ids for every case", () => {
     const script = `

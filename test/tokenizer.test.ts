@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { TextTokenizer, writeTinyTokenizer, tinyTokenizerJson, TINY_TOKENIZER_MIN_VOCAB, makeTiny } from "../src/index";
-import { hasPythonModule, runPython, warnSkip } from "./helpers/python";
+import { hasPythonModule, noVenvReason, runPython, warnSkip } from "./helpers/python";
 
 const TEXTS = [
   "Hello, world!",
@@ -97,7 +97,7 @@ describe("tiny tokenizer", () => {
 });
 
 const pyOk = hasPythonModule("tokenizers");
-if (!pyOk) warnSkip("Python tokenizers parity (tokenizer.test.ts)", "no /work/venv/bin/python with `tokenizers`");
+if (!pyOk) warnSkip("Python tokenizers parity (tokenizer.test.ts)", noVenvReason("tokenizers"));
 describe.skipIf(!pyOk)("parity with Python tokenizers", () => {
   it("same ids for the same text, and the same decode", () => {
     const script = `

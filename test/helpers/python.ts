@@ -1,8 +1,17 @@
-/** The project's Python venv (golden data only): runs a script, JSON in on stdin, JSON out on stdout. */
+/**
+ * The project's Python venv (golden data and parity checks only), made by `bash tools/python-env.sh`
+ * at .venv/ in the repo (NEMOTRON_LAB_PYTHON overrides): runs a script, JSON in on stdin, JSON out.
+ */
 import { spawnSync } from "child_process";
 import * as fs from "fs";
+import * as path from "path";
 
-export const PYTHON = process.env.NEMOTRON_LAB_PYTHON ?? "/work/venv/bin/python";
+export const PYTHON = process.env.NEMOTRON_LAB_PYTHON ?? path.join(__dirname, "..", "..", ".venv", "bin", "python");
+
+/** Why a Python-side check is skipped, naming the script that makes the venv. */
+export function noVenvReason(mod: string): string {
+  return `${PYTHON} cannot import \`${mod}\`; run \`bash tools/python-env.sh\` to make the venv`;
+}
 
 export function hasPythonModule(mod: string): boolean {
   if (!fs.existsSync(PYTHON)) return false;
