@@ -1,6 +1,6 @@
 // The CUDA backend (backend.h's interface on device 0, one stream). Memory: activations and
 // state are managed memory from alloc(), so the host can still read them after sync() and
-// copy() works between any two addresses; the op arguments that are weights (WeightView
+// copy() works between any two addresses; the op arguments that are weights (StoredMatrix
 // bytes and scales, and the model's fp32 vectors: norms, biases, conv taps, A, D, dt_bias)
 // are host memory, uploaded once into plain device memory and cached by host address
 // until forget_weight(). An activation argument that is not this backend's memory is an
@@ -16,8 +16,6 @@
 namespace nl {
 
 namespace {
-
-using cuda::DevWeight;
 
 struct CudaBackend : Backend {
   cudaStream_t stream = nullptr;
@@ -100,24 +98,22 @@ struct CudaBackend : Backend {
   const float* vec(const float* host, int64_t n) {
     return static_cast<const float*>(weight(host, size_t(n) * sizeof(float)));
   }
-  DevWeight dev_weight(const WeightView& w) {
+  // The weight with its data and scale grid in device memory (uploaded once, cached).
+  StoredMatrix dev_weight(const StoredMatrix& w) {
     NL_CHECK(w.data && w.rows > 0 && w.cols > 0, "cuda backend: empty weight");
     NL_CHECK(!w.scale || (w.block_rows > 0 && w.block_cols > 0), "scale block sizes must be positive");
-    DevWeight d;
-    d.data = static_cast<const uint8_t*>(weight(w.data, size_t(w.rows * w.cols) * dtype_size(w.dtype)));
-    const int64_t sr = (w.rows + w.block_rows - 1) / w.block_rows;
-    d.scale = w.scale ? vec(w.scale, sr * w.scale_cols()) : nullptr;
-    d.dtype = int(w.dtype);
-    d.rows = w.rows; d.cols = w.cols; d.br = w.block_rows; d.bc = w.block_cols; d.sc = w.scale_cols();
+    StoredMatrix d = w;
+    d.data = static_cast<const uint8_t*>(weight(w.data, size_t(w.bytes())));
+    d.scale = w.scale ? vec(w.scale, w.scale_count()) : nullptr;
     return d;
   }
 
   // --- ops ---
-  void linear(const float* x, int64_t T, const WeightView& w, const float* bias, float* y) override {
-    DevWeight d = dev_weight(w);
+  void linear(const float* x, int64_t T, const StoredMatrix& w, const float* bias, float* y) override {
+    StoredMatrix d = dev_weight(w);
     cuda::linear(act(x, T * w.cols, "linear x"), T, d, vec(bias, w.rows), act(y, T * w.rows, "linear y"), stream);
   }
-  void embedding(const WeightView& e, const int32_t* ids, int64_t T, float* out) override {
+  void embedding(const StoredMatrix& e, const int32_t* ids, int64_t T, float* out) override {
     // ids are few: checked on the host (they may be host or managed memory), then copied.
     std::vector<int32_t> h(static_cast<size_t>(T));
     copy(h.data(), ids, size_t(T) * 4);

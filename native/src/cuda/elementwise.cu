@@ -25,11 +25,11 @@ __global__ void add_kernel(float* h, const float* y, int64_t n) {
 }
 
 // one block per token
-__global__ void embedding_kernel(DevWeight e, const int32_t* __restrict__ ids, float* __restrict__ out) {
+__global__ void embedding_kernel(StoredMatrix e, const int32_t* __restrict__ ids, float* __restrict__ out) {
   const int64_t t = blockIdx.x, r = ids[t];
   for (int64_t c = threadIdx.x; c < e.cols; c += blockDim.x) {
-    float v = elem_any(e.data, e.dtype, r * e.cols + c);
-    if (e.scale) v *= e.scale[(r / e.br) * e.sc + c / e.bc];
+    float v = elem_any(e.data, int(e.dtype), r * e.cols + c);
+    if (e.scale) v *= e.scale_row(r)[c / e.block_cols];
     out[t * e.cols + c] = v;
   }
 }
@@ -50,7 +50,7 @@ void add(float* h, const float* y, int64_t n, cudaStream_t s) {
   CUDA_LAUNCHED();
 }
 
-void embedding(const DevWeight& table, const int32_t* ids, int64_t T, float* out, cudaStream_t s) {
+void embedding(const StoredMatrix& table, const int32_t* ids, int64_t T, float* out, cudaStream_t s) {
   if (T == 0) return;
   embedding_kernel<<<unsigned(T), 256, 0, s>>>(table, ids, out);
   CUDA_LAUNCHED();

@@ -45,14 +45,14 @@ __device__ __forceinline__ void load8(const uint8_t* data, int64_t i, float* o) 
 
 // x (T, cols), y (T, rows); one warp per row r.
 template <int D>
-__global__ void matvec_kernel(const float* __restrict__ x, int T, DevWeight w, const float* __restrict__ bias,
+__global__ void matvec_kernel(const float* __restrict__ x, int T, StoredMatrix w, const float* __restrict__ bias,
                               float* __restrict__ y, bool vec) {
   const int64_t r = int64_t(blockIdx.x) * kWarps + (threadIdx.x >> 5);
   const int lane = threadIdx.x & 31;
   if (r >= w.rows) return;
   const int64_t cols = w.cols, base = r * cols;
-  const float* srow = w.scale ? w.scale + (r / w.br) * w.sc : nullptr;
-  const bool row_scale = srow && w.bc >= cols;  // one factor for the whole row: applied to the sum
+  const float* srow = w.scale ? w.scale_row(r) : nullptr;
+  const bool row_scale = srow && w.block_cols >= cols;  // one factor for the whole row: applied to the sum
   float acc[kMaxT];
 #pragma unroll
   for (int t = 0; t < kMaxT; t++) acc[t] = 0.0f;
@@ -62,7 +62,7 @@ __global__ void matvec_kernel(const float* __restrict__ x, int T, DevWeight w, c
       load8<D>(w.data, base + c, wv);
       if (srow && !row_scale) {
 #pragma unroll
-        for (int j = 0; j < 8; j++) wv[j] *= srow[(c + j) / w.bc];
+        for (int j = 0; j < 8; j++) wv[j] *= srow[(c + j) / w.block_cols];
       }
 #pragma unroll
       for (int t = 0; t < kMaxT; t++) {
@@ -77,7 +77,7 @@ __global__ void matvec_kernel(const float* __restrict__ x, int T, DevWeight w, c
   } else {
     for (int64_t c = lane; c < cols; c += 32) {
       float wv = elem<D>(w.data, base + c);
-      if (srow && !row_scale) wv *= srow[c / w.bc];
+      if (srow && !row_scale) wv *= srow[c / w.block_cols];
 #pragma unroll
       for (int t = 0; t < kMaxT; t++)
         if (t < T) acc[t] += wv * x[t * cols + c];
@@ -99,7 +99,7 @@ constexpr int BM = 64, BN = 64, BK = 16;
 
 // x (T, cols), y (T, rows); block (rows/64, T/64), 256 threads of 4x4 outputs.
 template <int D>
-__global__ void __launch_bounds__(256) gemm_kernel(const float* __restrict__ x, int64_t T, DevWeight w,
+__global__ void __launch_bounds__(256) gemm_kernel(const float* __restrict__ x, int64_t T, StoredMatrix w,
                                                    const float* __restrict__ bias, float* __restrict__ y) {
   __shared__ float xs[BK][BM + 4];
   __shared__ float ws[BK][BN + 4];
@@ -115,7 +115,7 @@ __global__ void __launch_bounds__(256) gemm_kernel(const float* __restrict__ x, 
       float v = 0.0f;
       if (r < w.rows && k < cols) {
         v = elem<D>(w.data, r * cols + k);
-        if (w.scale) v *= w.scale[(r / w.br) * w.sc + k / w.bc];
+        if (w.scale) v *= w.scale_row(r)[k / w.block_cols];
       }
       ws[kk][mm] = v;
     }
@@ -145,7 +145,7 @@ __global__ void __launch_bounds__(256) gemm_kernel(const float* __restrict__ x, 
 }
 
 template <int D>
-void launch(const float* x, int64_t T, const DevWeight& w, const float* bias, float* y, cudaStream_t s) {
+void launch(const float* x, int64_t T, const StoredMatrix& w, const float* bias, float* y, cudaStream_t s) {
   if (T <= kMaxT) {
     // 8-element vector loads need 8 | cols and aligned bases (all Nano-9B widths are multiples of 8).
     const bool vec = w.cols % 8 == 0 && uintptr_t(w.data) % 16 == 0 && uintptr_t(x) % 16 == 0;
@@ -159,9 +159,9 @@ void launch(const float* x, int64_t T, const DevWeight& w, const float* bias, fl
 
 }  // namespace
 
-void linear(const float* x, int64_t T, const DevWeight& w, const float* bias, float* y, cudaStream_t s) {
+void linear(const float* x, int64_t T, const StoredMatrix& w, const float* bias, float* y, cudaStream_t s) {
   NL_CHECK(T <= 65535 * int64_t(BM), "cuda linear: too many tokens in one call");
-  switch (w.dtype) {
+  switch (int(w.dtype)) {
     case kF32: return launch<kF32>(x, T, w, bias, y, s);
     case kBF16: return launch<kBF16>(x, T, w, bias, y, s);
     case kF16: return launch<kF16>(x, T, w, bias, y, s);
