@@ -2,6 +2,7 @@
  * The input (and text output) history of this kernel process, answering history_request's tail,
  * range and search. One session per process, numbered 1; sessions <= 0 mean "this one".
  */
+import { globToRegExp } from "../../src/util/glob";
 
 export type HistoryEntry = [number, number, string | [string, string | null]];
 
@@ -13,16 +14,7 @@ interface Row {
 
 export const SESSION = 1;
 
-/** sqlite GLOB semantics, which ipykernel's search uses: * any run, ? one character, whole string. */
-function globToRegExp(pattern: string): RegExp {
-  let re = "";
-  for (const ch of pattern) {
-    if (ch === "*") re += "[\\s\\S]*";
-    else if (ch === "?") re += "[\\s\\S]";
-    else re += ch.replace(/[.+^${}()|[\]\\]/g, "\\$&");
-  }
-  return new RegExp(`^${re}$`);
-}
+
 
 export class History {
   private readonly rows: Row[] = [];

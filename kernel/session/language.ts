@@ -5,6 +5,7 @@
  */
 import * as ts from "@tslab/typescript-for-tslab";
 import type { CellConverter } from "./converter";
+import { escapeHtml } from "../../src/util/format";
 
 export function codePointToUtf16(s: string, cp: number): number {
   let units = 0;
@@ -40,10 +41,6 @@ export function complete(conv: CellConverter, code: string, cursorPos: number): 
 export interface Inspection {
   found: boolean;
   data: Record<string, string>;
-}
-
-function escapeHtml(s: string): string {
-  return s.replace(/[&<>]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;" })[c]!);
 }
 
 /** Signature and doc comment of the symbol at (or just before) the cursor. */

@@ -10,7 +10,7 @@
 
 namespace nl {
 
-// Order is the wire contract with TypeScript (DTYPE_CODES in src/tensor/dtype.ts).
+// Order is the wire contract with TypeScript (DTYPES in src/tensor/dtype.ts; dtypeCode is the index).
 enum class DType : int32_t { F64 = 0, F32, F16, BF16, F8_E4M3, F8_E5M2, I8, I16, I32, I64, U8, BOOL, COUNT };
 
 inline size_t dtype_size(DType t) {

@@ -18,7 +18,7 @@ import { quantizeModel } from "../quant/session";
 import { NemotronH } from "../model/nemotron-h";
 import { TextTokenizer } from "../generate/tokenizer";
 import { progress } from "../util/progress";
-import { abortError } from "../io/writer";
+import { abortError } from "../util/cancel";
 import { htmlPage, PagePart } from "../viz/figure";
 import { errorHeatmap, errorHistogram, sqnrByLayer, valueHistogram } from "../viz/quant-plots";
 

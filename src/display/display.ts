@@ -8,6 +8,7 @@
 import { randomUUID } from "crypto";
 import * as fs from "fs";
 import { inspect } from "util";
+import { escapeHtml } from "../util/format";
 
 export const DISPLAY_SYMBOL: unique symbol = Symbol.for("Jupyter.display") as never;
 
@@ -104,10 +105,6 @@ export function display(value: unknown, options: DisplayOptions = {}): DisplayHa
 /** Clears the cell's output; with wait, only when the next output arrives (no flicker). */
 export function clearOutput(options: { wait?: boolean } = {}): void {
   getDisplaySink()?.clear(!!options.wait);
-}
-
-function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
 /** A progress bar that updates in place (update_display_data); text bar outside a kernel. */

@@ -9,6 +9,7 @@ import { native } from "../backend/native";
 import { Tensor, ScaleInfo } from "../tensor/tensor";
 import { isFloat8 } from "../tensor/dtype";
 import { formatShape } from "../util/format";
+import { globToRegExp } from "../util/glob";
 import { CheckpointError } from "./errors";
 import { NemotronHConfig, LayerPlanEntry, layerPlan, readConfigFile } from "./config";
 import { SafetensorsHeader, readSafetensorsHeader } from "./safetensors";
@@ -236,12 +237,6 @@ function shardFiles(dir: string): string[] {
     throw new CheckpointError("not-found", `${dir}: no model.safetensors, model.safetensors.index.json or *.safetensors files`, { file: dir });
   }
   return all.map((f) => path.join(dir, f));
-}
-
-/** A glob over tensor names: * matches any run of characters, ? one character. */
-export function globToRegExp(pattern: string): RegExp {
-  const re = [...pattern].map((c) => (c === "*" ? ".*" : c === "?" ? "." : c.replace(/[.+^${}()|[\]\\]/g, "\\$&"))).join("");
-  return new RegExp(`^${re}$`);
 }
 
 /**

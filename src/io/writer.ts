@@ -9,6 +9,7 @@ import * as path from "path";
 import { DType, DTYPE_SIZE } from "../tensor/dtype";
 import { formatShape } from "../util/format";
 import { progress } from "../util/progress";
+import { abortError } from "../util/cancel";
 
 export type TensorProducer = () => Uint8Array | ArrayBufferView | Promise<Uint8Array | ArrayBufferView>;
 
@@ -131,12 +132,4 @@ export class SafetensorsWriter {
       fs.closeSync(fd);
     }
   }
-}
-
-export function abortError(signal: AbortSignal): Error {
-  const reason = signal.reason;
-  if (reason instanceof Error) return reason;
-  const e = new Error(typeof reason === "string" ? reason : "the operation was interrupted");
-  e.name = "AbortError";
-  return e;
 }

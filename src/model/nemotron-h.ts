@@ -127,7 +127,7 @@ export class NemotronH implements CausalLM {
    */
   runWithCache(ids: ArrayLike<number>, names?: string[], options: { signal?: AbortSignal } = {}):
     { logits: Float32Array; cache: Map<string, Float32Array> } {
-    const wanted = names ?? this.plan.filter((s) => s.role === 0).flatMap((s) => [`backbone.layers.${s.layer}`, `backbone.layers.${s.layer}.mixer`]);
+    const wanted = names ?? this.plan.filter((s) => s.role === ROLE.norm).flatMap((s) => [`backbone.layers.${s.layer}`, `backbone.layers.${s.layer}.mixer`]);
     const T = ids.length;
     const H = this.config.hidden_size;
     const cache = new Map<string, Float32Array>();

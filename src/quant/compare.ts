@@ -4,11 +4,10 @@
  * top-1 agreement), perplexity on a token sequence, and greedy generations side by side.
  * The live model is swapped in place, so the original's logits are recorded first.
  */
-import { abortError } from "../io/writer";
 import { progress } from "../util/progress";
 import { SortableTable, fixed } from "../viz/table";
 import type { CausalLM, QuantizableModel } from "./model";
-import { workSignal } from "../util/cancel";
+import { abortError, workSignal } from "../util/cancel";
 import { ModelQuantOptions, QuantSession, quantizeModel } from "./session";
 
 /** Logits [T, vocab] of each prompt, as recorded from one model state. */

@@ -22,7 +22,7 @@
  */
 import type { NemotronHConfig } from "../io/config";
 import { expectedTensors } from "../model/arch";
-import { globToRegExp } from "../io/checkpoint";
+import { globToRegExp } from "../util/glob";
 
 export type SelectKind = "mamba" | "attention" | "mlp" | "moe" | "lm_head" | "embedding" | "norm";
 

@@ -4,13 +4,12 @@
  * and rank the groups by KL. The most sensitive groups are the ones to keep in BF16.
  */
 import { quantizeTensor, QuantizeOptions, toFp8Tensor } from "../fp8/quantize";
-import { abortError } from "../io/writer";
 import { progress } from "../util/progress";
 import { SortableTable, fixed } from "../viz/table";
 import type { QuantizableModel } from "./model";
 import { LogitsRecord, distributionShift, recordLogits } from "./compare";
 import { modelTensors } from "./session";
-import { workSignal } from "../util/cancel";
+import { abortError, workSignal } from "../util/cancel";
 import { SelectKind, TensorInfo, selectTensors } from "./selector";
 
 export interface SensitivityOptions extends QuantizeOptions {

@@ -9,10 +9,9 @@
 import { QuantizeOptions, QuantizedTensor, quantizeTensor, toFp8Tensor } from "../fp8/quantize";
 import { FP8_MAX, Fp8Format } from "../fp8/codec";
 import { progress } from "../util/progress";
-import { abortError } from "../io/writer";
 import { QuantizableModel, hasActivationHooks, ActivationQuant } from "./model";
 import { TensorInfo, selectTensors, tensorInfos } from "./selector";
-import { workSignal } from "../util/cancel";
+import { abortError, workSignal } from "../util/cancel";
 import { QuantReport, reportRow } from "./report";
 
 export interface ActivationOptions {

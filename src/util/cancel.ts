@@ -10,3 +10,12 @@ export function workSignal(explicit?: AbortSignal): AbortSignal | undefined {
   const current = (globalThis as Record<symbol, unknown>)[CELL_SIGNAL];
   return typeof current === "function" ? (current as () => AbortSignal | undefined)() : undefined;
 }
+
+/** The error that interrupted work throws: the signal's reason when it is an Error, else an AbortError. */
+export function abortError(signal: AbortSignal): Error {
+  const reason = signal.reason;
+  if (reason instanceof Error) return reason;
+  const e = new Error(typeof reason === "string" ? reason : "the operation was interrupted");
+  e.name = "AbortError";
+  return e;
+}

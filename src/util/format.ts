@@ -26,8 +26,11 @@ export function textTable(header: string[], rows: (string | number)[][]): string
   return [line(cells[0]), widths.map((w) => "-".repeat(w)).join("  "), ...cells.slice(1).map(line)].join("\n");
 }
 
+const HTML_ESCAPES: Readonly<Record<string, string>> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
+
+/** Text made safe for HTML element content and quoted attributes (both quote kinds). */
 export function escapeHtml(s: string): string {
-  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+  return s.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]);
 }
 
 /** An HTML table (numbers right-aligned). */

@@ -57,9 +57,9 @@ namespace {
 
 // How a scale applies inside one row: none, one factor for the whole row, or one per
 // 16-aligned column block (multiplied into each converted vector).
-enum ScaleMode { kNoScale, kRowScale, kColBlockScale, kGeneric };
+enum RowScaling { kNoScale, kRowScale, kColBlockScale, kGeneric };
 
-ScaleMode scale_mode(const StoredMatrix& w) {
+RowScaling row_scaling(const StoredMatrix& w) {
   if (!w.scale) return kNoScale;
   if (w.block_cols >= w.cols) return kRowScale;
   if (w.block_cols % 16 == 0) return kColBlockScale;
@@ -90,7 +90,7 @@ NL_INLINE void convert_row(const StoredMatrix& w, int64_t r, int64_t c0, int64_t
 // left, then the row scale and the bias.
 template <DType D, int MR, int NT>
 NL_INLINE void finish_rows(v16f (&acc)[MR][NT], const float* const (&srow)[MR], const float* x, int64_t ldx,
-                           const StoredMatrix& w, ScaleMode mode, int64_t r, int64_t k0, const float* bias, float* y,
+                           const StoredMatrix& w, RowScaling mode, int64_t r, int64_t k0, const float* bias, float* y,
                            int64_t ldy) {
   const int64_t K = w.cols;
   for (int i = 0; i < MR; i++) {
@@ -109,7 +109,7 @@ NL_INLINE void finish_rows(v16f (&acc)[MR][NT], const float* const (&srow)[MR], 
 
 // Few tokens: MR rows × NT tokens of dot products, weights converted in registers.
 template <DType D, int MR, int NT>
-NL_INLINE void dot_block(const float* x, int64_t ldx, const StoredMatrix& w, ScaleMode mode, int64_t r, const float* bias,
+NL_INLINE void dot_block(const float* x, int64_t ldx, const StoredMatrix& w, RowScaling mode, int64_t r, const float* bias,
                          float* y, int64_t ldy) {
   const int64_t K = w.cols, K16 = K & ~int64_t(15);
   v16f acc[MR][NT];
@@ -135,7 +135,7 @@ NL_INLINE void dot_block(const float* x, int64_t ldx, const StoredMatrix& w, Sca
 // FP8, few tokens: 64 codes are loaded as 16 words; lane j of shift s holds code 4j+s, so
 // x is pre-permuted the same way (xq, blocks of 64) and no byte widening is needed.
 template <DType D, int MR, int NT>
-NL_INLINE void dot_block_fp8(const float* xq, const float* x, const StoredMatrix& w, ScaleMode mode, int64_t r,
+NL_INLINE void dot_block_fp8(const float* xq, const float* x, const StoredMatrix& w, RowScaling mode, int64_t r,
                              const float* bias, float* y) {
   const int64_t K = w.cols, K64 = K & ~int64_t(63);
   v16f acc[MR][NT];
@@ -261,7 +261,7 @@ struct Bf16Conv {
 
 template <class Conv, int MR, int NT>
 NL_TARGET_AVX512 NL_INLINE void dot_block_avx512(const Conv& cv, const float* xq, const float* x, const StoredMatrix& w,
-                                                 ScaleMode mode, int64_t r, const float* bias, float* y) {
+                                                 RowScaling mode, int64_t r, const float* bias, float* y) {
   constexpr int E = Conv::E, Q = E / 16;
   constexpr int64_t PF = NL_PF;
   const int64_t K = w.cols, KE = K / E * E, esize = 64 / E;
@@ -307,7 +307,7 @@ template <class Conv, int NT>
 NL_TARGET_AVX512 void linear_few_avx512(const float* xq, const float* x, const StoredMatrix& w, const float* bias, float* y,
                                         int64_t r0, int64_t r1) {
   const Conv cv(w.dtype);
-  ScaleMode mode = scale_mode(w);
+  RowScaling mode = row_scaling(w);
   int64_t r = r0;
   for (; r + 4 <= r1; r += 4) dot_block_avx512<Conv, 4, NT>(cv, xq, x, w, mode, r, bias, y);
   for (; r < r1; r++) dot_block_avx512<Conv, 1, NT>(cv, xq, x, w, mode, r, bias, y);
@@ -316,7 +316,7 @@ NL_TARGET_AVX512 void linear_few_avx512(const float* xq, const float* x, const S
 // Few tokens through the AVX-512 path; false when this CPU or weight layout cannot take it.
 template <class Conv>
 bool linear_few_avx512_all(const float* x, int64_t T, const StoredMatrix& w, const float* bias, float* y, int64_t grain) {
-  if (!cpu_has_avx512vbmi() || (scale_mode(w) == kColBlockScale && w.block_cols % Conv::E != 0)) return false;
+  if (!cpu_has_avx512vbmi() || (row_scaling(w) == kColBlockScale && w.block_cols % Conv::E != 0)) return false;
   const int64_t K = w.cols, rows = w.rows;
   std::vector<float> xq(size_t(T * K));
   permute_lanes(x, T, K, Conv::E, xq.data());
@@ -330,7 +330,7 @@ bool linear_few_avx512_all(const float* x, int64_t T, const StoredMatrix& w, con
 template <DType D, int NT>
 NL_KERNEL void linear_few_fp8(const float* xq, const float* x, const StoredMatrix& w, const float* bias, float* y,
                               int64_t r0, int64_t r1) {
-  ScaleMode mode = scale_mode(w);
+  RowScaling mode = row_scaling(w);
   int64_t r = r0;
   for (; r + 4 <= r1; r += 4) dot_block_fp8<D, 4, NT>(xq, x, w, mode, r, bias, y);
   for (; r < r1; r++) dot_block_fp8<D, 1, NT>(xq, x, w, mode, r, bias, y);
@@ -338,7 +338,7 @@ NL_KERNEL void linear_few_fp8(const float* xq, const float* x, const StoredMatri
 
 template <DType D, int NT>
 NL_KERNEL void linear_few(const float* x, const StoredMatrix& w, const float* bias, float* y, int64_t r0, int64_t r1) {
-  ScaleMode mode = scale_mode(w);
+  RowScaling mode = row_scaling(w);
   int64_t r = r0;
   for (; r + 4 <= r1; r += 4) dot_block<D, 4, NT>(x, w.cols, w, mode, r, bias, y, w.rows);
   for (; r < r1; r++) dot_block<D, 1, NT>(x, w.cols, w, mode, r, bias, y, w.rows);
@@ -402,7 +402,7 @@ void linear_typed(const float* x, int64_t T, const StoredMatrix& w, const float*
       if (linear_few_avx512_all<Bf16Conv>(x, T, w, bias, y, grain)) return;
     }
 #endif
-    if (fp8 && (scale_mode(w) != kColBlockScale || w.block_cols % 64 == 0)) {
+    if (fp8 && (row_scaling(w) != kColBlockScale || w.block_cols % 64 == 0)) {
       // x permuted to the lane order of the 64-code words (see dot_block_fp8).
       std::vector<float> xq(size_t(T * K));
       const int64_t K64 = K & ~int64_t(63);
@@ -453,7 +453,7 @@ void linear_typed(const float* x, int64_t T, const StoredMatrix& w, const float*
 
 void linear_fast(const float* x, int64_t T, const StoredMatrix& w, const float* bias, float* y) {
   check_weight(w);
-  if (scale_mode(w) == kGeneric && T < 8) {
+  if (row_scaling(w) == kGeneric && T < 8) {
     // Column blocks that are not a multiple of 16 wide: convert rows, then dot (rare layouts).
     parallel_for(size_t(w.rows), 16, [&](size_t b, size_t e) {
       std::vector<float> row(w.cols);
