@@ -16,7 +16,7 @@ import { Tensor } from "../tensor/tensor";
 import { formatShape } from "../util/format";
 import { BLOCK_KIND, HOOK_POINT, PlanSlot, ROLE, executionPlan } from "./plan";
 import { CausalLM, ForwardOptions, ModelState } from "./types";
-import type { ActivationQuant } from "../quant/model";
+import type { ActivationQuant } from "./types";
 
 export interface LoadOptions {
   /** "none" (default): dt as the CUDA kernels compute it; "hf": HF transformers' prefill clamp dt >= time_step_min. */

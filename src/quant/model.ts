@@ -5,28 +5,9 @@
  * structurally so src/quant depends on the contract, not on one implementation.
  */
 import type { Tensor } from "../tensor/tensor";
-import type { CausalLM } from "../model/types";
+import type { ActivationQuantHooks, CausalLM } from "../model/types";
 
-export type { CausalLM, ModelState } from "../model/types";
-
-/** How a linear quantizes its input activations (fake-quant inside the model's linear). */
-export interface ActivationQuant {
-  format: "e4m3" | "e5m2";
-  /** "static": one per-tensor scale (calibrated); "dynamic": a scale per token (row) from its amax. */
-  mode: "static" | "dynamic";
-  /** The static scale (amax / fmax); required for mode "static". */
-  scale?: number;
-}
-
-/**
- * Optional activation hook of a model: fake-quantize a linear's input, and observe the
- * input amax for calibration. Models without it support weight-only quantization.
- */
-export interface ActivationQuantHooks {
-  setInputQuant(weight: string, q: ActivationQuant | undefined): void;
-  /** Starts recording max |input| per linear (by weight name); stop returns them. */
-  observeInputAmax(weights: string[]): { stop(): Map<string, number> };
-}
+export type { CausalLM, ModelState, ActivationQuant, ActivationQuantHooks } from "../model/types";
 
 export interface QuantizableModel extends CausalLM {
   logits(ids: ArrayLike<number>): Float32Array;
