@@ -40,7 +40,7 @@ export type { SensitivityOptions, SensitivityRow } from "./quant/sensitivity";
 export { SortableTable } from "./viz/table";
 export { Figure, htmlPage } from "./viz/figure";
 export type { Trace, Layout, PagePart } from "./viz/figure";
-export { valueHistogram, errorHistogram, errorHeatmap, sqnrByLayer, sensitivityByLayer, KIND_COLORS } from "./viz/quant-plots";
+export { valueHistogram, errorHistogram, errorHeatmap, sqnrByLayer, sensitivityByLayer, KIND_COLORS } from "./quant/plots";
 export { exportQuantized, exportSession, compressedTensorsConfig, ignoreList } from "./quant/export";
 export type { ExportOptions, ExportResult, ExportFormat } from "./quant/export";
 export { makeTiny, tinyConfig } from "./tiny/make-tiny";

@@ -20,7 +20,7 @@ import { TextTokenizer } from "../generate/tokenizer";
 import { progress } from "../util/progress";
 import { abortError } from "../util/cancel";
 import { htmlPage, PagePart } from "../viz/figure";
-import { errorHeatmap, errorHistogram, sqnrByLayer, valueHistogram } from "../viz/quant-plots";
+import { errorHeatmap, errorHistogram, sqnrByLayer, valueHistogram } from "../quant/plots";
 
 /** --calibrate values: token ids ("1,2,3") or text (needs the checkpoint's tokenizer). */
 function calibrationPrompts(dir: string, values: string[]): number[][] {

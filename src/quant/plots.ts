@@ -7,9 +7,9 @@
 import { Tensor } from "../tensor/tensor";
 import { QuantizedTensor, dequantize } from "../fp8/quantize";
 import { FP8_MAX, decodeFp8 } from "../fp8/codec";
-import { Figure, Trace } from "./figure";
-import type { QuantReport } from "../quant/report";
-import type { SensitivityResult } from "../quant/sensitivity";
+import { Figure, Trace } from "../viz/figure";
+import type { QuantReport } from "./report";
+import type { SensitivityResult } from "./sensitivity";
 
 export const KIND_COLORS: Record<string, string> = {
   mamba: "#1f77b4", attention: "#d62728", mlp: "#2ca02c", moe: "#9467bd", lm_head: "#ff7f0e", embedding: "#8c564b", norm: "#7f7f7f", mixed: "#17becf",
