@@ -67,7 +67,7 @@ export { Sampler, validateSampling, applyRepetitionPenalty, applyTemperature, to
 export type { SamplingOptions } from "./generate/sampling";
 export { generate, stream, promptIds, GenerationStream } from "./generate/generate";
 export type { GenerateOptions, GenerationChunk, GenerationResult, FinishReason } from "./generate/generate";
-export { writeTinyTokenizer, tinyTokenizerJson, tinyTokenizerConfig, trainByteLevelBpe, TINY_TOKENIZER_MIN_VOCAB } from "./generate/tiny-tokenizer";
+export { writeTinyTokenizer, tinyTokenizerJson, tinyTokenizerConfig, trainByteLevelBpe, TINY_TOKENIZER_MIN_VOCAB } from "./tiny/tokenizer";
 export {
   DISPLAY_SYMBOL, display, clearOutput, mimeBundleOf, isMimeBundle, ProgressDisplay, plotlyBundle, plotlySource, setPlotlyInline,
   setDisplaySink, getDisplaySink,

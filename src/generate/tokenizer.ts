@@ -12,7 +12,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { Tokenizer as HfTokenizer } from "@huggingface/tokenizers";
-import { bytesToUnicode } from "./tiny-tokenizer";
+import { bytesToUnicode } from "./byte-level";
 import { ChatMessage, ChatTemplateOptions, renderChatTemplate } from "./chat";
 
 export interface EncodeOptions {

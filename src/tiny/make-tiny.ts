@@ -14,7 +14,7 @@ import { SafetensorsWriter } from "../io/writer";
 import { Rng } from "../util/random";
 import { float32ToBf16 } from "../tensor/convert";
 import { encodeFp8 } from "../fp8/codec";
-import { writeTinyTokenizer, TINY_TOKENIZER_MIN_VOCAB } from "../generate/tiny-tokenizer";
+import { writeTinyTokenizer, TINY_TOKENIZER_MIN_VOCAB } from "./tokenizer";
 
 export type TinyDType = "f32" | "bf16" | "f8e4m3";
 

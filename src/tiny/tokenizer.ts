@@ -14,7 +14,8 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { NANO_V2_CHAT_TEMPLATE } from "./chat";
+import { NANO_V2_CHAT_TEMPLATE } from "../generate/chat";
+import { bytesToUnicode } from "../generate/byte-level";
 
 export const TINY_SPECIAL_COUNT = 16;
 export const TINY_THINK_ID = 16;
@@ -25,18 +26,6 @@ export const TINY_TOKENIZER_MIN_VOCAB = FIRST_BYTE_ID + 256;
 
 /** GPT-2's pre-tokenizer split (what ByteLevel with use_regex applies). */
 const GPT2_SPLIT = /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+/gu;
-
-/** GPT-2's reversible byte -> printable character map used by ByteLevel. */
-export function bytesToUnicode(): string[] {
-  const keep: number[] = [];
-  for (let b = 33; b <= 126; b++) keep.push(b);
-  for (let b = 161; b <= 172; b++) keep.push(b);
-  for (let b = 174; b <= 255; b++) keep.push(b);
-  const map = new Array<string>(256);
-  let extra = 0;
-  for (let b = 0; b < 256; b++) map[b] = keep.includes(b) ? String.fromCharCode(b) : String.fromCharCode(256 + extra++);
-  return map;
-}
 
 /** A small original English text: enough distinct words for the default 750 merges. */
 export const TINY_CORPUS = `
