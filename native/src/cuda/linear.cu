@@ -1,11 +1,19 @@
 // linear: y (T, rows) = x (T, cols) · Wᵀ (+ bias), with W stored as F32/BF16/F16/FP8
 // E4M3/E5M2 and an optional fp32 scale per (br, bc) block, converted to fp32 in registers
 // as it is read (never widened in memory); fp32 accumulation.
-//   decode (T <= 8): matvec, one warp per weight row reading the row once for all T
-//     tokens, 8 consecutive elements per lane per step (16-byte loads for BF16/F16);
+//   decode (T <= 8): matvec reading each weight row once for all T tokens. The streaming
+//     kernel (rows of whole 16-byte chunks, scales uniform per chunk): each lane loads 16
+//     bytes per step (16 FP8, 8 BF16/F16 or 4 F32 elements), two steps in flight, with
+//     cache-streaming loads; FP8 is widened branch-free (the cvt instructions on sm_89+, bit
+//     moves into F16 before); a block scale is read once per chunk, a row or tensor scale once
+//     per row. Rows are split over 4 warps when there are few of them (the 4480-row matrices),
+//     so the grid still fills the GPU. Anything else takes the general kernel, one element
+//     per lane per step;
 //   prefill (T > 8): a tiled SGEMM, 64 tokens x 64 rows per block of 256 threads, each
 //     thread 4x4 outputs, weights converted (and scaled) into shared memory per 16-column step.
 // The tensor-core version is later work; the device check (native/dev/cuda-check.sh) times both.
+#include <cuda_fp8.h>
+
 #include "cuda/kernels.h"
 
 namespace nl {
@@ -95,6 +103,151 @@ __global__ void matvec_kernel(const float* __restrict__ x, int T, DevWeight w, c
   }
 }
 
+// --- the streaming matvec -------------------------------------------------------------------
+template <int D>
+__host__ __device__ constexpr int chunk_elems() { return D == kF32 ? 4 : (D == kBF16 || D == kF16) ? 8 : 16; }
+
+// The factor the widened FP8 values still need: the bit-move path places E4M3 codes into F16
+// with the exponent bias of F16 (15, not 7), i.e. 2^-8 of their value; folded into the scale.
+__device__ __forceinline__ float e4m3_fix() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 890
+  return 1.0f;
+#else
+  return 256.0f;
+#endif
+}
+
+// Two F16 values packed in 32 bits, as floats (register moves: no trip through memory).
+__device__ __forceinline__ float2 half2_bits(uint32_t v) {
+  return __half22float2(__halves2half2(__ushort_as_half(uint16_t(v & 0xffffu)), __ushort_as_half(uint16_t(v >> 16))));
+}
+
+// Two FP8 codes (the low 16 bits of v, or the high 16 with hi) as a float2.
+template <int D>
+__device__ __forceinline__ float2 fp8x2(uint32_t v) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 890
+  const __half2_raw h = __nv_cvt_fp8x2_to_halfraw2(__nv_fp8x2_storage_t(v & 0xffffu), D == kE4M3 ? __NV_E4M3 : __NV_E5M2);
+  return __half22float2(__half2(h));
+#else
+  // Each code becomes the high byte of a 16-bit lane: exactly F16 for E5M2 (its top byte).
+  uint32_t t = __byte_perm(v, 0u, 0x1404);
+  if constexpr (D == kE4M3) {
+    // S.EEEE.MMM -> S.0EEEE.MMM0000000: F16 with 2^-8 of the value (subnormals included);
+    // S.1111.111 (NaN) gets an all-ones F16 exponent.
+    const uint32_t nan = ((t & 0x7f00u) == 0x7f00u ? 0x7e00u : 0u) | ((t & 0x7f000000u) == 0x7f000000u ? 0x7e000000u : 0u);
+    t = (t & 0x80008000u) | ((t >> 1) & 0x3f803f80u) | nan;
+  }
+  return half2_bits(t);
+#endif
+}
+
+// 16 stored bytes -> chunk_elems<D>() floats.
+template <int D>
+__device__ __forceinline__ void widen16(const uint4& u, float* o) {
+  const uint32_t w[4] = {u.x, u.y, u.z, u.w};
+#pragma unroll
+  for (int j = 0; j < 4; j++) {
+    if constexpr (D == kF32) {
+      o[j] = __uint_as_float(w[j]);
+    } else if constexpr (D == kBF16) {
+      o[2 * j] = __uint_as_float(w[j] << 16);
+      o[2 * j + 1] = __uint_as_float(w[j] & 0xffff0000u);
+    } else if constexpr (D == kF16) {
+      const float2 f = half2_bits(w[j]);
+      o[2 * j] = f.x;
+      o[2 * j + 1] = f.y;
+    } else {
+      const float2 a = fp8x2<D>(w[j]), b = fp8x2<D>(w[j] >> 16);
+      o[4 * j] = a.x; o[4 * j + 1] = a.y; o[4 * j + 2] = b.x; o[4 * j + 3] = b.y;
+    }
+  }
+}
+
+// acc[t] += s · Σ_j w[j] · x[t, c0 + j] over one chunk, for t < T (T <= NT).
+template <int E, int NT>
+__device__ __forceinline__ void chunk_dot(const float* w, float s, const float* __restrict__ x, int64_t cols, int64_t c0,
+                                          int T, float* acc) {
+#pragma unroll
+  for (int t = 0; t < NT; t++) {
+    if (t < T) {
+      const float4* xp = reinterpret_cast<const float4*>(x + t * cols + c0);
+      float d = 0.0f;
+#pragma unroll
+      for (int q = 0; q < E / 4; q++) {
+        const float4 a = __ldg(xp + q);
+        d = fmaf(w[4 * q], a.x, d);
+        d = fmaf(w[4 * q + 1], a.y, d);
+        d = fmaf(w[4 * q + 2], a.z, d);
+        d = fmaf(w[4 * q + 3], a.w, d);
+      }
+      acc[t] = fmaf(s, d, acc[t]);
+    }
+  }
+}
+
+// One row per WPR warps (4 warps a block), up to NT tokens (1: the decode step, with few
+// registers; 8: a few tokens at once, with room for their accumulators). scale_per_chunk: a
+// block scale for each chunk (block columns a multiple of the chunk); otherwise the row's one
+// scale (or none) at the end.
+template <int D, int WPR, int NT>
+__global__ void __launch_bounds__(128, NT == 1 ? 4 : 2) matvec_stream_kernel(const float* __restrict__ x, int T, DevWeight w,
+                                                            const float* __restrict__ bias, float* __restrict__ y,
+                                                            bool scale_per_chunk) {
+  constexpr int E = chunk_elems<D>(), ROWS = 4 / WPR;
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, part = warp % WPR;
+  const int64_t r = int64_t(blockIdx.x) * ROWS + warp / WPR;
+  float acc[NT];
+#pragma unroll
+  for (int t = 0; t < NT; t++) acc[t] = 0.0f;
+  const float fix = (D == kE4M3) ? e4m3_fix() : 1.0f;
+  const float* srow = (r < w.rows && w.scale) ? w.scale + (r / w.br) * w.sc : nullptr;
+  if (r < w.rows) {
+    const uint4* row = reinterpret_cast<const uint4*>(w.data + r * w.cols * (16 / E));
+    const int nchunks = int(w.cols / E), stride = 32 * WPR, bc = int(w.bc);
+    int k = part * 32 + lane;
+    float a[E], b[E];
+    for (; k + stride < nchunks; k += 2 * stride) {  // two 16-byte loads in flight per lane
+      const uint4 ua = __ldcs(row + k), ub = __ldcs(row + k + stride);
+      widen16<D>(ua, a);
+      widen16<D>(ub, b);
+      const float sa = scale_per_chunk ? srow[(k * E) / bc] * fix : fix;
+      const float sb = scale_per_chunk ? srow[((k + stride) * E) / bc] * fix : fix;
+      chunk_dot<E, NT>(a, sa, x, w.cols, int64_t(k) * E, T, acc);
+      chunk_dot<E, NT>(b, sb, x, w.cols, int64_t(k + stride) * E, T, acc);
+    }
+    if (k < nchunks) {
+      widen16<D>(__ldcs(row + k), a);
+      chunk_dot<E, NT>(a, scale_per_chunk ? srow[(k * E) / bc] * fix : fix, x, w.cols, int64_t(k) * E, T, acc);
+    }
+  }
+  __shared__ float partial[4][NT];
+#pragma unroll
+  for (int t = 0; t < NT; t++) {
+    if (t < T) {
+      const float v = warp_sum(acc[t]);
+      if (lane == 0) partial[warp][t] = v;
+    }
+  }
+  if constexpr (WPR > 1) __syncthreads();
+  if (part == 0 && lane < T && r < w.rows) {
+    float v = 0.0f;
+#pragma unroll
+    for (int p = 0; p < WPR; p++) v += partial[warp + p][lane];
+    if (srow && !scale_per_chunk) v *= srow[0];
+    y[int64_t(lane) * w.rows + r] = v + (bias ? bias[r] : 0.0f);
+  }
+}
+
+// Whether the streaming kernel applies: whole 16-byte chunks per row, aligned bases, and a
+// scale that is uniform over each chunk (sets *per_chunk when it varies along the row).
+template <int D>
+bool streamable(const float* x, const DevWeight& w, bool* per_chunk) {
+  constexpr int E = chunk_elems<D>();
+  if (w.cols % E != 0 || uintptr_t(w.data) % 16 != 0 || uintptr_t(x) % 16 != 0 || w.cols / E > (int64_t(1) << 30)) return false;
+  *per_chunk = w.scale && w.bc < w.cols;
+  return !*per_chunk || w.bc % E == 0;
+}
+
 constexpr int BM = 64, BN = 64, BK = 16;
 
 // x (T, cols), y (T, rows); block (rows/64, T/64), 256 threads of 4x4 outputs.
@@ -146,7 +299,16 @@ __global__ void __launch_bounds__(256) gemm_kernel(const float* __restrict__ x, 
 
 template <int D>
 void launch(const float* x, int64_t T, const DevWeight& w, const float* bias, float* y, cudaStream_t s) {
-  if (T <= kMaxT) {
+  bool per_chunk = false;
+  if (T <= kMaxT && streamable<D>(x, w, &per_chunk)) {
+    // Few rows (the 4480-row matrices): 4 warps per row, so rows x 4 warps fill the GPU.
+    const bool few_rows = w.rows < 16384;
+    const unsigned grid = few_rows ? unsigned(w.rows) : blocks_for(w.rows, 4);
+    if (T == 1 && few_rows) matvec_stream_kernel<D, 4, 1><<<grid, 128, 0, s>>>(x, 1, w, bias, y, per_chunk);
+    else if (T == 1) matvec_stream_kernel<D, 1, 1><<<grid, 128, 0, s>>>(x, 1, w, bias, y, per_chunk);
+    else if (few_rows) matvec_stream_kernel<D, 4, kMaxT><<<grid, 128, 0, s>>>(x, int(T), w, bias, y, per_chunk);
+    else matvec_stream_kernel<D, 1, kMaxT><<<grid, 128, 0, s>>>(x, int(T), w, bias, y, per_chunk);
+  } else if (T <= kMaxT) {
     // 8-element vector loads need 8 | cols and aligned bases (all Nano-9B widths are multiples of 8).
     const bool vec = w.cols % 8 == 0 && uintptr_t(w.data) % 16 == 0 && uintptr_t(x) % 16 == 0;
     matvec_kernel<D><<<blocks_for(w.rows, kWarps), kWarps * 32, 0, s>>>(x, int(T), w, bias, y, vec);
