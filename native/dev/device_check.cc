@@ -254,6 +254,9 @@ void check_ops(Backend& dev) {
       {"awkward 37x13, 5 tokens", 37, 13, 5, DType::F8_E4M3, ScaleKind::Block, 16, false},
       {"awkward 130x72, 9 tokens, partial blocks", 130, 72, 9, DType::F8_E4M3, ScaleKind::Block, 16, true},
       {"awkward 65x264, 70 tokens", 65, 264, 70, DType::F16, ScaleKind::Row, 0, false},
+      {"awkward 100x72, 20 tokens (tensor-core tile edges)", 100, 72, 20, DType::F8_E5M2, ScaleKind::Row, 0, true},
+      {"awkward 130x200, 33 tokens, 64-blocks (tensor-core block scales)", 130, 200, 33, DType::F8_E4M3, ScaleKind::Block, 64, false},
+      {"awkward 70x40, 65 tokens (tensor cores, BF16)", 70, 40, 65, DType::BF16, ScaleKind::None, 0, false},
       {"awkward 3x8, 1 token", 3, 8, 1, DType::F32, ScaleKind::None, 0, false},
   };
   uint64_t seed = 1;

@@ -9,10 +9,19 @@
 //     per row. Rows are split over 4 warps when there are few of them (the 4480-row matrices),
 //     so the grid still fills the GPU. Anything else takes the general kernel, one element
 //     per lane per step;
-//   prefill (T > 8): a tiled SGEMM, 64 tokens x 64 rows per block of 256 threads, each
-//     thread 4x4 outputs, weights converted (and scaled) into shared memory per 16-column step.
-// The tensor-core version is later work; the device check (native/dev/cuda-check.sh) times both.
+//   prefill (T > 8), BF16 and FP8 weights: tensor cores (WMMA BF16, fp32 accumulation). Each
+//     weight is widened exactly into BF16 in shared memory (every BF16, E4M3 and E5M2 value is
+//     a BF16 value) and its scale applied outside the product: per row in the epilogue, per
+//     128-block when a k-block ends (the tile's rows lie in one row block). The fp32
+//     activations go in as two BF16 halves, hi = bf16(x) and lo = bf16(x - hi), so the product
+//     keeps ~16 bits of x (the logits stay within 1e-3 of the CPU's; one BF16 term alone would
+//     not). 64 tokens x 64 rows per block of 4 warps, 32 columns per step;
+//   prefill, other weights or scale grids (F16/F32, blocks that do not tile): a tiled SGEMM,
+//     64 tokens x 64 rows per block of 256 threads, each thread 4x4 outputs, weights converted
+//     (and scaled) into shared memory per 16-column step.
+#include <cuda_bf16.h>
 #include <cuda_fp8.h>
+#include <mma.h>
 
 #include "cuda/kernels.h"
 
@@ -297,6 +306,108 @@ __global__ void __launch_bounds__(256) gemm_kernel(const float* __restrict__ x, 
   }
 }
 
+// --- the tensor-core GEMM -------------------------------------------------------------------
+namespace tc {
+constexpr int TM = 64, TN = 64, TK = 32, PAD = 8;  // PAD: keeps WMMA's 16-byte row alignment, spreads banks
+using namespace nvcuda;
+
+// scale_mode: 0 none, 1 one scale per weight row (row or tensor grids: the epilogue applies
+// it), 2 a 2-D block grid with br % TM == 0 and bc % TK == 0 (applied per k-block).
+template <int D, bool BLOCKS>
+__global__ void __launch_bounds__(128) gemm_tc_kernel(const float* __restrict__ x, int64_t T, DevWeight w,
+                                                      const float* __restrict__ bias, float* __restrict__ y,
+                                                      int scale_mode) {
+  __shared__ __align__(32) __nv_bfloat16 xh[TM][TK + PAD], xl[TM][TK + PAD], ws[TN][TK + PAD];
+  __shared__ __align__(32) float cs[TM][TN + 4];
+  const int tid = threadIdx.x, warp = tid >> 5, wm = warp >> 1, wn = warp & 1;  // a warp: 32 x 32 outputs
+  const int64_t t0 = int64_t(blockIdx.y) * TM, r0 = int64_t(blockIdx.x) * TN, cols = w.cols;
+  // BLOCKS: products go to `part`, folded into `acc` with each k-block's scale.
+  wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[2][2], part[2][2];
+#pragma unroll
+  for (int i = 0; i < 2; i++)
+#pragma unroll
+    for (int j = 0; j < 2; j++) {
+      wmma::fill_fragment(acc[i][j], 0.0f);
+      if constexpr (BLOCKS) wmma::fill_fragment(part[i][j], 0.0f);
+    }
+  const float* srow = w.scale ? w.scale + (r0 / w.br) * w.sc : nullptr;  // mode 2: the tile's row block
+  for (int64_t k0 = 0; k0 < cols; k0 += TK) {
+    // Stage x (split into BF16 halves) and W (widened exactly) for columns [k0, k0 + TK).
+#pragma unroll 4
+    for (int e = 0; e < TM * TK / 128; e++) {
+      const int idx = tid + e * 128, m = idx / TK, kk = idx % TK;
+      const int t = int(t0) + m, k = int(k0) + kk;
+      const int64_t r = r0 + m;
+      const float xv = (t < T && k < cols) ? x[t * cols + k] : 0.0f;
+      const __nv_bfloat16 hi = __float2bfloat16_rn(xv);
+      xh[m][kk] = hi;
+      xl[m][kk] = __float2bfloat16_rn(xv - __bfloat162float(hi));
+      ws[m][kk] = __float2bfloat16_rn((r < w.rows && k < cols) ? elem<D>(w.data, r * cols + k) : 0.0f);
+    }
+    __syncthreads();
+#pragma unroll
+    for (int ks = 0; ks < TK; ks += 16) {
+      wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major> ah[2], al[2];
+      wmma::fragment<wmma::matrix_b, 16, 16, 16, __nv_bfloat16, wmma::col_major> b[2];
+#pragma unroll
+      for (int i = 0; i < 2; i++) {
+        wmma::load_matrix_sync(ah[i], &xh[wm * 32 + i * 16][ks], TK + PAD);
+        wmma::load_matrix_sync(al[i], &xl[wm * 32 + i * 16][ks], TK + PAD);
+        wmma::load_matrix_sync(b[i], &ws[wn * 32 + i * 16][ks], TK + PAD);  // Wᵀ: column n = row n of W
+      }
+#pragma unroll
+      for (int i = 0; i < 2; i++)
+#pragma unroll
+        for (int j = 0; j < 2; j++) {
+          if constexpr (BLOCKS) {
+            wmma::mma_sync(part[i][j], ah[i], b[j], part[i][j]);
+            wmma::mma_sync(part[i][j], al[i], b[j], part[i][j]);
+          } else {
+            wmma::mma_sync(acc[i][j], ah[i], b[j], acc[i][j]);
+            wmma::mma_sync(acc[i][j], al[i], b[j], acc[i][j]);
+          }
+        }
+    }
+    // A 128-block of columns ends: acc += its scale x the block's partial sums.
+    if (BLOCKS && ((k0 + TK) % w.bc == 0 || k0 + TK >= cols)) {
+      const float sc = srow[k0 / w.bc];
+#pragma unroll
+      for (int i = 0; i < 2; i++)
+#pragma unroll
+        for (int j = 0; j < 2; j++) {
+#pragma unroll
+          for (int q = 0; q < acc[i][j].num_elements; q++) acc[i][j].x[q] += sc * part[i][j].x[q];
+          wmma::fill_fragment(part[i][j], 0.0f);
+        }
+    }
+    __syncthreads();
+  }
+#pragma unroll
+  for (int i = 0; i < 2; i++)
+#pragma unroll
+    for (int j = 0; j < 2; j++)
+      wmma::store_matrix_sync(&cs[wm * 32 + i * 16][wn * 32 + j * 16], acc[i][j], TN + 4, wmma::mem_row_major);
+  __syncthreads();
+  for (int idx = tid; idx < TM * TN; idx += 128) {
+    const int m = idx / TN, n = idx % TN;
+    const int64_t t = t0 + m, r = r0 + n;
+    if (t >= T || r >= w.rows) continue;
+    float v = cs[m][n];
+    if (scale_mode == 1) v *= w.scale[(r / w.br) * w.sc];
+    y[t * w.rows + r] = v + (bias ? bias[r] : 0.0f);
+  }
+}
+
+// The scale mode the tensor-core GEMM can apply exactly, or -1 (then the SGEMM runs).
+template <int D>
+int tc_scale_mode(const DevWeight& w) {
+  if (D != kBF16 && D != kE4M3 && D != kE5M2) return -1;  // F16/F32 values are not all BF16 values
+  if (!w.scale) return 0;
+  if (w.bc >= w.cols) return 1;
+  return (w.br % TM == 0 && w.bc % TK == 0) ? 2 : -1;
+}
+}  // namespace tc
+
 template <int D>
 void launch(const float* x, int64_t T, const DevWeight& w, const float* bias, float* y, cudaStream_t s) {
   bool per_chunk = false;
@@ -312,6 +423,10 @@ void launch(const float* x, int64_t T, const DevWeight& w, const float* bias, fl
     // 8-element vector loads need 8 | cols and aligned bases (all Nano-9B widths are multiples of 8).
     const bool vec = w.cols % 8 == 0 && uintptr_t(w.data) % 16 == 0 && uintptr_t(x) % 16 == 0;
     matvec_kernel<D><<<blocks_for(w.rows, kWarps), kWarps * 32, 0, s>>>(x, int(T), w, bias, y, vec);
+  } else if (const int mode = tc::tc_scale_mode<D>(w); mode >= 0) {
+    dim3 grid(blocks_for(w.rows, tc::TN), blocks_for(T, tc::TM));
+    if (mode == 2) tc::gemm_tc_kernel<D, true><<<grid, 128, 0, s>>>(x, T, w, bias, y, mode);
+    else tc::gemm_tc_kernel<D, false><<<grid, 128, 0, s>>>(x, T, w, bias, y, mode);
   } else {
     dim3 grid(blocks_for(w.rows, BN), blocks_for(T, BM));
     gemm_kernel<D><<<grid, 256, 0, s>>>(x, T, w, bias, y);
