@@ -38,7 +38,7 @@ function flag(argv: string[], name: string): string | undefined {
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const dir = argv[0] && !argv[0].startsWith("--") ? argv[0] : await bundledModel();
-  const maxTokens = Number(flag(argv, "--tokens") ?? 32768);
+  const maxTokens = Number(flag(argv, "--tokens") ?? 16384);
   const tok = TextTokenizer.load(dir);
   const bos = tok.encode("");
   const ids = tok.encode(fs.readFileSync(path.join(dir, "heldout.txt"), "utf8"), { addSpecialTokens: false }).slice(0, maxTokens);

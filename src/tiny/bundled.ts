@@ -17,6 +17,10 @@ import * as fs from "fs";
 import * as path from "path";
 import { packageRoot } from "../backend/native";
 import { makeTiny, TinyOptions } from "./make-tiny";
+import { NemotronH } from "../model/nemotron-h";
+import { TextTokenizer } from "../generate/tokenizer";
+import { quantizeModel } from "../quant/session";
+import { exportSession } from "../quant/export";
 
 /** hybrid_override_pattern of NVIDIA-Nemotron-Nano-9B-v2 (nemotron-h.md section 1). */
 export const NANO_V2_PATTERN = "M-M-M-MM-M-M-M*-M-M-M*-M-M-M-M*-M-M-M-M*-M-MM-M-M-M-M-M-";
@@ -91,11 +95,6 @@ export async function bundledModel(name: BundledModel = TRAINED_MODEL): Promise<
 
 /** What `nemotron-lab quantize SRC --layers LAYERS --out DIR --export modelopt --calibrate ...` does. */
 async function makeFp8Twin(source: string, out: string, layers: string): Promise<void> {
-  // Loaded lazily: the random models need no native forward pass to be made.
-  const { NemotronH } = require("../model/nemotron-h") as typeof import("../model/nemotron-h");
-  const { TextTokenizer } = require("../generate/tokenizer") as typeof import("../generate/tokenizer");
-  const { quantizeModel } = require("../quant/session") as typeof import("../quant/session");
-  const { exportSession } = require("../quant/export") as typeof import("../quant/export");
   const tok = TextTokenizer.load(source);
   const session = quantizeModel(NemotronH.load(source), {
     layers, activations: { mode: "static", prompts: FP8_CALIBRATION.map((t) => tok.encode(t)) },

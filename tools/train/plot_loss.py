@@ -1,17 +1,23 @@
-"""Writes the loss curve (train and held-out, from train.py's log.jsonl) as a self-contained HTML
-page with an inline SVG, so it needs no plotting library and stays a few kilobytes in git.
-Usage: python tools/train/plot_loss.py TRAIN_OUT/log.jsonl OUT.html
+"""Writes the loss curve (train and held-out, from train.py's log.jsonl) as an SVG and a
+self-contained HTML page around it, so it needs no plotting library and stays a few kilobytes in git.
+Usage: python tools/train/plot_loss.py TRAIN_OUT/log.jsonl OUT.html [TRAIN_STDOUT]
+(with train.py's stdout, the train curve uses its every-20-steps lines instead of the checkpoint records)
 """
 import json
 import math
+import re
 import sys
 
 W, H, PAD = 720, 400, 56
 
 
-def main(log, out):
+def main(log, out, stdout=None):
     recs = [json.loads(line) for line in open(log) if line.strip()]
     train = [(r["tokens"] / 1e6, r["train_loss"]) for r in recs if r.get("train_loss") is not None]
+    if stdout:
+        tokens_per_step = recs[-1]["tokens"] / max(recs[-1]["step"], 1)
+        steps = [re.match(r"step (\d+) loss ([\d.]+)", line) for line in open(stdout)]
+        train = [(int(m[1]) * tokens_per_step / 1e6, float(m[2])) for m in steps if m]
     held = [(r["tokens"] / 1e6, r["heldout_loss"]) for r in recs]
     pts = train + held
     x1 = max(p[0] for p in pts) or 1.0
@@ -26,7 +32,7 @@ def main(log, out):
 
     def line(ps, color, label, dy):
         d = " ".join(f"{'M' if i == 0 else 'L'}{sx(x):.1f},{sy(y):.1f}" for i, (x, y) in enumerate(ps))
-        dots = "".join(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="3" fill="{color}"/>' for x, y in ps)
+        dots = "" if len(ps) > 40 else "".join(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="3" fill="{color}"/>' for x, y in ps)
         return (f'<path d="{d}" fill="none" stroke="{color}" stroke-width="2"/>{dots}'
                 f'<text x="{W - PAD - 150}" y="{PAD + dy}" fill="{color}">{label}</text>')
 
@@ -42,6 +48,8 @@ def main(log, out):
            f'{grid}<text x="{W / 2}" y="{H - 12}" text-anchor="middle">training tokens (millions)</text>'
            f'<text x="14" y="{H / 2}" transform="rotate(-90 14 {H / 2})" text-anchor="middle">cross-entropy (nats/token)</text>'
            + line(train, "#1f77b4", "train (running mean)", 0) + line(held, "#d62728", "held-out", 16) + "</svg>")
+    with open(out.rsplit(".", 1)[0] + ".svg", "w") as f:  # the model card embeds the SVG
+        f.write(svg + "\n")
     with open(out, "w") as f:
         f.write("<!doctype html><meta charset=utf-8><title>nano-fortunes loss curve</title>"
                 f"<h3>nano-fortunes: loss during training (HF transformers, bf16 autocast, dt clamp as HF)</h3>{svg}"
@@ -50,4 +58,4 @@ def main(log, out):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main(*sys.argv[1:4])
