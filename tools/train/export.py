@@ -51,6 +51,7 @@ def main(train_out, out):
     tensors = {("backbone." + k[len("model."):] if k.startswith("model.") else k): v.to(torch.bfloat16).contiguous()
                for k, v in ck["model"].items()}
     save_file(tensors, os.path.join(out, "model.safetensors"), metadata={"format": "pt"})
+    os.chmod(os.path.join(out, "model.safetensors"), 0o644)  # safetensors writes it owner-only
     write_tokenizer(os.path.join(train_out, "tokenizer.json"), out)
     n = sum(v.numel() for v in tensors.values())
     print(f"wrote {out}: {len(tensors)} tensors, {n / 1e6:.2f} M parameters, step {ck['step']}")
