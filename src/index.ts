@@ -50,6 +50,8 @@ export type { BundledModel } from "./tiny/bundled";
 export type { TinyOptions, TinyDType } from "./tiny/make-tiny";
 export { progress, setProgressSink } from "./util/progress";
 export type { ProgressHandle, ProgressSink } from "./util/progress";
+export { beginUndo, temporarily, pendingUndos, rollbackPending } from "./util/undo";
+export type { PendingUndo } from "./util/undo";
 export { float32ToBf16, bf16ToFloat32 } from "./tensor/convert";
 export { native } from "./backend/native";
 export type { BackendName, OpBackend } from "./backend/native";

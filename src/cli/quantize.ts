@@ -78,7 +78,8 @@ export async function quantizeCommand(argv: string[]): Promise<void> {
       : await exportQuantized(ckpt, v.out!, { ...opts, export: exportFormat, layers, force: v.force, signal, defaultInputScale });
     report = res.report;
     for (const w of res.warnings) console.warn(`warning: ${w}`);
-    console.log(`wrote ${exportFormat} checkpoint ${v.out}: ${res.quantized.length} FP8 weights, ${res.ignored.length} linear modules kept in high precision`);
+    console.log(`wrote ${exportFormat} checkpoint ${v.out}: ${res.quantized.length} FP8 weights, ${res.ignored.length} linear modules kept in high precision` +
+      (res.keptHighPrecision.length ? ` (${res.keptHighPrecision.map((k) => k.name).join(", ")} among them although selected: vLLM loads it only unquantized)` : ""));
   } else {
     const info = new Map(universe.map((t) => [t.name, t]));
     const bar = progress("quantizing", names.length);
