@@ -7,7 +7,7 @@ import { NotebookError } from "../notebook/nbformat";
 const USAGE = `nemotron-lab — explore NVIDIA Nemotron-H checkpoints
 
 usage:
-  nemotron-lab start                        make the bundled tiny model if missing, print its inventory and FP8 error
+  nemotron-lab start [--out DIR]            the tour: run every tutorial notebook on the bundled model, write out/index.html
   nemotron-lab run NOTEBOOK.ipynb... [--out DIR] [--param NAME=VALUE]... [--timeout S]   execute notebooks headlessly, write .ipynb + HTML
   nemotron-lab inspect PATH [--tensor NAME-or-glob] [--json]
   nemotron-lab make-tiny DIR [--pattern P] [--dtype f32|bf16|f8e4m3] [--seed N]

@@ -11,13 +11,17 @@ import { Worker } from "worker_threads";
 import type { CellContext } from "../../kernel/session/context";
 import { clearInterruptFlag, installInterruptFlag, installInterruptGlobals, KeyboardInterrupt } from "../../kernel/session/interrupt";
 
-/** What the watchdog thread runs: state = [generation, timeout ms (0 = disarmed), fired]. */
+/**
+ * What the watchdog thread runs: state = [generation, timeout ms (0 = disarmed), fired], firedAt =
+ * when it last sent SIGINT (the signal may arrive after the cell ended, so the time tells it apart).
+ */
 const WATCHDOG = `
 const { workerData } = require("worker_threads");
-const state = new Int32Array(workerData.state), flag = new Int32Array(workerData.flag);
+const state = new Int32Array(workerData.state), flag = new Int32Array(workerData.flag), firedAt = new Float64Array(workerData.firedAt);
 for (;;) {
   const gen = Atomics.load(state, 0), ms = Atomics.load(state, 1);
   if (ms > 0 && Atomics.wait(state, 0, gen, ms) === "timed-out") {
+    firedAt[0] = Date.now();
     Atomics.store(state, 2, 1);
     Atomics.store(flag, 0, 1);
     process.kill(process.pid, "SIGINT");
@@ -28,6 +32,7 @@ for (;;) {
 export class RunControl {
   private readonly flag = new SharedArrayBuffer(4);
   private readonly state = new Int32Array(new SharedArrayBuffer(12));
+  private readonly firedAt = new Float64Array(new SharedArrayBuffer(8));
   private watchdog?: Worker;
   private running?: CellContext;
   private userInterrupts = 0;
@@ -77,7 +82,7 @@ export class RunControl {
 
   private arm(ms: number): void {
     if (ms > 0 && !this.watchdog) {
-      this.watchdog = new Worker(WATCHDOG, { eval: true, workerData: { state: this.state.buffer, flag: this.flag } });
+      this.watchdog = new Worker(WATCHDOG, { eval: true, workerData: { state: this.state.buffer, flag: this.flag, firedAt: this.firedAt.buffer } });
       this.watchdog.unref();
     }
     if (ms > 0) Atomics.store(this.state, 2, 0);
@@ -92,7 +97,8 @@ export class RunControl {
 
   private sigint(): void {
     clearInterruptFlag();
-    if (Atomics.load(this.state, 2) === 1) return this.abortCell();  // the watchdog's: a timeout, not the user
+    // The watchdog's (a timeout, not the user): it may land after its cell ended, so go by the time.
+    if (Date.now() - this.firedAt[0] < 2000) return this.abortCell();
     this.stopRun();
   }
 
