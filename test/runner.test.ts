@@ -167,7 +167,7 @@ describe("nemotron-lab run", () => {
     const file = path.join(dir, "outputs.ipynb");
     const p = cli(["run", file, "--out", out, "--param", "NOPE=1"]);
     expect(p.code).toBe(1);
-    expect(p.stderr).toContain("--param NOPE: the first code cell has no `const NOPE = ...` (its consts: LABEL, N)");
+    expect(p.stderr).toContain("--param NOPE: no code cell declares `const NOPE = ...` (its consts: LABEL, N, written, handle)");
     fs.writeFileSync(path.join(dir, "broken.ipynb"), "{ not json");
     const b = cli(["run", path.join(dir, "broken.ipynb"), "--out", out]);
     expect(b.code).toBe(1);

@@ -1,6 +1,7 @@
 /**
  * Notebook parameters (papermill's idea, in place): `--param NAME=VALUE` replaces the initial
- * value of `const NAME` in the first code cell, so one flag switches a notebook to another model.
+ * value of `const NAME` in the first code cell that declares it (the notebook's first code cell,
+ * or the one after its imports), so one flag switches a notebook to another model.
  * The declaration is found with the TypeScript parser, so type annotations, comments and
  * multi-line initialisers are handled; everything else in the cell stays as written.
  */
@@ -42,25 +43,24 @@ function constInitialisers(code: string): Map<string, { start: number; end: numb
 }
 
 /**
- * Applies parameters to the first code cell of `nb` (in place) and records them in the notebook's
- * metadata. `where` names the notebook in errors.
+ * Applies parameters to `nb` (in place) and records them in the notebook's metadata. `where`
+ * names the notebook in errors.
  */
 export function applyParams(nb: Notebook, params: [string, string][], where: string): void {
   if (params.length === 0) return;
-  const cell = nb.cells.find((c) => c.cell_type === "code");
-  if (!cell) throw new NotebookError(`${where}: --param needs a code cell, and the notebook has none`);
-  let code = joinSource(cell.source);
+  const cells = nb.cells.filter((c) => c.cell_type === "code");
+  if (!cells.length) throw new NotebookError(`${where}: --param needs a code cell, and the notebook has none`);
   for (const [name, value] of params) {
-    const consts = constInitialisers(code);
-    const span = consts.get(name);
-    if (!span) {
-      const have = [...consts.keys()];
-      throw new NotebookError(`${where}: --param ${name}: the first code cell has no \`const ${name} = ...\`` +
-        (have.length ? ` (its consts: ${have.join(", ")})` : " (it declares no consts)"));
+    const cell = cells.find((c) => constInitialisers(joinSource(c.source)).has(name));
+    if (!cell) {
+      const have = [...new Set(cells.flatMap((c) => [...constInitialisers(joinSource(c.source)).keys()]))];
+      throw new NotebookError(`${where}: --param ${name}: no code cell declares \`const ${name} = ...\`` +
+        (have.length ? ` (its consts: ${have.slice(0, 12).join(", ")}${have.length > 12 ? ", ..." : ""})` : " (it declares no consts)"));
     }
-    code = code.slice(0, span.start) + paramLiteral(value) + code.slice(span.end);
+    const code = joinSource(cell.source);
+    const span = constInitialisers(code).get(name)!;
+    cell.source = splitLines(code.slice(0, span.start) + paramLiteral(value) + code.slice(span.end));
   }
-  cell.source = splitLines(code);
   const meta = (nb.metadata["nemotron-lab"] ??= {}) as Record<string, unknown>;
   meta.parameters = Object.fromEntries(params);
 }
