@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser } from "playwright-core";
 import { ROOT, tempDir } from "./helpers";
 import { collectPageErrors, hasBrowser, launchBrowser } from "./helpers/browser";
+import { hasPythonModule, noVenvReason, runPython, warnSkip } from "./helpers/python";
 
 const OUT = path.join(ROOT, "out");
 const NOTEBOOKS = fs.readdirSync(path.join(ROOT, "notebooks")).filter((f) => f.endsWith(".ipynb")).sort().map((f) => f.replace(/\.ipynb$/, ""));
@@ -52,6 +53,22 @@ describe("npm start: the tour", () => {
       expect(fs.existsSync(path.join(OUT, `${nb}.html`))).toBe(true);
       expect(fs.existsSync(path.join(OUT, `${nb}.ipynb`))).toBe(true);
     }
+  });
+});
+
+const venv = hasPythonModule("nbformat");
+if (!venv) warnSkip("nbformat validation of the tour's notebooks", noVenvReason("nbformat"));
+
+describe.skipIf(!venv)("npm start: the executed notebooks", () => {
+  it("are nbformat 4.5 and valid against the schema", () => {
+    const r = runPython(
+      "import json, sys, nbformat\n" +
+      "out = []\n" +
+      "for f in json.load(sys.stdin):\n" +
+      "    nb = nbformat.read(f, as_version=nbformat.NO_CONVERT); nbformat.validate(nb); out.append([nb.nbformat, nb.nbformat_minor])\n" +
+      "print(json.dumps(out))",
+      NOTEBOOKS.map((n) => path.join(OUT, `${n}.ipynb`)));
+    expect(r).toEqual(NOTEBOOKS.map(() => [4, 5]));
   });
 });
 
@@ -121,6 +138,11 @@ describe.skipIf(!browserOk)("the report in a real browser", () => {
       expect(await page.locator("pre.source .hljs-keyword").count()).toBeGreaterThan(0);
       expect(await page.locator(".cell.markdown h1").count()).toBeGreaterThan(0);
       expect(await page.locator(".cell.code.not-run").count()).toBe(0);
+      // Display math in the markdown is typeset by KaTeX, with its fonts loaded from assets/.
+      if (fs.readFileSync(path.join(ROOT, "notebooks", `${name}.ipynb`), "utf8").includes("$$")) {
+        expect(await page.locator(".cell.markdown .katex-display .katex-html").count()).toBeGreaterThan(0);
+        expect(await page.evaluate(async () => { await document.fonts.ready; return document.fonts.check("16px KaTeX_Main"); })).toBe(true);
+      }
       expect(await page.locator("pre.error-output").count()).toBe(0);
       await page.screenshot({ path: path.join(OUT, "screenshots", `${name}.png`), fullPage: true });
       expect(errors).toEqual([]);

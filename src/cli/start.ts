@@ -50,7 +50,11 @@ async function modelFigures(): Promise<ModelFigures> {
   };
 }
 
-const rel = (p: string) => path.relative(process.cwd(), p) || ".";
+/** A path as the user would type it from here: relative inside the current folder, absolute outside. */
+function rel(p: string): string {
+  const r = path.relative(process.cwd(), p);
+  return r === "" ? "." : r.startsWith("..") ? p : r;
+}
 
 export async function startCommand(argv: string[] = []): Promise<number> {
   const { values } = parse(argv, { out: { type: "string" } }, []);
