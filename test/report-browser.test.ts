@@ -41,7 +41,7 @@ describe("npm start: the tour", () => {
     expect(Number(m![2])).toBe(NOTEBOOKS.length);
     expect(Number(m![4])).toBeGreaterThanOrEqual(NOTEBOOKS.length);
     // The FP8 figures of the bundled model: perplexity original -> FP8, and a small positive KL.
-    const fp8 = /FP8\s+(\d+) weights in FP8 E4M3 \(nvidia-fp8 layout\): perplexity ([\d.]+) -> ([\d.]+), KL mean ([\d.e+-]+) nats/.exec(s);
+    const fp8 = /FP8\s+\S+, (\d+) weights in FP8 E4M3 \(nvidia-fp8 layout\): perplexity ([\d.]+) -> ([\d.]+) \(\d+ tokens of [^)]+\), KL mean ([\d.e+-]+) nats/.exec(s);
     expect(fp8, s).not.toBeNull();
     expect(Number(fp8![1])).toBeGreaterThan(0);
     expect(Math.abs(Math.log(Number(fp8![3]) / Number(fp8![2])))).toBeLessThan(0.1);

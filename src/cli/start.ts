@@ -4,49 +4,59 @@
  * the run showed: notebooks, cells and plots, the FP8 figures of the bundled model under NVIDIA's
  * FP8 layout (perplexity and KL against the original), decode speed, and where the report is.
  */
+import * as fs from "fs";
 import * as path from "path";
 import { realStdoutWrite } from "../../kernel/session/host";
 import { Checkpoint } from "../io/checkpoint";
 import { NemotronH } from "../model/nemotron-h";
 import { TextTokenizer } from "../generate/tokenizer";
 import { generate } from "../generate/generate";
-import { evaluateQuantization } from "../quant/compare";
-import { bundledModel } from "../tiny/bundled";
+import { windowedPerplexity } from "../eval/perplexity";
+import { distributionShift, recordLogits } from "../quant/compare";
+import { bundledModel, TRAINED_MODEL } from "../tiny/bundled";
 import { packageRoot } from "../util/package-root";
 import { exitWhenDone, failureLines, notebookFiles, runNotebooks } from "./run";
 import { parse } from "./args";
 
-/** Text the perplexity is measured on, and prompts the KL is measured on. */
-const EVAL_TEXT = "Mamba layers keep a fixed-size state, so memory does not grow with the context. " +
-  "A few attention layers look back over every token. Together they make a hybrid model that is fast at long context.";
-const PROMPTS = ["The capital of France is", "Hybrid models mix Mamba layers with", "def fibonacci(n):", "FP8 stores each weight in eight bits"];
+/** Tokens of the trained model's held-out text scored for perplexity, and prompts of it for the KL. */
+const PPL_TOKENS = 2048, WINDOW = 1024, KL_PROMPTS = 4, KL_PROMPT_TOKENS = 96;
 
 interface ModelFigures {
   dir: string;
   describe: string;
-  weights: number;
-  perplexity?: { base: number; quantized: number };
+  /** The FP8 checkpoint in NVIDIA's layout and how many of its weights are FP8. */
+  fp8Dir: string;
+  fp8Weights: number;
+  perplexity: { base: number; fp8: number; tokens: number; text: string };
   klMean: number;
   top1: number;
   decodeTokensPerS: number;
 }
 
-/** The bundled model's FP8 figures (nvidia-fp8 layout, E4M3 per tensor) and its decode speed. */
+/**
+ * The bundled model against its FP8 twin in NVIDIA's official layout (nvidia-fp8: E4M3 Mamba and
+ * MLP projections, static input scales): perplexity on the model's held-out text (or, for a model
+ * without one, its own greedy continuation), KL of next-token distributions, and decode speed.
+ */
 async function modelFigures(): Promise<ModelFigures> {
-  const dir = await bundledModel();
-  const model = NemotronH.load(Checkpoint.open(dir));
+  const dir = await bundledModel(TRAINED_MODEL);
+  const fp8Dir = await bundledModel(`${TRAINED_MODEL}-fp8`);
+  const base = NemotronH.load(Checkpoint.open(dir)), fp8 = NemotronH.load(Checkpoint.open(fp8Dir));
   const tok = TextTokenizer.load(dir);
-  const speed = await generate(model, tok, { prompt: PROMPTS[0], maxTokens: 64, temperature: 0, ignoreEos: true });
-  const { session, comparison } = evaluateQuantization(model, { layers: "nvidia-fp8", format: "e4m3", granularity: "tensor" },
-    { prompts: PROMPTS.map((p) => tok.encode(p)), perplexityIds: tok.encode(EVAL_TEXT), generate: 0 });
-  const weights = session.entries.length;
-  session.revert();
-  const c = model.config;
+  const speed = await generate(base, tok, { prompt: "The", maxTokens: 64, temperature: 0, ignoreEos: true });
+  const heldout = path.join(dir, "heldout.txt");
+  const ids = fs.existsSync(heldout) ? tok.encode(fs.readFileSync(heldout, "utf8"), { addSpecialTokens: false }).slice(0, PPL_TOKENS) : speed.ids;
+  const prefix = tok.encode("");  // BOS, as every training sequence starts
+  const ppl = (m: NemotronH) => windowedPerplexity(m, ids, { window: WINDOW, prefix }).perplexity;
+  const prompts = Array.from({ length: KL_PROMPTS }, (_, i) => [...prefix, ...ids.slice(i * KL_PROMPT_TOKENS, (i + 1) * KL_PROMPT_TOKENS)]);
+  const shift = distributionShift(recordLogits(base, prompts, { progress: false }), recordLogits(fp8, prompts, { progress: false }));
+  const c = base.config;
   return {
-    dir, weights,
-    describe: `NemotronH ${c.hybrid_override_pattern}: ${c.num_hidden_layers} layers, hidden ${c.hidden_size}, vocab ${model.vocabSize}`,
-    perplexity: comparison.perplexity, klMean: comparison.shift.klMean, top1: comparison.shift.top1Agreement,
-    decodeTokensPerS: speed.decodeTokensPerS,
+    dir, fp8Dir,
+    describe: `NemotronH ${c.num_hidden_layers} layers (${c.hybrid_override_pattern}), hidden ${c.hidden_size}, vocab ${base.vocabSize}`,
+    fp8Weights: [...Checkpoint.open(fp8Dir).tensors.values()].filter((t) => t.dtype === "F8_E4M3").length,
+    perplexity: { base: ppl(base), fp8: ppl(fp8), tokens: ids.length, text: fs.existsSync(heldout) ? "held-out text" : "its own greedy text" },
+    klMean: shift.klMean, top1: shift.top1Agreement, decodeTokensPerS: speed.decodeTokensPerS,
   };
 }
 
@@ -63,8 +73,9 @@ export async function startCommand(argv: string[] = []): Promise<number> {
   const t0 = Date.now();
   realStdoutWrite(`nemotron-lab tour: ${files.length} tutorial notebooks on the bundled model, report into ${rel(out)}/\n\n`);
   const fig = await modelFigures();
-  const ppl = fig.perplexity ? `perplexity ${fig.perplexity.base.toFixed(2)} -> ${fig.perplexity.quantized.toFixed(2)}, ` : "";
-  const fp8Line = `${fig.weights} weights in FP8 E4M3 (nvidia-fp8 layout): ${ppl}KL mean ${fig.klMean.toExponential(2)} nats, top-1 agreement ${(fig.top1 * 100).toFixed(1)}%`;
+  const p = fig.perplexity;
+  const fp8Line = `${rel(fig.fp8Dir)}, ${fig.fp8Weights} weights in FP8 E4M3 (nvidia-fp8 layout): perplexity ${p.base.toFixed(2)} -> ${p.fp8.toFixed(2)} ` +
+    `(${p.tokens} tokens of ${p.text}), KL mean ${fig.klMean.toExponential(2)} nats, top-1 agreement ${(fig.top1 * 100).toFixed(1)}%`;
   const decodeLine = `${fig.decodeTokensPerS.toFixed(0)} tok/s (greedy, 64 tokens, CPU)`;
   const result = await runNotebooks(files, {
     out,
