@@ -87,6 +87,8 @@ describe.skipIf(!browserOk)("the report in a real browser", () => {
   async function open(name: string) {
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     const page = await context.newPage();
+    // Generous: on a busy 2-core machine parsing plotly.js (4.8 MB) alone can take many seconds.
+    page.setDefaultTimeout(150_000);
     const errors = collectPageErrors(page);
     const external: string[] = [];
     page.on("request", (r) => { if (!/^(file|data|blob):/.test(r.url())) external.push(r.url()); });
@@ -112,7 +114,7 @@ describe.skipIf(!browserOk)("the report in a real browser", () => {
       const plots = await page.locator(".nl-plot").count();
       const expected = (fs.readFileSync(path.join(OUT, `${name}.ipynb`), "utf8").match(/"application\/vnd\.plotly\.v1\+json"/g) ?? []).length;
       expect(plots).toBe(expected);
-      await page.waitForFunction((n) => document.querySelectorAll(".nl-plot[data-drawn]").length === n, plots, { timeout: 60_000 });
+      await page.waitForFunction((n) => document.querySelectorAll(".nl-plot[data-drawn]").length === n, plots, { timeout: 150_000 });
       // Each figure is an SVG with its data traces drawn: markers, lines, bars or heatmap images.
       const drawn = await page.locator(".nl-plot").evaluateAll((els) => els.map((el) => ({
         svg: el.querySelectorAll("svg.main-svg").length,
@@ -148,7 +150,7 @@ describe.skipIf(!browserOk)("the report in a real browser", () => {
       expect(errors).toEqual([]);
       expect(external).toEqual([]);
       await close();
-    }, 120_000);
+    }, 300_000);
   }
 
   it("sortable tables sort when their header is clicked", async () => {
@@ -164,5 +166,5 @@ describe.skipIf(!browserOk)("the report in a real browser", () => {
     expect(first).toEqual(sorted);
     expect(errors).toEqual([]);
     await close();
-  }, 60_000);
+  }, 300_000);
 });
