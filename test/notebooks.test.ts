@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { installSpec, jupyterEnv, PYTHON, pythonHas, ROOT } from "./kernel/helpers";
 
 const NB_DIR = path.join(ROOT, "notebooks");
-const NOTEBOOKS = ["01-checkpoint-tour.ipynb", "02-hybrid-forward.ipynb", "03-fp8-quantization.ipynb"];
+const NOTEBOOKS = ["01-checkpoint-tour.ipynb", "02-hybrid-forward.ipynb", "03-fp8-quantization.ipynb", "05-generation.ipynb"];
 const PLOTLY = "application/vnd.plotly.v1+json";
 
 interface Output { output_type: string; name?: string; text?: string | string[]; data?: Record<string, unknown>; ename?: string; evalue?: string }
@@ -159,5 +159,33 @@ describe.skipIf(!ok)("the tutorial notebooks run on the kernel", () => {
     expect(all).toContain("reopened as fp8-compressed-tensors");
     expect(all).toContain("quant_method: 'compressed-tensors'");
     expect(plots.length).toBeGreaterThanOrEqual(5);
+  }, 120_000);
+
+  it("05 generation", () => {
+    const { cells, all } = run("05-generation.ipynb");
+    // The chat template: /no_think writes an empty think block, /think leaves it open.
+    expect(all).toContain("/no_think closes the think block itself: true");
+    expect(all).toMatch(/Assistant\n<think>\n/);
+    // Streaming: one display updated in place (update_display_data), ending with the result's text.
+    const streamCell = cells.find((c) => c.source.includes("displayId: true"))!;
+    const m = /(\d+) tokens \(length\), live display updated (\d+) times; final text == result.text: true/.exec(streamCell.text);
+    expect(m, streamCell.text).not.toBeNull();
+    expect(Number(m![1])).toBe(48);
+    expect(Number(m![2])).toBeGreaterThan(1);
+    expect(streamCell.outputs.filter((o) => o.output_type === "display_data")).toHaveLength(1);
+    expect(num(all, /decode (\d+) tok\/s/)).toBeGreaterThan(0);
+    // Sampling side by side: five settings in one table; greedy is deterministic.
+    expect(all).toContain("greedy twice, same tokens: true");
+    const sampling = cells.find((c) => c.source.includes("const settings"))!;
+    expect(joined(sampling.outputs.at(-1)!.data!["text/html"])).toContain("<table");
+    for (const label of ["greedy", "T 0.7, top-p 0.9", "T 1.0, top-k 20", "T 1.5, min-p 0.1"]) expect(sampling.text).toContain(label);
+    // Original vs FP8: a small positive KL, and the revert leaves no FP8 weight behind.
+    const kl = num(all, /KL mean over all prompts ([\d.e+-]+) nats/);
+    expect(kl).toBeGreaterThan(0);
+    expect(kl).toBeLessThan(0.1);
+    expect(all).toMatch(/after revert 0 replaced weights/);
+    // The interrupted generation stops early, and the kernel keeps its state.
+    expect(all).toMatch(/stopped after \d+ of up to \d+ tokens: finishReason aborted/);
+    expect(all).toContain("greedy answer unchanged after the interrupted run: true");
   }, 120_000);
 });

@@ -103,4 +103,9 @@ export class CellConverter {
   reset(): void {
     this.prevDecl = "";
   }
+
+  /** Stops the compiler's file watchers (they would keep a headless run's process alive). */
+  close(): void {
+    this.conv.close();
+  }
 }

@@ -148,5 +148,10 @@ export class Executor {
     this.converter.reset();
     for (const k of Object.keys(this.store)) delete this.store[k];
   }
+
+  /** Done with this session: releases the compiler (its file watchers). */
+  close(): void {
+    this.converter.close();
+  }
 }
 

@@ -2,11 +2,13 @@
 /** The nemotron-lab command: dispatches to one module per subcommand. */
 import { UsageError } from "./args";
 import { CheckpointError } from "../io/errors";
+import { NotebookError } from "../notebook/nbformat";
 
 const USAGE = `nemotron-lab — explore NVIDIA Nemotron-H checkpoints
 
 usage:
-  nemotron-lab start                        make the bundled tiny model if missing, print its inventory and FP8 error
+  nemotron-lab start [--out DIR]            the tour: run every tutorial notebook on the bundled model, write out/index.html
+  nemotron-lab run NOTEBOOK.ipynb... [--out DIR] [--param NAME=VALUE]... [--timeout S]   execute notebooks headlessly, write .ipynb + HTML
   nemotron-lab inspect PATH [--tensor NAME-or-glob] [--json]
   nemotron-lab make-tiny DIR [--pattern P] [--dtype f32|bf16|f8e4m3] [--seed N]
   nemotron-lab logits CKPT --ids 1,2,3 [--out FILE.npy] [--max-tokens N] [--dt-clamp none|hf] [--top K]
@@ -31,6 +33,7 @@ type Command = (argv: string[]) => Promise<void | number> | void | number;
 
 const COMMANDS: Record<string, () => Command> = {
   start: () => require("./start").startCommand,
+  run: () => require("./run").runCommand,
   inspect: () => require("./inspect").inspectCommand,
   "make-tiny": () => require("./make-tiny").makeTinyCommand,
   quantize: () => require("./quantize").quantizeCommand,
@@ -59,7 +62,7 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`nemotron-lab ${cmd}: ${e.message}\n(nemotron-lab --help lists the commands and their flags)`);
       return 2;
     }
-    if (e instanceof CheckpointError || e instanceof RangeError) {  // bad input: the message says what and where
+    if (e instanceof CheckpointError || e instanceof NotebookError || e instanceof RangeError) {  // bad input: the message says what and where
       console.error(`nemotron-lab ${cmd}: ${e.message}`);
       return 1;
     }
