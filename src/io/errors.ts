@@ -10,6 +10,7 @@ export type CheckpointErrorKind =
   | "header-too-large"      // declared header length past the end of the file or over the limit
   | "invalid-json"          // header or config is not valid JSON
   | "invalid-header"        // JSON of the wrong shape (missing dtype/shape/data_offsets ...)
+  | "invalid-metadata"      // __metadata__ is not an object of string values
   | "unknown-dtype"
   | "offset-out-of-bounds"  // data_offsets past the end of the data section, or begin > end
   | "overlapping-data"      // two tensors share bytes
