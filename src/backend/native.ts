@@ -6,6 +6,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { packageRoot } from "../util/package-root";
+import { UserError } from "../util/errors";
 
 export { packageRoot };
 
@@ -105,7 +106,7 @@ export function native(): NativeAddon {
   if (cached) return cached;
   const file = path.join(packageRoot(), "native", "build", "Release", "nemotron_lab.node");
   if (!fs.existsSync(file)) {
-    throw new Error(`nemotron-lab: the native addon is not built (${file} is missing); run \`npm install\` ` +
+    throw new UserError(`nemotron-lab: the native addon is not built (${file} is missing); run \`npm install\` ` +
       "(or `npm run install`) in the package folder; it needs python3, make and a C++ compiler.");
   }
   cached = require(file) as NativeAddon;

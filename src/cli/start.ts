@@ -8,6 +8,8 @@ import { inventory, inventoryText } from "../model/inventory";
 import { expectedTensors } from "../model/arch";
 import { quantizeTensor } from "../fp8/quantize";
 import { textTable } from "../util/format";
+import type { Command } from "./command";
+import { parse } from "./args";
 
 export async function startCommand(): Promise<void> {
   const dir = await bundledModel("tiny");
@@ -25,3 +27,14 @@ export async function startCommand(): Promise<void> {
   console.log("  npx nemotron-lab kernel install --user");
   console.log("  jupyter lab notebooks/");
 }
+
+export const command: Command = {
+  name: "start",
+  summary: "make the bundled tiny model if missing, print its inventory and the FP8 error of every linear layer",
+  usage: "nemotron-lab start",
+  example: "nemotron-lab start",
+  run: (argv) => {
+    parse(argv, {}, []);
+    return startCommand();
+  },
+};

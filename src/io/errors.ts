@@ -3,6 +3,8 @@
  * per failure (after the safetensors crate's SafeTensorError) and the file, tensor or
  * config field it concerns, so a notebook user sees exactly what to fix.
  */
+import { UserError } from "../util/errors";
+
 export type CheckpointErrorKind =
   | "not-found"             // no checkpoint at the path / repo id
   | "io"                    // the OS refused a read
@@ -22,8 +24,8 @@ export type CheckpointErrorKind =
   | "config-mismatch"       // tensors do not fit the config (missing, wrong shape)
   | "invalid-scale";        // an FP8 scale tensor whose shape fits no granularity
 
-export class CheckpointError extends Error {
-  override readonly name = "CheckpointError";
+export class CheckpointError extends UserError {
+  override name = "CheckpointError";
   constructor(
     readonly kind: CheckpointErrorKind,
     message: string,

@@ -13,6 +13,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { packageRoot } from "../backend/native";
 import { makeTiny, TinyOptions } from "./make-tiny";
+import { ArgumentError } from "../util/errors";
 
 /** hybrid_override_pattern of NVIDIA-Nemotron-Nano-9B-v2 (nemotron-h.md section 1). */
 export const NANO_V2_PATTERN = "M-M-M-MM-M-M-M*-M-M-M*-M-M-M-M*-M-M-M-M*-M-MM-M-M-M-M-M-";
@@ -32,7 +33,7 @@ export function modelsDir(): string {
 
 /** The folder of a bundled model. */
 export function bundledModelDir(name: BundledModel = "tiny"): string {
-  if (!(name in BUNDLED_MODELS)) throw new RangeError(`no bundled model '${name}'; there are ${Object.keys(BUNDLED_MODELS).join(", ")}`);
+  if (!(name in BUNDLED_MODELS)) throw new ArgumentError(`no bundled model '${name}'; there are ${Object.keys(BUNDLED_MODELS).join(", ")}`);
   return path.join(modelsDir(), name);
 }
 
