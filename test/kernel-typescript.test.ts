@@ -38,8 +38,14 @@ const first = pick(["a", "b"], "c");
     expect(JSON.stringify(bad)).toMatch(/number.*not assignable.*string/);
   });
 
-  it("hover info comes from the same compiler", () => {
+  it("hover info and completions come from the same compiler", () => {
     const info = ex.converter.inspect("const n = sum;", 10);
     expect(info?.displayParts?.map((p) => p.text).join("")).toBe("const sum: number");
+    expect(ex.converter.complete("const m = su", 12).candidates).toContain("sum");
+  });
+
+  it("a later cell sees the names of earlier ones (the watch program rebuilds cell after cell)", async () => {
+    for (let k = 0; k < 3; k++) expect((await run(`const v${k}: number = ${k === 0 ? "sum" : `v${k - 1}`} + 1;`)).status).toBe("ok");
+    expect(ex.locals.v2).toBe(7);
   });
 });

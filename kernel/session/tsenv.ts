@@ -57,7 +57,7 @@ export function patchCompiler(): void {
       inlineSourceMap: true,
       sourceMap: false,
     };
-    return createHost(rootFiles, merged, ...rest);
+    return routeTimers(createHost(rootFiles, merged, ...rest) as ts.WatchCompilerHost<ts.BuilderProgram>);
   };
 
   const transpile = ts.transpileModule;
@@ -101,6 +101,32 @@ function insertInterruptChecks(context: ts.TransformationContext): ts.Transforme
   return (sf) => ts.visitNode(sf, visit) as ts.SourceFile;
 }
 
+/**
+ * tslab drives the watch program through one timer, the program update, which it fires itself
+ * and allows only one of at a time. TypeScript 5.3+ also schedules a failed-lookup invalidation
+ * timer; those callbacks are held here and run just before the next program update, as a
+ * timer-driven watch would have run them earlier.
+ */
+function routeTimers(host: ts.WatchCompilerHost<ts.BuilderProgram>): ts.WatchCompilerHost<ts.BuilderProgram> {
+  const set = host.setTimeout!.bind(host), clear = host.clearTimeout!.bind(host);
+  const held = new Set<{ run: () => void }>();
+  host.setTimeout = (cb: (...a: any[]) => void, ms: number, ...args: any[]) => {
+    if (args[0] === "timerToUpdateProgram") {
+      return set(() => {
+        for (const h of [...held]) { held.delete(h); h.run(); }
+        cb(...args);
+      }, ms, ...args);
+    }
+    const h = { run: () => cb(...args) };
+    held.add(h);
+    return h;
+  };
+  host.clearTimeout = (id: any) => {
+    if (!held.delete(id)) clear(id);
+  };
+  return host;
+}
+
 /** Upstream TypeScript's internals that the services and tslab's converter reach for. */
 interface Internals {
   nullTransformationContext: ts.TransformationContext;
@@ -110,6 +136,7 @@ interface Internals {
   getContainerNode(node: ts.Node): ts.Node | undefined;
   createTextSpanFromNode(node: ts.Node, sf: ts.SourceFile): ts.TextSpan;
   typeToDisplayParts(c: ts.TypeChecker, t: ts.Type, enclosing?: ts.Node): ts.SymbolDisplayPart[];
+  Completions: Record<string, unknown> & { getCompletionsAtPosition(...a: unknown[]): unknown };
   SymbolDisplay: {
     getSymbolDisplayPartsDocumentationAndSymbolKind(c: ts.TypeChecker, s: ts.Symbol, sf: ts.SourceFile, enclosing: ts.Node | undefined,
       location: ts.Node): { symbolKind: ts.ScriptElementKind; displayParts: ts.SymbolDisplayPart[];
@@ -119,14 +146,17 @@ interface Internals {
 }
 
 /** What @tslab/typescript-for-tslab adds to TypeScript, rebuilt on upstream (same signatures). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function forkExtras(): Record<string, unknown> {
   const i = ts as unknown as Internals;
   for (const k of ["nullTransformationContext", "sortAndDeduplicateDiagnostics", "getEmitDeclarations", "getTouchingPropertyName",
-    "getContainerNode", "createTextSpanFromNode", "typeToDisplayParts", "SymbolDisplay"] as const) {
+    "getContainerNode", "createTextSpanFromNode", "typeToDisplayParts", "SymbolDisplay", "Completions"] as const) {
     if (i[k] === undefined) throw new Error(`TypeScript ${ts.version} lacks '${k}', which the kernel's tslab converter needs`);
   }
   return {
     getNullTransformationContext: () => i.nullTransformationContext,
+    // The fork's name for upstream's completions entry point without a format context.
+    Completions: { ...i.Completions, getCompletionsAtPositionForTslab: (...a: unknown[]) => i.Completions.getCompletionsAtPosition(...a.slice(0, 9), undefined) },
     /** The node_modules/@types folders from dir up to the root (tslab adds its own if none has node). */
     getDefaultTypeRoots(dir: string, host: { directoryExists?(d: string): boolean }): string[] | undefined {
       const roots: string[] = [];

@@ -1,5 +1,5 @@
 /**
- * Loads the native addon (native/build/Release/nemotron_lab.node) and types its surface.
+ * Loads the native addon (a source build or the packed prebuild, see addonPath) and types its surface.
  * Every function takes raw bytes (TypedArray or ArrayBuffer views) plus validated shapes;
  * validation happens in TypeScript, at the boundary, before these are called.
  */
@@ -102,13 +102,28 @@ export interface NativeAddon {
 
 let cached: NativeAddon | undefined;
 
+/**
+ * The addon file: a source build (native/build/Release) when there is one, else the prebuilt
+ * binary for this platform packed in native/prebuilds/ (node-gyp-build matches platform, arch and
+ * N-API tags). NEMOTRON_LAB_ADDON names a file explicitly.
+ */
+export function addonPath(): string {
+  const explicit = process.env.NEMOTRON_LAB_ADDON;
+  if (explicit) return path.resolve(explicit);
+  const dir = path.join(packageRoot(), "native");
+  try {
+    return (require("node-gyp-build") as { resolve(dir: string): string }).resolve(dir);
+  } catch (e) {
+    throw new UserError(`nemotron-lab: no native addon for ${process.platform}-${process.arch} (neither ${path.join(dir, "build", "Release")} ` +
+      `nor a matching prebuild in ${path.join(dir, "prebuilds")}); run \`npm install\` (or \`node tools/native-build.js\`) ` +
+      `in ${packageRoot()} to build it from source; it needs python3, make and a C++17 compiler. (${(e as Error).message.trim().split("\n")[0]})`);
+  }
+}
+
 export function native(): NativeAddon {
   if (cached) return cached;
-  const file = path.join(packageRoot(), "native", "build", "Release", "nemotron_lab.node");
-  if (!fs.existsSync(file)) {
-    throw new UserError(`nemotron-lab: the native addon is not built (${file} is missing); run \`npm install\` ` +
-      "(or `npm run install`) in the package folder; it needs python3, make and a C++ compiler.");
-  }
+  const file = addonPath();
+  if (!fs.existsSync(file)) throw new UserError(`nemotron-lab: the native addon ${file} does not exist`);
   cached = require(file) as NativeAddon;
   return cached;
 }

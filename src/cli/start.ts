@@ -24,7 +24,7 @@ export async function startCommand(): Promise<void> {
   console.log("\nFP8 E4M3 error, per-tensor amax scale:\n");
   console.log(textTable(["tensor", "stored", "SQNR dB", "rel L2", "max |err|", "cosine"], rows));
   console.log("\nNext, the tutorial notebooks (checkpoint tour, the hybrid forward pass, FP8 quantization):\n");
-  console.log("  npx nemotron-lab kernel install --user");
+  console.log("  npm run kernel-install -- --user");
   console.log("  jupyter lab notebooks/");
 }
 
