@@ -4,7 +4,7 @@
  * reads (`enable_thinking`, `tools`, ...), the way transformers' apply_chat_template does.
  *
  * NANO_V2_CHAT_TEMPLATE is the Nano-v2-style template written into the tiny checkpoint
- * (nemotron-h.md section 5): <SPECIAL_10>System, <SPECIAL_11>User/Assistant turns, a
+ * (docs/model.md section 10): <SPECIAL_10>System, <SPECIAL_11>User/Assistant turns, a
  * reasoning switch (/think or /no_think in system or user messages, the last one wins, on by
  * default; an `enable_thinking` kwarg sets the default), past assistant turns keep only the
  * text after </think>, turns end with `\n<SPECIAL_12>\n\n`, and the generation prompt opens

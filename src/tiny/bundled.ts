@@ -15,7 +15,7 @@ import { packageRoot } from "../backend/native";
 import { makeTiny, TinyOptions } from "./make-tiny";
 import { ArgumentError } from "../util/errors";
 
-/** hybrid_override_pattern of NVIDIA-Nemotron-Nano-9B-v2 (nemotron-h.md section 1). */
+/** hybrid_override_pattern of NVIDIA-Nemotron-Nano-9B-v2 (docs/model.md section 1). */
 export const NANO_V2_PATTERN = "M-M-M-MM-M-M-M*-M-M-M*-M-M-M-M*-M-M-M-M*-M-MM-M-M-M-M-M-";
 
 export const BUNDLED_MODELS = {
