@@ -40,6 +40,8 @@ export interface NativeAddon {
   simdLevel(): "avx512vbmi" | "avx2" | "plain";
   setThreads(n: number): number;
   copyBytes(src: Bytes, dst: Bytes): void;
+  /** The wrapping sum of src as little-endian 64-bit words: threaded (the read-bandwidth probe), or the plain loop. */
+  readSum(src: Bytes, reference?: boolean): bigint;
   cudaInfo(): { compiled: boolean; devices: number; name: string; error: string };
   fp8Encode(src: Bytes, dtype: number, format: number, saturate: boolean, mul: number, out: Bytes): void;
   fp8Decode(codes: Bytes, format: number, mul: number, out: Float32Array): void;
