@@ -29,6 +29,16 @@ describe("package.json exports", () => {
     typecheck(path.join(ROOT, "node_modules", "typescript", "bin", "tsc"), path.join(FIXTURES, "import-by-name.ts"), ROOT);
   });
 
+  it("the README's kernel install command in the clone runs the clone's own build, nothing rebuilt", () => {
+    const prefix = tempDir();
+    const r = spawnSync("npm", ["run", "--silent", "kernel-install", "--", "--prefix", prefix], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/Installed kernelspec nemotron-lab/);
+    expect(r.stdout + r.stderr).not.toMatch(/node-gyp|native addon from source|tsc/);
+    const spec = JSON.parse(fs.readFileSync(path.join(prefix, "share", "jupyter", "kernels", "nemotron-lab", "kernel.json"), "utf8"));
+    expect(spec.argv.join(" ")).toContain(path.join(ROOT, "dist"));
+  });
+
   it("a project that installs the packed tarball gets the prebuilt addon, the command and the same exports", () => {
     const work = tempDir();
     node([path.join(ROOT, "tools", "prebuild.js")], ROOT);
