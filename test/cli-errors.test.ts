@@ -11,7 +11,7 @@ import { bundledModel } from "../src/tiny/bundled";
 import { CLI_MAIN, cli, tempDir } from "./helpers";
 
 // The built CLI (its lazy per-command requires need compiled modules).
-const { commands, reportError } = require(CLI_MAIN) as typeof import("../src/cli/main");
+const { commands, reportError } = require(CLI_MAIN) as typeof import("../cli/main");
 const STACK_LINE = /^\s+at .*(\.js|\.ts):\d+/m;
 
 describe("nemotron-lab SUBCOMMAND --help", () => {

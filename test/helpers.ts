@@ -11,7 +11,7 @@ export function tempDir(prefix = "nl-test-"): string {
 }
 
 /** The built `nemotron-lab` command (npm test compiles first). */
-export const CLI_MAIN = path.join(ROOT, "dist", "src", "cli", "main.js");
+export const CLI_MAIN = path.join(ROOT, "dist", "cli", "main.js");
 
 /** Runs `nemotron-lab ARGS` from dist/. */
 export function cli(args: string[], env: NodeJS.ProcessEnv = {}) {

@@ -1,6 +1,6 @@
 /** nemotron-lab make-tiny: writes a random NemotronH checkpoint with the real schema. */
 import { parse, intFlag, UsageError } from "./args";
-import { makeTiny, TinyDType } from "../tiny/make-tiny";
+import { makeTiny, TinyDType } from "../src/tiny/make-tiny";
 import { interruptSignal } from "./interrupt";
 import type { Command } from "./command";
 

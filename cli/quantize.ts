@@ -6,19 +6,19 @@
 import * as fs from "fs";
 import { parse, numberFlag, intFlag, UsageError } from "./args";
 import { interruptSignal } from "./interrupt";
-import { Checkpoint } from "../io/checkpoint";
-import { Fp8Format } from "../fp8/codec";
-import { Granularity, QuantizeOptions, parseScaleChoice, quantizeTensor } from "../fp8/quantize";
-import { SelectorError, selectTensors, tensorInfos } from "../quant/selector";
-import { QuantReport, reportRow } from "../quant/report";
-import { ExportFormat, exportQuantized, exportSession } from "../quant/export";
-import { quantizeModel } from "../quant/session";
-import { NemotronH } from "../model/nemotron-h";
-import { TextTokenizer } from "../generate/tokenizer";
-import { progress } from "../util/progress";
-import { abortError } from "../io/writer";
-import { htmlPage, PagePart } from "../viz/figure";
-import { errorHeatmap, errorHistogram, sqnrByLayer, valueHistogram } from "../viz/quant-plots";
+import { Checkpoint } from "../src/io/checkpoint";
+import { Fp8Format } from "../src/fp8/codec";
+import { Granularity, QuantizeOptions, parseScaleChoice, quantizeTensor } from "../src/fp8/quantize";
+import { SelectorError, selectTensors, tensorInfos } from "../src/quant/selector";
+import { QuantReport, reportRow } from "../src/quant/report";
+import { ExportFormat, exportQuantized, exportSession } from "../src/quant/export";
+import { quantizeModel } from "../src/quant/session";
+import { NemotronH } from "../src/model/nemotron-h";
+import { TextTokenizer } from "../src/generate/tokenizer";
+import { progress } from "../src/util/progress";
+import { abortError } from "../src/io/writer";
+import { htmlPage, PagePart } from "../src/viz/figure";
+import { errorHeatmap, errorHistogram, sqnrByLayer, valueHistogram } from "../src/viz/quant-plots";
 import type { Command } from "./command";
 
 /** --calibrate values: token ids ("1,2,3") or text (needs the checkpoint's tokenizer). */

@@ -7,7 +7,7 @@
  */
 import { Command, helpText } from "./command";
 import { HelpRequested, UsageError } from "./args";
-import { isUserError } from "../util/errors";
+import { isUserError } from "../src/util/errors";
 
 const COMMANDS: Record<string, () => Command> = {
   start: () => require("./start").command,

@@ -1,9 +1,9 @@
 /** nemotron-lab inspect: a checkpoint's inventory, or one tensor's (or a glob's) statistics. */
 import { parse, UsageError } from "./args";
-import { Checkpoint } from "../io/checkpoint";
-import { inventory, inventoryText } from "../model/inventory";
+import { Checkpoint } from "../src/io/checkpoint";
+import { inventory, inventoryText } from "../src/model/inventory";
 import type { Command } from "./command";
-import { formatBytes, formatShape, textTable } from "../util/format";
+import { formatBytes, formatShape, textTable } from "../src/util/format";
 
 const PERCENTILES = [0.1, 1, 50, 99, 99.9];
 

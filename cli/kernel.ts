@@ -14,6 +14,6 @@ in your Jupyter data folder, --sys-prefix in the active Python environment's, --
   run(argv) {
     if (argv.includes("--help") || argv.includes("-h")) throw new HelpRequested();
     // The kernel (tslab, zeromq) loads only when this command runs.
-    return (require("../../kernel/main") as typeof import("../../kernel/main")).kernelCommand(argv);
+    return (require("../kernel/main") as typeof import("../kernel/main")).kernelCommand(argv);
   },
 };

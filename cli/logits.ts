@@ -5,10 +5,10 @@
  * tokenizer files or not.
  */
 import { intFlag, parse, UsageError } from "./args";
-import { Checkpoint } from "../io/checkpoint";
-import { NemotronH } from "../model/nemotron-h";
-import { writeNpy } from "../io/npy";
-import { native } from "../backend/native";
+import { Checkpoint } from "../src/io/checkpoint";
+import { NemotronH } from "../src/model/nemotron-h";
+import { writeNpy } from "../src/io/npy";
+import { native } from "../src/backend/native";
 import type { Command } from "./command";
 
 export function parseIds(text: string | undefined): number[] {

@@ -1,6 +1,6 @@
 /** Command-line parsing on node:util's parseArgs, with errors that name the flag. */
 import { parseArgs } from "util";
-import { UserError } from "../util/errors";
+import { UserError } from "../src/util/errors";
 
 /** A wrong command line: printed with a pointer to --help, exit status 2. */
 export class UsageError extends UserError {

@@ -2,12 +2,12 @@
  * nemotron-lab start: the newcomer's tour. Makes the bundled tiny model if it is missing,
  * then prints its inventory and the FP8 (E4M3, per-tensor amax) error of every linear layer.
  */
-import { Checkpoint } from "../io/checkpoint";
-import { bundledModel } from "../tiny/bundled";
-import { inventory, inventoryText } from "../model/inventory";
-import { expectedTensors } from "../model/arch";
-import { quantizeTensor } from "../fp8/quantize";
-import { textTable } from "../util/format";
+import { Checkpoint } from "../src/io/checkpoint";
+import { bundledModel } from "../src/tiny/bundled";
+import { inventory, inventoryText } from "../src/model/inventory";
+import { expectedTensors } from "../src/model/arch";
+import { quantizeTensor } from "../src/fp8/quantize";
+import { textTable } from "../src/util/format";
 import type { Command } from "./command";
 import { parse } from "./args";
 

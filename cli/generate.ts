@@ -5,17 +5,17 @@
  */
 import { parse, intFlag, numberFlag, UsageError } from "./args";
 import { interruptSignal } from "./interrupt";
-import { Checkpoint } from "../io/checkpoint";
-import { TextTokenizer } from "../generate/tokenizer";
-import { stream, GenerateOptions, GenerationStream } from "../generate/generate";
-import type { CausalLM } from "../model/types";
+import { Checkpoint } from "../src/io/checkpoint";
+import { TextTokenizer } from "../src/generate/tokenizer";
+import { stream, GenerateOptions, GenerationStream } from "../src/generate/generate";
+import type { CausalLM } from "../src/model/types";
 import type { Command } from "./command";
 
 /** The native model, loaded lazily so this command says clearly when it is not built in. */
 export function loadModel(ckpt: Checkpoint): CausalLM {
   let mod: { NemotronH?: { load(c: Checkpoint | string): CausalLM } };
   try {
-    mod = require("../model/nemotron-h");
+    mod = require("../src/model/nemotron-h");
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "MODULE_NOT_FOUND" && String((e as Error).message).includes("nemotron-h")) {
       throw new Error("generate: this build has no model forward pass (src/model/nemotron-h.ts is missing)");
