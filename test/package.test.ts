@@ -46,6 +46,10 @@ describe("package.json exports", () => {
     const pack = spawnSync("npm", ["pack", "--ignore-scripts", "--pack-destination", work, "--silent"], { cwd: ROOT, encoding: "utf8" });
     expect(pack.status, pack.stderr).toBe(0);
     const tarball = path.join(work, pack.stdout.trim().split("\n").pop()!);
+    // Everything a source build needs travels too (where no prebuild matches): git's files under native/.
+    const packed = new Set(spawnSync("tar", ["tzf", tarball], { encoding: "utf8" }).stdout.split("\n").map((f) => f.replace(/^package\//, "")));
+    const tracked = spawnSync("git", ["ls-files", "native"], { cwd: ROOT, encoding: "utf8" }).stdout.trim().split("\n");
+    expect(tracked.filter((f) => !f.startsWith("native/dev/") && !packed.has(f))).toEqual([]);
     const app = path.join(work, "app");
     fs.mkdirSync(app);
     fs.writeFileSync(path.join(app, "package.json"), JSON.stringify({ name: "app", version: "1.0.0", private: true }));
