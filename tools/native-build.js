@@ -42,8 +42,14 @@ function main() {
     console.log(`nemotron-lab: using the prebuilt native addon ${path.relative(root, file)}`);
     return 0;
   }
-  const configured = fs.existsSync(path.join(nativeDir, "build", "Makefile")) || fs.existsSync(path.join(nativeDir, "build", "config.gypi"));
   const cuda = spawnSync(process.execPath, [path.join(nativeDir, "find-cuda.js")], { encoding: "utf8" }).stdout.trim();
+  // make tracks sources, not the build rules: an incremental build only when the rules, the
+  // CUDA toolkit and Node are those of the last build (its stamp), else a rebuild.
+  const stampFile = path.join(nativeDir, "build", "nemotron-lab-inputs.json");
+  const stamp = JSON.stringify({ node: process.version, cuda, rules: ["binding.gyp", "find-cuda.js", "nvcc.js"]
+    .map((f) => (fs.existsSync(path.join(nativeDir, f)) ? fs.readFileSync(path.join(nativeDir, f), "utf8") : "")) });
+  const configured = fs.existsSync(path.join(nativeDir, "build", "Makefile")) && fs.existsSync(stampFile) &&
+    fs.readFileSync(stampFile, "utf8") === stamp;
   console.log(`nemotron-lab: ${configured ? "updating" : "building"} the native addon from source (${
     configured ? "only what changed" : "a few minutes"}; ${cuda ? `CUDA kernels too, from ${cuda}` : "CPU kernels only, no CUDA toolkit found"})`);
   const gyp = nodeGyp();
@@ -54,6 +60,7 @@ function main() {
     console.log("nemotron-lab: the incremental build failed (a build folder configured elsewhere?); rebuilding from scratch");
     r = run("rebuild");
   }
+  if (!r.error && r.status === 0) fs.writeFileSync(stampFile, stamp);
   if (r.error) {
     console.error(`nemotron-lab: cannot run node-gyp (${r.error.message}); it needs python3, make and a C++17 compiler`);
     return 1;
