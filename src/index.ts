@@ -7,6 +7,7 @@ export type { TensorStats, StatsOptions, Histogram, HistogramOptions } from "./t
 export { Checkpoint, globToRegExp } from "./io/checkpoint";
 export type { OpenOptions, WeightFormat } from "./io/checkpoint";
 export { CheckpointError } from "./io/errors";
+export { UserError, ArgumentError, isUserError } from "./util/errors";
 export type { CheckpointErrorKind } from "./io/errors";
 export { parseConfig, readConfigFile, validateConfig, derivedSizes, layerPlan } from "./io/config";
 export type { NemotronHConfig, BlockKind, LayerPlanEntry, DerivedSizes } from "./io/config";

@@ -12,7 +12,7 @@ import * as path from "path";
 import { pathToFileURL } from "url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser } from "playwright-core";
-import { ROOT, tempDir } from "./helpers";
+import { CLI_MAIN, ROOT, tempDir } from "./helpers";
 import { collectPageErrors, hasBrowser, launchBrowser } from "./helpers/browser";
 import { hasPythonModule, noVenvReason, runPython, warnSkip } from "./helpers/python";
 
@@ -23,7 +23,7 @@ let tour: { code: number | null; stdout: string; stderr: string };
 
 beforeAll(() => {
   fs.rmSync(OUT, { recursive: true, force: true });
-  const r = spawnSync(process.execPath, [path.join(ROOT, "dist", "src", "cli", "main.js"), "start"], {
+  const r = spawnSync(process.execPath, [CLI_MAIN, "start"], {
     cwd: ROOT, encoding: "utf8", timeout: 280_000,
     env: { ...process.env, NEMOTRON_LAB_MODELS_DIR: tempDir("nl-tour-models-"), NEMOTRON_LAB_NO_PROGRESS: "1" },
   });

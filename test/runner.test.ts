@@ -7,7 +7,7 @@ import { spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { cli, ROOT, tempDir } from "./helpers";
+import { CLI_MAIN, cli, ROOT, tempDir } from "./helpers";
 import { hasPythonModule, noVenvReason, runPython, warnSkip } from "./helpers/python";
 
 type Json = Record<string, any>;
@@ -148,7 +148,7 @@ describe("nemotron-lab run", () => {
     const slow = write(dir, "slow.ipynb", notebook([
       `require("fs").writeFileSync(${JSON.stringify(marker)}, "1");\nwhile (true) {}`, `console.log("not reached");`]));
     const next = write(dir, "next.ipynb", notebook([`console.log("not run either");`]));
-    const child = spawn(process.execPath, [path.join(ROOT, "dist", "src", "cli", "main.js"), "run", slow, next, "--out", out], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [CLI_MAIN, "run", slow, next, "--out", out], { stdio: ["ignore", "pipe", "pipe"] });
     let stderr = "";
     child.stderr.on("data", (d) => (stderr += d));
     for (let i = 0; i < 600 && !fs.existsSync(marker); i++) await new Promise((r) => setTimeout(r, 100));

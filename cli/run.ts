@@ -7,12 +7,13 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { realStdoutWrite } from "../../kernel/session/host";
-import { NotebookRunner, type CellProgress, type NotebookRun } from "../notebook/execute";
-import { NotebookError } from "../notebook/nbformat";
-import { parseParam } from "../notebook/params";
-import { writeReport, type IndexOptions, type ReportFiles } from "../notebook/report";
+import { realStdoutWrite } from "../kernel/session/host";
+import { NotebookRunner, type CellProgress, type NotebookRun } from "../src/notebook/execute";
+import { NotebookError } from "../src/notebook/nbformat";
+import { parseParam } from "../src/notebook/params";
+import { writeReport, type IndexOptions, type ReportFiles } from "../src/notebook/report";
 import { numberFlag, parse, UsageError } from "./args";
+import type { Command } from "./command";
 
 export interface TourOptions {
   out: string;
@@ -127,3 +128,15 @@ export async function runCommand(argv: string[]): Promise<number> {
   if (result.interrupted) return 130;
   return result.runs.every((r) => r.status === "ok") ? 0 : 1;
 }
+
+export const command: Command = {
+  name: "run",
+  summary: "execute notebooks headlessly on our kernel, write the executed .ipynb and an HTML report",
+  usage: `nemotron-lab run NOTEBOOK.ipynb|DIR... [--out DIR] [--param NAME=VALUE]... [--timeout S]
+
+--out      where the executed notebooks and pages go (default out/)
+--param    replace the value of \`const NAME\` where a code cell first declares it (e.g. MODEL)
+--timeout  stop a cell that runs longer than S seconds`,
+  example: "nemotron-lab run notebooks/01-checkpoint-tour.ipynb --out /tmp/report",
+  run: runCommand,
+};

@@ -6,17 +6,18 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { realStdoutWrite } from "../../kernel/session/host";
-import { Checkpoint } from "../io/checkpoint";
-import { NemotronH } from "../model/nemotron-h";
-import { TextTokenizer } from "../generate/tokenizer";
-import { generate } from "../generate/generate";
-import { windowedPerplexity } from "../eval/perplexity";
-import { distributionShift, recordLogits } from "../quant/compare";
-import { bundledModel, TRAINED_MODEL } from "../tiny/bundled";
-import { packageRoot } from "../util/package-root";
+import { realStdoutWrite } from "../kernel/session/host";
+import { Checkpoint } from "../src/io/checkpoint";
+import { NemotronH } from "../src/model/nemotron-h";
+import { TextTokenizer } from "../src/generate/tokenizer";
+import { generate } from "../src/generate/generate";
+import { windowedPerplexity } from "../src/eval/perplexity";
+import { distributionShift, recordLogits } from "../src/quant/compare";
+import { bundledModel, TRAINED_MODEL } from "../src/tiny/bundled";
+import { packageRoot } from "../src/util/package-root";
 import { exitWhenDone, failureLines, notebookFiles, runNotebooks } from "./run";
 import { parse } from "./args";
+import type { Command } from "./command";
 
 /** Tokens of the trained model's held-out text scored for perplexity, and prompts of it for the KL. */
 const PPL_TOKENS = 2048, WINDOW = 1024, KL_PROMPTS = 4, KL_PROMPT_TOKENS = 96;
@@ -98,7 +99,7 @@ export async function startCommand(argv: string[] = []): Promise<number> {
     `report     ${rel(result.files.index)}  (file://${result.files.index})`,
     "",
     "Next: the same notebooks, live in JupyterLab:",
-    "  npx nemotron-lab kernel install --user",
+    "  npm run kernel-install -- --user",
     "  jupyter lab notebooks/",
     "",
   ];
@@ -107,3 +108,13 @@ export async function startCommand(argv: string[] = []): Promise<number> {
   if (result.interrupted) return 130;
   return ok === files.length ? 0 : 1;
 }
+
+export const command: Command = {
+  name: "start",
+  summary: "the tour: run every tutorial notebook on the bundled model, write out/index.html, print the figures",
+  usage: `nemotron-lab start [--out DIR]
+
+--out  where the report goes (default out/)`,
+  example: "nemotron-lab start --out /tmp/tour",
+  run: (argv) => startCommand(argv),
+};
