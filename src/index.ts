@@ -74,3 +74,4 @@ export {
 export type { MimeBundle, Displayable, DisplayOptions, DisplaySink, DisplayHandle, PlotlyFigure } from "./display/display";
 export * as widgets from "./widgets";
 export { interact } from "./widgets/interact";
+export { explore } from "./widgets/explorer";

@@ -13,3 +13,5 @@ export {
   PROTOCOL_VERSION, VIEW_MIME, WIDGET_TARGET, CONTROL_TARGET, removeBuffers, putBuffers, setWidgetHost, widgetHost, widgetModels,
 } from "./protocol";
 export type { WidgetHost, WidgetComm } from "./protocol";
+export { explore, Explorer } from "./explorer";
+export type { ExploreOptions } from "./explorer";
