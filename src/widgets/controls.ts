@@ -258,7 +258,9 @@ abstract class Selection<S extends { index: number | null; options: [string, unk
     const opts = self.options;
     if (name === "options") {
       const keep = opts.findIndex((o) => sameValue(o[1], self.value));
-      this.set({ _options_labels: opts.map((o) => o[0]), index: keep >= 0 ? keep : opts.length ? 0 : null } as unknown as Partial<S>);
+      const i = keep >= 0 ? keep : opts.length ? 0 : null;
+      // The index may stay the same while its option changed: value and label are set explicitly.
+      this.set({ _options_labels: opts.map((o) => o[0]), index: i, value: i === null ? null : opts[i][1], label: i === null ? null : opts[i][0] } as unknown as Partial<S>);
     } else if (name === "index") {
       const i = v as number | null;
       this.set({ value: i === null ? null : opts[i][1], label: i === null ? null : opts[i][0] } as Partial<S>);
