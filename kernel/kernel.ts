@@ -9,6 +9,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { inspect as utilInspect } from "util";
 import { mimeBundleOf } from "../src/display/display";
+import { registerWidgetTargets, setWidgetHost, type WidgetHost } from "../src/widgets/protocol";
 import type { ConnectionInfo } from "./protocol/connection";
 import type { InChannel } from "./protocol/bridge";
 import { makeMessage, PROTOCOL_VERSION, replyType, type Contents, type Header, type Message, type MsgType } from "./protocol/messages";
@@ -64,7 +65,10 @@ export class Kernel implements OutletHost {
   constructor(connection: ConnectionInfo) {
     this.transport = new Transport(connection, this.session, this.interruptFlag);
     this.comms = new CommManager((msgType, content, metadata, buffers) => {
-      const parent = currentCell() ? (currentCell()!.outlet as RequestOutlet).parent : this.currentParent;
+      const cell = currentCell();
+      const parent = cell ? (cell.outlet as RequestOutlet).parent : this.currentParent;
+      // Streams a cell wrote before this comm message go first (an Output widget's capture ends with one).
+      cell?.outlet.flush();
       this.transport.send("iopub", makeMessage(msgType, content as never, parent, this.session, metadata, buffers));
     });
   }
@@ -79,6 +83,7 @@ export class Kernel implements OutletHost {
     installInterruptGlobals();
     installInterruptFlag(this.interruptFlag, () => this.interrupt());
     installGlobals(this.comms);
+    this.installWidgetHost();
     installDisplaySinks();
     await this.transport.start();
     this.publish("status", { execution_state: "starting" }, {});
@@ -108,6 +113,20 @@ export class Kernel implements OutletHost {
     // Output of cell code (console.*, process.stdout.write) goes to the cell that wrote it.
     routeProcessOutput(log);
     process.on("SIGINT", () => this.interrupt());
+  }
+
+  /** The widget protocol (src/widgets) on our comms; its targets answer before any cell loads widgets. */
+  private installWidgetHost(): void {
+    const host: WidgetHost = {
+      open: (target, data, metadata, buffers) => this.comms.open(target, data, metadata, buffers),
+      registerTarget: (target, handler) => this.comms.registerTarget(target, handler),
+      parentMsgId: () => {
+        const cell = currentCell();
+        return cell ? (cell.outlet as RequestOutlet).parent.msg_id : this.currentParent.msg_id;
+      },
+    };
+    setWidgetHost(host);
+    registerWidgetTargets(host);
   }
 
   /** SIGINT (signal mode, or raised by the socket thread for interrupt_request). */
@@ -187,7 +206,7 @@ export class Kernel implements OutletHost {
       case "comm_info_request":
         return this.reply(req, "comm_info_reply", { status: "ok", comms: this.comms.info(c.target_name as string | undefined) });
       case "comm_open":
-        return this.inCommContext(req, () => this.comms.handleOpen(msg.content as Contents["comm_open"], msg.buffers));
+        return this.inCommContext(req, () => this.comms.handleOpen(msg.content as Contents["comm_open"], msg.buffers, msg.metadata));
       case "comm_msg":
         return this.inCommContext(req, () => this.comms.handleMsg(msg.content as Contents["comm_msg"], msg.buffers));
       case "comm_close":

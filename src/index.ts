@@ -77,3 +77,6 @@ export {
   setDisplaySink, getDisplaySink,
 } from "./display/display";
 export type { MimeBundle, Displayable, DisplayOptions, DisplaySink, DisplayHandle, PlotlyFigure } from "./display/display";
+export * as widgets from "./widgets";
+export { interact } from "./widgets/interact";
+export { explore } from "./widgets/explorer";

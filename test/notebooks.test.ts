@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { installSpec, jupyterEnv, PYTHON, pythonHas, ROOT } from "./kernel/helpers";
 
 const NB_DIR = path.join(ROOT, "notebooks");
-const NOTEBOOKS = ["01-checkpoint-tour.ipynb", "02-hybrid-forward.ipynb", "03-fp8-quantization.ipynb", "05-generation.ipynb"];
+const NOTEBOOKS = ["01-checkpoint-tour.ipynb", "02-hybrid-forward.ipynb", "03-fp8-quantization.ipynb", "05-generation.ipynb", "06-explorer.ipynb"];
 const PLOTLY = "application/vnd.plotly.v1+json";
 
 interface Output { output_type: string; name?: string; text?: string | string[]; data?: Record<string, unknown>; ename?: string; evalue?: string }
@@ -187,5 +187,27 @@ describe.skipIf(!ok)("the tutorial notebooks run on the kernel", () => {
     // The interrupted generation stops early, and the kernel keeps its state.
     expect(all).toMatch(/stopped after \d+ of up to \d+ tokens: finishReason aborted/);
     expect(all).toContain("greedy answer unchanged after the interrupted run: true");
+  }, 240_000);
+
+  it("06 explorer (headless: widgets fall back to static HTML)", () => {
+    const { cells, all } = run("06-explorer.ipynb");
+    const VIEW = "application/vnd.jupyter.widget-view+json";
+    const displays = cells.flatMap((c) => c.outputs.filter((o) => o.data?.[VIEW] !== undefined));
+    // Every widget output carries the view (for JupyterLab) and a static rendering (for this run).
+    expect(displays.length).toBeGreaterThanOrEqual(3);
+    for (const d of displays) expect(joined(d.data!["text/html"])).toContain('class="nl-widget');
+    const box = cells.find((c) => c.source.includes("new W.HBox"))!;
+    expect(joined(box.outputs.find((o) => o.data?.[VIEW])!.data!["text/html"])).toContain('type="range"');
+    // interact's first run is in its static HTML; moving the slider re-ran it.
+    const hist = cells.find((c) => c.source.includes("lab.interact("))!;
+    expect(joined(hist.outputs.find((o) => o.data?.[VIEW])!.data!["text/html"])).toContain("Plotly.newPlot");
+    expect(all).toContain("layer 0 -> 5");
+    expect(num(all, /runs so far: (\d+)/)).toBe(2);
+    // The explorer: stats, metrics and both figures in its static HTML; KL > 0 after quantize, 0 after revert.
+    const ex = joined(cells.find((c) => c.source.includes("lab.explore("))!.outputs.find((o) => o.data?.[VIEW])!.data!["text/html"]);
+    expect(ex).toContain("SQNR dB");
+    expect(ex.match(/Plotly\.newPlot/g)!.length).toBe(2);
+    expect(num(all, /KL mean ([\d.e+-]+) nats, top-1/)).toBeGreaterThan(0);
+    expect(all).toContain("after revert: KL mean 0");
   }, 120_000);
 });
