@@ -8,6 +8,7 @@ export { Checkpoint } from "./io/checkpoint";
 export { globToRegExp } from "./util/glob";
 export type { OpenOptions, WeightFormat } from "./io/checkpoint";
 export { CheckpointError } from "./io/errors";
+export { UserError, ArgumentError, isUserError } from "./util/errors";
 export type { CheckpointErrorKind } from "./io/errors";
 export { parseConfig, readConfigFile, validateConfig, derivedSizes, layerPlan } from "./io/config";
 export type { NemotronHConfig, BlockKind, LayerPlanEntry, DerivedSizes } from "./io/config";
@@ -37,6 +38,8 @@ export { recordLogits, distributionShift, perplexity, greedy, baseline, compareT
 export type { LogitsRecord, DistributionShift, CompareOptions, Baseline } from "./quant/compare";
 export { sensitivitySweep, SensitivityResult } from "./quant/sensitivity";
 export type { SensitivityOptions, SensitivityRow } from "./quant/sensitivity";
+export { windowedPerplexity } from "./eval/perplexity";
+export type { WindowedPerplexityOptions, WindowedPerplexity } from "./eval/perplexity";
 export { SortableTable } from "./viz/table";
 export { Figure, htmlPage } from "./viz/figure";
 export type { Trace, Layout, PagePart } from "./viz/figure";
@@ -44,11 +47,13 @@ export { valueHistogram, errorHistogram, errorHeatmap, sqnrByLayer, sensitivityB
 export { exportQuantized, exportSession, compressedTensorsConfig, ignoreList } from "./quant/export";
 export type { ExportOptions, ExportResult, ExportFormat } from "./quant/export";
 export { makeTiny, tinyConfig } from "./tiny/make-tiny";
-export { bundledModel, bundledModelDir, modelsDir, BUNDLED_MODELS, NANO_V2_PATTERN } from "./tiny/bundled";
+export { bundledModel, bundledModelDir, modelsDir, BUNDLED_MODELS, NANO_V2_PATTERN, TRAINED_MODEL } from "./tiny/bundled";
 export type { BundledModel } from "./tiny/bundled";
 export type { TinyOptions, TinyDType } from "./tiny/make-tiny";
 export { progress, setProgressSink } from "./util/progress";
 export type { ProgressHandle, ProgressSink } from "./util/progress";
+export { beginUndo, temporarily, pendingUndos, rollbackPending } from "./util/undo";
+export type { PendingUndo } from "./util/undo";
 export { float32ToBf16, bf16ToFloat32 } from "./tensor/convert";
 export { native } from "./backend/native";
 export type { BackendName, OpBackend } from "./backend/native";
@@ -73,3 +78,6 @@ export {
   setDisplaySink, getDisplaySink,
 } from "./display/display";
 export type { MimeBundle, Displayable, DisplayOptions, DisplaySink, DisplayHandle, PlotlyFigure } from "./display/display";
+export * as widgets from "./widgets";
+export { interact } from "./widgets/interact";
+export { explore } from "./widgets/explorer";

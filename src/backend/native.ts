@@ -1,11 +1,12 @@
 /**
- * Loads the native addon (native/build/Release/nemotron_lab.node) and types its surface.
+ * Loads the native addon (a source build or the packed prebuild, see addonPath) and types its surface.
  * Every function takes raw bytes (TypedArray or ArrayBuffer views) plus validated shapes;
  * validation happens in TypeScript, at the boundary, before these are called.
  */
 import * as fs from "fs";
 import * as path from "path";
 import { packageRoot } from "../util/package-root";
+import { UserError } from "../util/errors";
 
 export { packageRoot };
 
@@ -47,6 +48,8 @@ export interface NativeAddon {
   simdLevel(): "avx512vbmi" | "avx2" | "plain";
   setThreads(n: number): number;
   copyBytes(src: Bytes, dst: Bytes): void;
+  /** The wrapping sum of src as little-endian 64-bit words: threaded (the read-bandwidth probe), or the plain loop. */
+  readSum(src: Bytes, reference?: boolean): bigint;
   cudaInfo(): { compiled: boolean; devices: number; name: string; error: string };
   fp8Encode(src: Bytes, dtype: number, format: number, saturate: boolean, mul: number, out: Bytes): void;
   fp8Decode(codes: Bytes, format: number, mul: number, out: Float32Array): void;
@@ -101,13 +104,28 @@ export interface NativeAddon {
 
 let cached: NativeAddon | undefined;
 
+/**
+ * The addon file: a source build (native/build/Release) when there is one, else the prebuilt
+ * binary for this platform packed in native/prebuilds/ (node-gyp-build matches platform, arch and
+ * N-API tags). NEMOTRON_LAB_ADDON names a file explicitly.
+ */
+export function addonPath(): string {
+  const explicit = process.env.NEMOTRON_LAB_ADDON;
+  if (explicit) return path.resolve(explicit);
+  const dir = path.join(packageRoot(), "native");
+  try {
+    return (require("node-gyp-build") as { resolve(dir: string): string }).resolve(dir);
+  } catch (e) {
+    throw new UserError(`nemotron-lab: no native addon for ${process.platform}-${process.arch} (neither ${path.join(dir, "build", "Release")} ` +
+      `nor a matching prebuild in ${path.join(dir, "prebuilds")}); run \`npm install\` (or \`node tools/native-build.js\`) ` +
+      `in ${packageRoot()} to build it from source; it needs python3, make and a C++17 compiler. (${(e as Error).message.trim().split("\n")[0]})`);
+  }
+}
+
 export function native(): NativeAddon {
   if (cached) return cached;
-  const file = path.join(packageRoot(), "native", "build", "Release", "nemotron_lab.node");
-  if (!fs.existsSync(file)) {
-    throw new Error(`nemotron-lab: the native addon is not built (${file} is missing); run \`npm install\` ` +
-      "(or `npm run install`) in the package folder; it needs python3, make and a C++ compiler.");
-  }
+  const file = addonPath();
+  if (!fs.existsSync(file)) throw new UserError(`nemotron-lab: the native addon ${file} does not exist`);
   cached = require(file) as NativeAddon;
   return cached;
 }

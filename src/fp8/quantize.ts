@@ -13,6 +13,7 @@ import { DType } from "../tensor/dtype";
 import { formatShape } from "../util/format";
 import { Fp8Format, FP8_MAX, formatCode, decodeFp8 } from "./codec";
 import { QuantErrorMetrics, QuantSums, metricsFromSums } from "./metrics";
+import { ArgumentError } from "../util/errors";
 
 export type Granularity = "tensor" | "channel" | "block";
 
@@ -81,20 +82,20 @@ export function parseScaleChoice(spec: ScaleChoice | string | undefined): ScaleC
   if (kind === "search") {
     return checkScaleChoice({ kind: "search", steps: a === undefined ? SEARCH_DEFAULTS.steps : Number(a), minRatio: b === undefined ? SEARCH_DEFAULTS.minRatio : Number(b) });
   }
-  throw new RangeError(`scale must be "amax", "percentile:Q" (0 < Q <= 100) or "search[:STEPS[:MINRATIO]]", got ${JSON.stringify(spec)}`);
+  throw new ArgumentError(`scale must be "amax", "percentile:Q" (0 < Q <= 100) or "search[:STEPS[:MINRATIO]]", got ${JSON.stringify(spec)}`);
 }
 
 function checkScaleChoice(c: ScaleChoice): ScaleChoice {
   if (c.kind === "percentile" && !(c.percentile > 0 && c.percentile <= 100)) {
-    throw new RangeError(`percentile must be in (0, 100], got ${c.percentile}`);
+    throw new ArgumentError(`percentile must be in (0, 100], got ${c.percentile}`);
   }
   if (c.kind === "search") {
     const steps = c.steps ?? SEARCH_DEFAULTS.steps, minRatio = c.minRatio ?? SEARCH_DEFAULTS.minRatio;
-    if (!Number.isInteger(steps) || steps < 1) throw new RangeError(`search steps must be an integer >= 1, got ${c.steps}`);
-    if (!(minRatio > 0 && minRatio <= 1)) throw new RangeError(`search min ratio must be in (0, 1], got ${c.minRatio}`);
+    if (!Number.isInteger(steps) || steps < 1) throw new ArgumentError(`search steps must be an integer >= 1, got ${c.steps}`);
+    if (!(minRatio > 0 && minRatio <= 1)) throw new ArgumentError(`search min ratio must be in (0, 1], got ${c.minRatio}`);
     return { kind: "search", steps, minRatio };
   }
-  if (c.kind !== "amax" && c.kind !== "percentile") throw new RangeError(`unknown scale choice ${JSON.stringify(c)}`);
+  if (c.kind !== "amax" && c.kind !== "percentile") throw new ArgumentError(`unknown scale choice ${JSON.stringify(c)}`);
   return c;
 }
 
@@ -106,11 +107,11 @@ export function scaleChoiceName(c: ScaleChoice): string {
 export function blockShape(name: string, rows: number, cols: number, granularity: Granularity, blockSize?: number | [number, number], pad = false): [number, number] {
   if (granularity === "tensor") return [rows, cols];
   if (granularity === "channel") return [1, cols];
-  if (granularity !== "block") throw new RangeError(`granularity must be "tensor", "channel" or "block", got ${JSON.stringify(granularity)}`);
+  if (granularity !== "block") throw new ArgumentError(`granularity must be "tensor", "channel" or "block", got ${JSON.stringify(granularity)}`);
   const [br, bc] = typeof blockSize === "number" ? [blockSize, blockSize] : blockSize ?? [DEFAULT_BLOCK, DEFAULT_BLOCK];
-  if (!(Number.isInteger(br) && Number.isInteger(bc) && br > 0 && bc > 0)) throw new RangeError(`block size must be positive integers, got [${br}, ${bc}]`);
+  if (!(Number.isInteger(br) && Number.isInteger(bc) && br > 0 && bc > 0)) throw new ArgumentError(`block size must be positive integers, got [${br}, ${bc}]`);
   if (!pad && (rows % br || cols % bc)) {
-    throw new RangeError(`${name}: block size ${br}x${bc} does not divide its [${rows}, ${cols}] ` +
+    throw new ArgumentError(`${name}: block size ${br}x${bc} does not divide its [${rows}, ${cols}] ` +
       `(${rows % br ? `${rows} rows = ${Math.floor(rows / br)} blocks + ${rows % br}` : `${cols} cols = ${Math.floor(cols / bc)} blocks + ${cols % bc}`}); ` +
       "pass pad (--pad) to allow partial edge blocks, or choose a block size that divides both");
   }
@@ -143,10 +144,10 @@ function run(t: Tensor, options: QuantizeOptions): QuantizedTensor {
   const gr = Math.ceil(rows / br), gc = Math.ceil(cols / bc);
   const scales = new Float32Array(gr * gc);
   if (options.scales) {
-    if (options.scales.length !== scales.length) throw new RangeError(`${name}: ${options.scales.length} scales given, the ${gr}x${gc} block grid needs ${scales.length}`);
+    if (options.scales.length !== scales.length) throw new ArgumentError(`${name}: ${options.scales.length} scales given, the ${gr}x${gc} block grid needs ${scales.length}`);
     scales.set(options.scales);
   }
-  if (options.out && options.out.length !== rows * cols) throw new RangeError(`${name}: out holds ${options.out.length} bytes, the codes need ${rows * cols}`);
+  if (options.out && options.out.length !== rows * cols) throw new ArgumentError(`${name}: out holds ${options.out.length} bytes, the codes need ${rows * cols}`);
   const codes = options.out ?? new Uint8Array(rows * cols);
   const mode = options.scales ? 3 : choice.kind === "amax" ? 0 : choice.kind === "percentile" ? 1 : 2;
   const wantMetrics = options.metrics ?? true;
@@ -159,7 +160,7 @@ function run(t: Tensor, options: QuantizeOptions): QuantizedTensor {
   if (sums.nonfinite > 0) {
     const msg = `${name}: ${sums.nonfinite} NaN/Inf value(s) in ${dtype} ${formatShape(shape)}`;
     if ((options.nonFinite ?? "error") === "error") {
-      throw new RangeError(`${msg}; refusing to quantize (scales would hide them). Fix the weights, or pass nonFinite: "warn" ` +
+      throw new ArgumentError(`${msg}; refusing to quantize (scales would hide them). Fix the weights, or pass nonFinite: "warn" ` +
         "to quantize anyway (NaN stays NaN, Inf saturates to the FP8 max; amax ignores them)");
     }
     warnings.push(`${msg}: quantized anyway (NaN stays NaN, Inf saturates)`);

@@ -7,6 +7,7 @@ import { native, StoredMatrixArgs } from "../backend/native";
 import { DType, DTYPE_SIZE, dtypeCode, isFloat8 } from "./dtype";
 import { TensorStats, StatsOptions, Histogram, HistogramOptions, computeStats, computeHistogram } from "./stats";
 import { escapeHtml, formatBytes, formatShape } from "../util/format";
+import { ArgumentError } from "../util/errors";
 
 /** How an FP8 weight's scale tensor maps onto it: one scale per [blockRows, blockCols] block. */
 export interface ScaleInfo {
@@ -92,7 +93,7 @@ export class Tensor {
   /** Row i of the 2-D view (dequantised). */
   row(i: number): Float32Array {
     if (!Number.isInteger(i) || i < 0 || i >= this.rows) {
-      throw new RangeError(`${this.name}: row ${i} out of range [0, ${this.rows})`);
+      throw new ArgumentError(`${this.name}: row ${i} out of range [0, ${this.rows})`);
     }
     return this.readRows(i, i + 1);
   }
@@ -100,7 +101,7 @@ export class Tensor {
   /** Rows [start, end) of the 2-D view, dequantised. */
   readRows(start: number, end: number): Float32Array {
     const cols = this.cols;
-    if (start < 0 || end > this.rows || start > end) throw new RangeError(`${this.name}: rows [${start}, ${end}) out of range [0, ${this.rows})`);
+    if (start < 0 || end > this.rows || start > end) throw new ArgumentError(`${this.name}: rows [${start}, ${end}) out of range [0, ${this.rows})`);
     const scale = this.scaleValues();
     // A block scale row is shared by blockRows rows: start the read on a block boundary.
     const br = this.scale?.blockRows ?? 1;
@@ -113,17 +114,17 @@ export class Tensor {
   /** A sub-tensor: one spec per leading dimension (index, [start, end) or null). */
   slice(...spec: SliceSpec[]): { shape: number[]; values: Float32Array } {
     const shape = this.shape;
-    if (spec.length > shape.length) throw new RangeError(`${this.name}: ${spec.length} slice dims for a ${shape.length}-D tensor`);
+    if (spec.length > shape.length) throw new ArgumentError(`${this.name}: ${spec.length} slice dims for a ${shape.length}-D tensor`);
     const ranges = shape.map((d, i) => {
       const s = spec[i] ?? null;
       if (s === null) return [0, d, false] as const;
       if (typeof s === "number") {
         const k = s < 0 ? d + s : s;
-        if (!Number.isInteger(k) || k < 0 || k >= d) throw new RangeError(`${this.name}: index ${s} out of range for dim ${i} of size ${d}`);
+        if (!Number.isInteger(k) || k < 0 || k >= d) throw new ArgumentError(`${this.name}: index ${s} out of range for dim ${i} of size ${d}`);
         return [k, k + 1, true] as const;
       }
       const [a, b] = s;
-      if (a < 0 || b > d || a > b) throw new RangeError(`${this.name}: range [${a}, ${b}) out of range for dim ${i} of size ${d}`);
+      if (a < 0 || b > d || a > b) throw new ArgumentError(`${this.name}: range [${a}, ${b}) out of range for dim ${i} of size ${d}`);
       return [a, b, false] as const;
     });
     const r0 = shape.length ? ranges[0][0] : 0, r1 = shape.length ? ranges[0][1] : 1;

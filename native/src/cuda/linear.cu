@@ -68,7 +68,7 @@ __global__ void matvec_kernel(const float* __restrict__ x, int T, StoredMatrix w
   const int lane = threadIdx.x & 31;
   if (r >= w.rows) return;
   const int64_t cols = w.cols, base = r * cols;
-  const float* srow = w.scale ? w.scale + (r / w.block_rows) * w.scale_cols() : nullptr;
+  const float* srow = w.scale ? w.scale_row(r) : nullptr;
   const bool row_scale = srow && w.block_cols >= cols;  // one factor for the whole row: applied to the sum
   float acc[kMaxT];
 #pragma unroll
@@ -209,7 +209,7 @@ __global__ void __launch_bounds__(128, NT == 1 ? 4 : 2) matvec_stream_kernel(con
 #pragma unroll
   for (int t = 0; t < NT; t++) acc[t] = 0.0f;
   const float fix = (D == kE4M3) ? e4m3_fix() : 1.0f;
-  const float* srow = (r < w.rows && w.scale) ? w.scale + (r / w.block_rows) * w.scale_cols() : nullptr;
+  const float* srow = (r < w.rows && w.scale) ? w.scale_row(r) : nullptr;
   if (r < w.rows) {
     const uint4* row = reinterpret_cast<const uint4*>(w.data + r * w.cols * (16 / E));
     const int nchunks = int(w.cols / E), stride = 32 * WPR, bc = int(w.block_cols);
@@ -277,7 +277,7 @@ __global__ void __launch_bounds__(256) gemm_kernel(const float* __restrict__ x, 
       float v = 0.0f;
       if (r < w.rows && k < cols) {
         v = elem<D>(w.data, r * cols + k);
-        if (w.scale) v *= w.scale[(r / w.block_rows) * w.scale_cols() + k / w.block_cols];
+        if (w.scale) v *= w.scale_row(r)[k / w.block_cols];
       }
       ws[kk][mm] = v;
     }
@@ -330,7 +330,7 @@ __global__ void __launch_bounds__(128) gemm_tc_kernel(const float* __restrict__ 
       wmma::fill_fragment(acc[i][j], 0.0f);
       if constexpr (BLOCKS) wmma::fill_fragment(part[i][j], 0.0f);
     }
-  const float* srow = w.scale ? w.scale + (r0 / w.block_rows) * w.scale_cols() : nullptr;  // mode 2: the tile's row block
+  const float* srow = w.scale ? w.scale_row(r0) : nullptr;  // mode 2: the tile's row block
   for (int64_t k0 = 0; k0 < cols; k0 += TK) {
     // Stage x (split into BF16 halves) and W (widened exactly) for columns [k0, k0 + TK).
 #pragma unroll 4
@@ -393,7 +393,7 @@ __global__ void __launch_bounds__(128) gemm_tc_kernel(const float* __restrict__ 
     const int64_t t = t0 + m, r = r0 + n;
     if (t >= T || r >= w.rows) continue;
     float v = cs[m][n];
-    if (scale_mode == 1) v *= w.scale[(r / w.block_rows) * w.scale_cols()];
+    if (scale_mode == 1) v *= w.scale_row(r)[0];
     y[t * w.rows + r] = v + (bias ? bias[r] : 0.0f);
   }
 }

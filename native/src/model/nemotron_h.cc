@@ -1,4 +1,4 @@
-// NemotronH forward pass over the backend ops; see nemotron_h.h and nemotron-h.md §4.
+// NemotronH forward pass over the backend ops; see nemotron_h.h and docs/model.md sections 2-6.
 #include "model/nemotron_h.h"
 
 #include "cpu/fp8_codec.h"
@@ -260,7 +260,7 @@ void Model::mlp(const StoredMatrix& up, const float* up_b, const StoredMatrix& d
   linear(u, T, down, down_b, out, down_in);  // (T, H)
 }
 
-// Router (nemotron-h.md 4.6): σ(x·Wgᵀ); choice = σ + correction bias, restricted to the best
+// Router (docs/model.md section 6): σ(x·Wgᵀ); choice = σ + correction bias, restricted to the best
 // topk_group groups (scored by the sum of their top two); weights are the un-biased σ of the
 // chosen experts, renormalised if norm_topk_prob, times routed_scaling_factor. Routing and
 // the weighted sum run on the host (copies from and to the backend's memory).

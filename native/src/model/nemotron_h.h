@@ -1,4 +1,4 @@
-// The NemotronH forward pass on any Backend (nemotron-h.md section 4): a loop over the
+// The NemotronH forward pass on any Backend (docs/model.md section 2): a loop over the
 // layer plan that reads like the paper — norm, mixer by block kind, residual — with the
 // per-sequence state (conv + SSM state per Mamba layer, KV cache per attention layer).
 // Weights are bound by (layer, role) from TypeScript, which owns the plan and the names;
