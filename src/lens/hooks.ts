@@ -15,8 +15,13 @@ export interface SelectedHook extends ModelHook {
   shape: number[];
 }
 
-/** The hooks matching names or globs, in forward order; an unknown name is an error naming it. */
-export function selectHooks(c: NemotronHConfig, patterns: readonly string[], T: number): { hooks: SelectedHook[]; logits: boolean } {
+/**
+ * The hooks matching names or globs, in forward order; an unknown name is an error naming it. A glob
+ * passes over hooks that cannot serve the call: read-only ones when patching, O(T²) ones when the
+ * pass continues a state (an exact name still selects them, and gets the error that says why).
+ */
+export function selectHooks(c: NemotronHConfig, patterns: readonly string[], T: number,
+  call: { patch?: boolean; fresh?: boolean } = {}): { hooks: SelectedHook[]; logits: boolean } {
   const all = modelHooks(c);
   const s = derivedSizes(c);
   const picked = new Set<string>();
@@ -24,7 +29,9 @@ export function selectHooks(c: NemotronHConfig, patterns: readonly string[], T: 
   for (const p of patterns) {
     if (p === LOGITS_HOOK) { logits = true; continue; }
     const re = globToRegExp(p);
-    const hits = all.filter((h) => re.test(h.name) && (!h.entry.optIn || p.includes(h.entry.point)));
+    const exact = p === all.find((h) => h.name === p)?.name;
+    const usable = (h: ModelHook) => exact || !((call.patch && h.entry.readOnly) || (call.fresh === false && h.entry.square));
+    const hits = all.filter((h) => re.test(h.name) && (!h.entry.optIn || p.includes(h.entry.point)) && usable(h));
     if (hits.length === 0 && !(p.includes("*") && re.test(LOGITS_HOOK))) {
       const near = all.filter((h) => h.name.startsWith(p.split("*")[0].replace(/\.[^.]*$/, ""))).slice(0, 4).map((h) => h.name);
       throw new Error(`unknown hook '${p}'; hooks are named by module path, e.g. ${(near.length ? near : all.slice(0, 4).map((h) => h.name)).join(", ")} ` +

@@ -52,8 +52,11 @@ export class NemotronHState implements ModelState {
   }
 }
 
-/** A patch hook: gets the activation (a Tensor of the hook's shape) and may return a replacement. */
-export type HookFn = (activation: Tensor, context: { name: string; layer: number }) => Float32Array | Tensor | void;
+/**
+ * A patch hook: gets the activation (a Tensor of the hook's shape) and returns a replacement, or edits
+ * context.data (the activation's own values, row-major) in place and returns nothing.
+ */
+export type HookFn = (activation: Tensor, context: { name: string; layer: number; data: Float32Array }) => Float32Array | Tensor | void;
 
 export interface RunOptions {
   /** Hook names or globs to record (`logits` included); default: every block output and mixer output. */
@@ -168,7 +171,8 @@ export class NemotronH implements CausalLM {
   runWithHooks(input: ArrayLike<number> | string, hooks: Readonly<Record<string, HookFn>>, options: RunOptions = {}): ActivationCache {
     const ids = typeof input === "string" ? this.tokenizer().encode(input) : input;
     const T = ids.length;
-    const rec = selectHooks(this.config, options.names ?? this.defaultNames(), T);
+    const fresh = !options.state || options.state.length === 0;
+    const rec = selectHooks(this.config, options.names ?? this.defaultNames(), T, { fresh });
     const bytes = selectionBytes(this.config, rec.hooks, rec.logits, T);
     const maxBytes = options.maxBytes ?? 4 * 2 ** 30;
     if (bytes > maxBytes) {
@@ -186,11 +190,11 @@ export class NemotronH implements CausalLM {
     for (const [pattern, fn] of Object.entries(hooks)) {
       if (typeof fn !== "function") throw new TypeError(`runWithHooks: hook '${pattern}' must be a function`);
       if (pattern === LOGITS_HOOK) throw new Error("runWithHooks: 'logits' is the output; it can be recorded, not patched");
-      for (const h of selectHooks(this.config, [pattern], T).hooks) {
+      for (const h of selectHooks(this.config, [pattern], T, { patch: true, fresh }).hooks) {
         if (h.entry.readOnly) throw new Error(`runWithHooks: '${h.name}' can be recorded, not patched`);
         const n = h.shape.reduce((a, b) => a * b, 1);
         const patch = (a: Float32Array): Float32Array | void => {
-          const r = fn(Tensor.fromArray(h.name, a, h.shape), { name: h.name, layer: h.layer });
+          const r = fn(Tensor.fromArray(h.name, a, h.shape), { name: h.name, layer: h.layer, data: a });
           if (r === undefined || r === null) return;
           const v = r instanceof Tensor ? r.values() : r;
           if (!(v instanceof Float32Array) || v.length !== n) {
