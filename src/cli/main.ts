@@ -10,6 +10,7 @@ usage:
   nemotron-lab inspect PATH [--tensor NAME-or-glob] [--json]
   nemotron-lab make-tiny DIR [--pattern P] [--dtype f32|bf16|f8e4m3] [--seed N]
   nemotron-lab logits CKPT --ids 1,2,3 [--out FILE.npy] [--max-tokens N] [--dt-clamp none|hf] [--top K]
+  nemotron-lab activations CKPT (--ids 1,2,3 | --prompt TEXT) --hooks GLOB[,GLOB...] --out DIR [--max-mib N]
   nemotron-lab generate CKPT (--prompt TEXT | --ids 1,2,3) [--chat] [--system TEXT] [--no-think]
       [--max-tokens N] [--ignore-eos] [--temperature T] [--top-p P] [--top-k K] [--min-p P]
       [--repetition-penalty R] [--seed S] [--stop TEXT]... [--max-context N] [--json]
@@ -35,6 +36,7 @@ const COMMANDS: Record<string, () => Command> = {
   quantize: () => require("./quantize").quantizeCommand,
   logits: () => require("./logits").logitsCommand,
   generate: () => require("./generate").generateCommand,
+  activations: () => require("./activations").activationsCommand,
   kernel: () => require("../../kernel/main").kernelCommand,
 };
 
