@@ -301,3 +301,14 @@ describe("decode steps, patches and the cache API", () => {
     expect(legacy.cache.get("backbone.layers.0")).toBeInstanceOf(Float32Array);
   });
 });
+
+describe("the docs list the table's hooks", () => {
+  it("README's hook table names every hook point suffix of the architecture table", () => {
+    const readme = fs.readFileSync(path.join(__dirname, "..", "README.md"), "utf8");
+    const model = NemotronH.load(path.join(GOLDEN, "f32_g2_chunk8"));
+    for (const h of model.hookPoints()) {
+      const suffix = h.entry.suffix || h.name;
+      expect(readme.includes("`" + (suffix.startsWith(".") ? suffix : h.name.replace(/\d+/, "{i}")) + "`") || readme.includes(suffix + "`")).toBe(true);
+    }
+  });
+});
