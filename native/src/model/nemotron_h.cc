@@ -248,6 +248,12 @@ State Model::new_state(int64_t max_tokens) const {
     if (cfg.kinds[i] == K_MAMBA) {
       s.layers[i].conv = Buffer(be, (cfg.K - 1) * conv_dim);
       s.layers[i].ssm = Buffer(be, cfg.nh * cfg.P * cfg.N);
+    } else if (cfg.kinds[i] == K_ATTENTION && max_tokens > 0) {
+      // A bounded state gets its whole KV cache now (up to the 9B's 128k context; a larger
+      // bound, e.g. "generate without end", grows past that): never grown, never held twice.
+      const int64_t cap = std::min<int64_t>(max_tokens, 131072);
+      s.layers[i].k = Buffer(be, cap * cfg.nkv * cfg.hd);
+      s.layers[i].v = Buffer(be, cap * cfg.nkv * cfg.hd);
     }
   }
   reset(s);
@@ -334,8 +340,8 @@ void Model::attention(int layer, const LayerWeights& w, LayerState& st, int64_t 
   // cache grows by doubling, up to the state's limit when it has one.
   const int64_t need = (past + T) * kvd;
   if (st.k.size() < need) {
+    // (a state with max_tokens was given its whole cache in new_state: only unbounded ones grow)
     int64_t cap = std::max(need, 2 * st.k.size());
-    // (max_tokens is not known here; doubling past it only costs memory)
     Buffer k(be, cap), v(be, cap);
     if (past > 0) {
       be.copy(k.data(), st.k.data(), size_t(past * kvd) * sizeof(float));
