@@ -123,6 +123,7 @@ struct Hook {
 // The hooks of one call, found by (layer, point) in O(1); empty costs one pointer test per site.
 class HookSet {
  public:
+  HookSet() = default;
   HookSet(std::vector<Hook> hooks, int64_t layers);
   const Hook* find(int layer, int point) const {
     if (index_.empty()) return nullptr;
