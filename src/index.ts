@@ -60,6 +60,7 @@ export { ARCHITECTURE, BLOCK_HOOKS, MODEL_HOOKS, modelHooks } from "./model/arch
 export type { BlockKindEntry, HookEntry, ModelHook } from "./model/arch";
 export { ActivationCache } from "./lens/cache";
 export { selectHooks, MAX_SQUARE_TOKENS } from "./lens/hooks";
+export { attentionPatternView, effectiveAttentionView, residualNorms, residualNormView, ssmStateNorms, ssmStateNormView, logitLens, logitLensView } from "./lens/views";
 export { executionPlan, ROLE, HOOK_POINT } from "./model/plan";
 export type { PlanSlot } from "./model/plan";
 export { TextTokenizer } from "./generate/tokenizer";
