@@ -36,6 +36,8 @@ export { recordLogits, distributionShift, perplexity, greedy, baseline, compareT
 export type { LogitsRecord, DistributionShift, CompareOptions, Baseline } from "./quant/compare";
 export { sensitivitySweep, SensitivityResult } from "./quant/sensitivity";
 export type { SensitivityOptions, SensitivityRow } from "./quant/sensitivity";
+export { windowedPerplexity } from "./eval/perplexity";
+export type { WindowedPerplexityOptions, WindowedPerplexity } from "./eval/perplexity";
 export { SortableTable } from "./viz/table";
 export { Figure, htmlPage } from "./viz/figure";
 export type { Trace, Layout, PagePart } from "./viz/figure";
@@ -43,7 +45,7 @@ export { valueHistogram, errorHistogram, errorHeatmap, sqnrByLayer, sensitivityB
 export { exportQuantized, exportSession, compressedTensorsConfig, ignoreList } from "./quant/export";
 export type { ExportOptions, ExportResult, ExportFormat } from "./quant/export";
 export { makeTiny, tinyConfig } from "./tiny/make-tiny";
-export { bundledModel, bundledModelDir, modelsDir, BUNDLED_MODELS, NANO_V2_PATTERN } from "./tiny/bundled";
+export { bundledModel, bundledModelDir, modelsDir, BUNDLED_MODELS, NANO_V2_PATTERN, TRAINED_MODEL } from "./tiny/bundled";
 export type { BundledModel } from "./tiny/bundled";
 export type { TinyOptions, TinyDType } from "./tiny/make-tiny";
 export { progress, setProgressSink } from "./util/progress";

@@ -14,6 +14,7 @@ usage:
   nemotron-lab generate CKPT (--prompt TEXT | --ids 1,2,3) [--chat] [--system TEXT] [--no-think]
       [--max-tokens N] [--ignore-eos] [--temperature T] [--top-p P] [--top-k K] [--min-p P]
       [--repetition-penalty R] [--seed S] [--stop TEXT]... [--max-context N] [--json]
+  nemotron-lab eval-ppl CKPT --text FILE [--stride N] [--max-tokens N] [--limit N] [--dt-clamp none|hf] [--json]
   nemotron-lab kernel install [--user | --sys-prefix | --prefix DIR]   install the Jupyter kernelspec
   nemotron-lab kernel --connection-file FILE                             run the kernel (what Jupyter starts)
   nemotron-lab quantize CKPT [--layers SELECTOR] [--format e4m3|e5m2] [--granularity tensor|channel|block]
@@ -37,6 +38,7 @@ const COMMANDS: Record<string, () => Command> = {
   logits: () => require("./logits").logitsCommand,
   generate: () => require("./generate").generateCommand,
   activations: () => require("./activations").activationsCommand,
+  "eval-ppl": () => require("./eval-ppl").evalPplCommand,
   kernel: () => require("../../kernel/main").kernelCommand,
 };
 
