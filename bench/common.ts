@@ -1,4 +1,4 @@
-/** Benchmark helpers: best-of-N timing, the copy-bandwidth yardstick, and an optional Python peer. */
+/** Benchmark helpers: best-of-N timing, the copy and read bandwidth yardsticks, and an optional Python peer. */
 import { spawnSync } from "child_process";
 import { native } from "../src/backend/native";
 
@@ -18,6 +18,20 @@ export function bestSeconds(fn: () => void, reps = 5): number {
 export function copyBandwidth(bytes = 256 * 2 ** 20): number {
   const src = new Uint8Array(bytes).fill(1), dst = new Uint8Array(bytes);
   return bytes / bestSeconds(() => native().copyBytes(src, dst)) / 1e9;
+}
+
+/**
+ * GB/s of a multi-threaded sequential read of `bytes` (native readSum: a sum of 64-bit words,
+ * nothing written), the limit of decoding, which reads every weight once per token; beside it
+ * the plain single-threaded loop (the reference), whose sum must be the same.
+ */
+export function readBandwidth(bytes = 512 * 2 ** 20): { threaded: number; plain: number } {
+  const src = new Uint8Array(bytes);
+  for (let i = 0; i < bytes; i += 4096) src[i] = (i >>> 12) & 255;  // touch every page, vary the sum
+  const addon = native();
+  const fast = addon.readSum(src), ref = addon.readSum(src, true);
+  if (fast !== ref) throw new Error(`readSum: threaded ${fast} != plain ${ref}`);
+  return { threaded: bytes / bestSeconds(() => addon.readSum(src)) / 1e9, plain: bytes / bestSeconds(() => addon.readSum(src, true), 2) / 1e9 };
 }
 
 export function row(label: string, value: string, note = ""): void {

@@ -3,7 +3,7 @@
  * made by makeTiny (hidden 512, M-M-M-MM-M-M-M*-M-, 16 Mamba heads of 64, 8 groups, state
  * 64, 8/2 attention heads of 64, intermediate 2048, vocab 8192) in BF16 and FP8 E4M3, each
  * beside its bandwidth roofline measured in the same run (weight bytes read per decoded
- * token ÷ copy bandwidth), HF transformers on the same checkpoint when a Python with
+ * token ÷ the machine's multi-threaded sequential read bandwidth, bench/common.ts readBandwidth), HF transformers on the same checkpoint when a Python with
  * torch + transformers is present (test/fixtures/hf_bench.py), and the resident memory of
  * a larger FP8 checkpoint after one token against its file size. A decode breakdown replays
  * one token's ops through the per-op bindings (same shapes, the model's own weights, in model
@@ -23,7 +23,7 @@ import { availableBackends, cudaUnavailable } from "../src/backend/select";
 import { NemotronH } from "../src/model/nemotron-h";
 import { dtypeCode } from "../src/tensor/dtype";
 import { makeTiny, TinyDType } from "../src/tiny/make-tiny";
-import { bestSeconds, copyBandwidth, pythonWith, row } from "./common";
+import { bestSeconds, copyBandwidth, pythonWith, readBandwidth, row } from "./common";
 
 export const BENCH_CONFIG = {
   vocab_size: 8192, hidden_size: 512, num_attention_heads: 8, num_key_value_heads: 2, head_dim: 64,
@@ -186,7 +186,10 @@ export async function run(): Promise<void> {
   const threads = native().threads();
   console.log(`\n== model: NemotronH forward, 45M-parameter checkpoint (${threads} threads, prompt ${PROMPT}, decode ${DECODE})`);
   const copy = copyBandwidth();
-  row("memory copy (read bandwidth)", `${copy.toFixed(2)} GB/s`, "the yardstick");
+  const read = readBandwidth();
+  row("memory read (threaded read-sum, 512 MiB)", `${read.threaded.toFixed(2)} GB/s`, "the decode yardstick");
+  row("memory read (plain loop, 1 thread)", `${read.plain.toFixed(2)} GB/s`, "the reference beside it");
+  row("memory copy (read + write)", `${copy.toFixed(2)} GB/s`, `${(copy / read.threaded).toFixed(2)}x the read bandwidth`);
   const extra = extraBackends();
   const root = fs.mkdtempSync(path.join(os.tmpdir(), "nl-bench-model-"));
   try {
@@ -197,10 +200,10 @@ export async function run(): Promise<void> {
       floatTimeStepLimit(dir);
       const m = NemotronH.load(dir);
       const bytes = weightBytesPerToken(m);
-      const roof = (copy * 1e9) / bytes;
+      const roof = (read.threaded * 1e9) / bytes;
       const r = measure(m);
       console.log(`  -- ${dtype} (${(bytes / 1e6).toFixed(1)} MB of weights read per decoded token)`);
-      row("bandwidth roofline (decode)", `${roof.toFixed(1)} tok/s`, "weight bytes per token / copy bandwidth");
+      row("bandwidth roofline (decode)", `${roof.toFixed(1)} tok/s`, "weight bytes per token / read bandwidth");
       row("decode", `${r.decode.toFixed(1)} tok/s`, `${((r.decode / roof) * 100).toFixed(0)}% of roofline`);
       row("prefill", `${r.prefill.toFixed(1)} tok/s`, `${(r.prefill / r.decode).toFixed(1)}x decode`);
       printBreakdown(decodeBreakdown(m, 16 + DECODE / 2), 1e3 / r.decode);

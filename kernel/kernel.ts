@@ -8,8 +8,8 @@ import { randomUUID } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { inspect as utilInspect } from "util";
-import { mimeBundleOf, ProgressDisplay, setDisplaySink } from "../src/display/display";
-import { setProgressSink } from "../src/util/progress";
+import { mimeBundleOf } from "../src/display/display";
+import { registerWidgetTargets, setWidgetHost, type WidgetHost } from "../src/widgets/protocol";
 import type { ConnectionInfo } from "./protocol/connection";
 import type { InChannel } from "./protocol/bridge";
 import { makeMessage, PROTOCOL_VERSION, replyType, type Contents, type Header, type Message, type MsgType } from "./protocol/messages";
@@ -20,6 +20,7 @@ import { currentCell, runInCell, type CellContext } from "./session/context";
 import { Executor } from "./session/executor";
 import { installGlobals } from "./session/globals";
 import { History } from "./session/history";
+import { installDisplaySinks, realStderrWrite, routeProcessOutput } from "./session/host";
 import { clearInterruptFlag, installInterruptFlag, interruptPending, installInterruptGlobals, KeyboardInterrupt } from "./session/interrupt";
 import { complete, inspect, isComplete } from "./session/language";
 import { packageRoot } from "./session/paths";
@@ -31,9 +32,6 @@ interface Request {
   msg: Message;
   identities: Uint8Array[];
 }
-
-const realStdoutWrite = process.stdout.write.bind(process.stdout);
-const realStderrWrite = process.stderr.write.bind(process.stderr);
 
 /** Kernel diagnostics go to the real stderr (the server's log), never into a cell. */
 export function log(text: string): void {
@@ -67,7 +65,10 @@ export class Kernel implements OutletHost {
   constructor(connection: ConnectionInfo) {
     this.transport = new Transport(connection, this.session, this.interruptFlag);
     this.comms = new CommManager((msgType, content, metadata, buffers) => {
-      const parent = currentCell() ? (currentCell()!.outlet as RequestOutlet).parent : this.currentParent;
+      const cell = currentCell();
+      const parent = cell ? (cell.outlet as RequestOutlet).parent : this.currentParent;
+      // Streams a cell wrote before this comm message go first (an Output widget's capture ends with one).
+      cell?.outlet.flush();
       this.transport.send("iopub", makeMessage(msgType, content as never, parent, this.session, metadata, buffers));
     });
   }
@@ -82,7 +83,8 @@ export class Kernel implements OutletHost {
     installInterruptGlobals();
     installInterruptFlag(this.interruptFlag, () => this.interrupt());
     installGlobals(this.comms);
-    this.installSinks();
+    this.installWidgetHost();
+    installDisplaySinks();
     await this.transport.start();
     this.publish("status", { execution_state: "starting" }, {});
     this.publish("status", { execution_state: "idle" }, {});
@@ -109,41 +111,22 @@ export class Kernel implements OutletHost {
 
   private installProcessHooks(): void {
     // Output of cell code (console.*, process.stdout.write) goes to the cell that wrote it.
-    const route = (name: "stdout" | "stderr", real: typeof realStdoutWrite) =>
-      ((chunk: unknown, encoding?: unknown, cb?: unknown) => {
-        const cell = currentCell();
-        if (!cell) return real(chunk as string, encoding as BufferEncoding, cb as () => void);
-        cell.outlet.stream(name, typeof chunk === "string" ? chunk : Buffer.from(chunk as Uint8Array).toString(typeof encoding === "string" ? (encoding as BufferEncoding) : "utf8"));
-        const done = typeof encoding === "function" ? encoding : cb;
-        if (typeof done === "function") process.nextTick(done as () => void);
-        return true;
-      }) as typeof process.stdout.write;
-    process.stdout.write = route("stdout", realStdoutWrite);
-    process.stderr.write = route("stderr", realStderrWrite);
+    routeProcessOutput(log);
     process.on("SIGINT", () => this.interrupt());
-    // A cell may throw from a timer or leave a rejected promise: report it, keep serving.
-    const report = (what: string) => (e: unknown) => {
-      const cell = currentCell();
-      const err = formatError(e, () => undefined);
-      if (cell) cell.outlet.stream("stderr", `${what}: ${err.traceback.join("\n")}\n`);
-      else log(`${what}: ${utilInspect(e)}`);
-    };
-    process.on("uncaughtException", report("Uncaught exception"));
-    process.on("unhandledRejection", report("Unhandled promise rejection"));
   }
 
-  private installSinks(): void {
-    setDisplaySink({
-      display: (bundle, metadata, displayId) => currentCell()?.outlet.displayData(bundle, metadata, displayId),
-      update: (bundle, metadata, displayId) => currentCell()?.outlet.updateDisplayData(bundle, metadata, displayId),
-      clear: (wait) => currentCell()?.outlet.clearOutput(wait),
-    });
-    setProgressSink({
-      start: (label, total) => {
-        const bar = new ProgressDisplay(label, total);
-        return { update: (done, note) => bar.update(done, note), finish: () => bar.finish() };
+  /** The widget protocol (src/widgets) on our comms; its targets answer before any cell loads widgets. */
+  private installWidgetHost(): void {
+    const host: WidgetHost = {
+      open: (target, data, metadata, buffers) => this.comms.open(target, data, metadata, buffers),
+      registerTarget: (target, handler) => this.comms.registerTarget(target, handler),
+      parentMsgId: () => {
+        const cell = currentCell();
+        return cell ? (cell.outlet as RequestOutlet).parent.msg_id : this.currentParent.msg_id;
       },
-    });
+    };
+    setWidgetHost(host);
+    registerWidgetTargets(host);
   }
 
   /** SIGINT (signal mode, or raised by the socket thread for interrupt_request). */
@@ -223,7 +206,7 @@ export class Kernel implements OutletHost {
       case "comm_info_request":
         return this.reply(req, "comm_info_reply", { status: "ok", comms: this.comms.info(c.target_name as string | undefined) });
       case "comm_open":
-        return this.inCommContext(req, () => this.comms.handleOpen(msg.content as Contents["comm_open"], msg.buffers));
+        return this.inCommContext(req, () => this.comms.handleOpen(msg.content as Contents["comm_open"], msg.buffers, msg.metadata));
       case "comm_msg":
         return this.inCommContext(req, () => this.comms.handleMsg(msg.content as Contents["comm_msg"], msg.buffers));
       case "comm_close":

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * Entry point of the kernel: `kernelCommand(argv)` runs `kernel --connection-file F` (what the
- * kernelspec starts) or `kernel install ...`. src/cli/main.ts dispatches its `kernel` subcommand
+ * kernelspec starts) or `kernel install ...`. cli/main.ts dispatches its `kernel` subcommand
  * here; `node dist/kernel/main.js ...` works too.
  */
 import { installKernelspec, parseInstallArgs } from "./install";

@@ -7,6 +7,7 @@ export type { TensorStats, StatsOptions, Histogram, HistogramOptions } from "./t
 export { Checkpoint, globToRegExp } from "./io/checkpoint";
 export type { OpenOptions, WeightFormat } from "./io/checkpoint";
 export { CheckpointError } from "./io/errors";
+export { UserError, ArgumentError, isUserError } from "./util/errors";
 export type { CheckpointErrorKind } from "./io/errors";
 export { parseConfig, readConfigFile, validateConfig, derivedSizes, layerPlan } from "./io/config";
 export type { NemotronHConfig, BlockKind, LayerPlanEntry, DerivedSizes } from "./io/config";
@@ -50,6 +51,8 @@ export type { BundledModel } from "./tiny/bundled";
 export type { TinyOptions, TinyDType } from "./tiny/make-tiny";
 export { progress, setProgressSink } from "./util/progress";
 export type { ProgressHandle, ProgressSink } from "./util/progress";
+export { beginUndo, temporarily, pendingUndos, rollbackPending } from "./util/undo";
+export type { PendingUndo } from "./util/undo";
 export { float32ToBf16, bf16ToFloat32 } from "./tensor/convert";
 export { native } from "./backend/native";
 export type { BackendName, OpBackend } from "./backend/native";
@@ -79,3 +82,6 @@ export {
   setDisplaySink, getDisplaySink,
 } from "./display/display";
 export type { MimeBundle, Displayable, DisplayOptions, DisplaySink, DisplayHandle, PlotlyFigure } from "./display/display";
+export * as widgets from "./widgets";
+export { interact } from "./widgets/interact";
+export { explore } from "./widgets/explorer";

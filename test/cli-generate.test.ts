@@ -6,7 +6,7 @@ import * as path from "path";
 import { makeTiny } from "../src/index";
 
 const ROOT = path.resolve(__dirname, "..");
-const MAIN = path.join(ROOT, "dist/src/cli/main.js");
+const MAIN = path.join(ROOT, "dist/cli/main.js");
 const HAS_MODEL = fs.existsSync(path.join(ROOT, "src/model/nemotron-h.ts"));
 
 function cli(args: string[]) {

@@ -57,18 +57,6 @@ describe("nemotron-lab CLI", () => {
     expect(cli(["frobnicate"]).code).toBe(2);
     expect(cli(["inspect"]).stderr).toMatch(/missing PATH/);
   });
-
-  it("start makes the bundled tiny model when missing, then prints its inventory and FP8 error", () => {
-    const models = tempDir();
-    const r = cli(["start"], { NEMOTRON_LAB_MODELS_DIR: models });
-    expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/making the bundled tiny model/);
-    expect(fs.existsSync(path.join(models, "tiny", "config.json"))).toBe(true);
-    expect(fs.existsSync(path.join(models, "tiny", "tokenizer.json"))).toBe(true);
-    expect(cli(["start"], { NEMOTRON_LAB_MODELS_DIR: models }).stdout).not.toMatch(/making/);
-    expect(r.stdout).toMatch(/parameters:/);
-    expect(r.stdout).toMatch(/FP8 E4M3 error[\s\S]*backbone\.layers\.0\.mixer\.in_proj\.weight\s+BF16\s+\d+\.\d+/);
-  });
 });
 
 describe("nemotron-lab kernel", () => {

@@ -7,7 +7,7 @@ import { tempDir } from "./helpers";
 const REAL = fs.readFileSync(path.join(__dirname, "fixtures", "nemotron-nano-9b-v2.config.json"), "utf8");
 
 describe("config.json of NemotronH", () => {
-  it("parses the 9B config with its bare Infinity and derives the sizes of nemotron-h.md", () => {
+  it("parses the 9B config with its bare Infinity and derives the sizes of docs/model.md section 1", () => {
     const c = parseConfig(REAL);
     expect(c.time_step_limit).toEqual([0, Infinity]);
     const s = derivedSizes(c);

@@ -10,8 +10,12 @@ const ROOT = path.join(__dirname, "..");
 
 describe("native/dev/cuda-check.sh --dry-run", () => {
   it("builds the driver without CUDA and passes every op, model and speed check on the CPU", () => {
+    // The addon's own objects are linked (only the driver is compiled), and the driver's
+    // build goes to its own folder: the test checks the driver, not a second CPU build.
+    const objects = path.join(ROOT, "native", "build", "Release", "obj.target", "nemotron_lab");
     const r = spawnSync("bash", [path.join(ROOT, "native", "dev", "cuda-check.sh"), "--dry-run"], {
-      cwd: ROOT, encoding: "utf8", timeout: 540_000, env: { ...process.env, OUT: "" },
+      cwd: ROOT, encoding: "utf8", timeout: 540_000,
+      env: { ...process.env, OUT: "", NL_CHECK_OBJECTS: objects, NL_CHECK_BUILD: path.join(ROOT, "native", "build", "device-check-test") },
     });
     const out = `${r.stdout}${r.stderr}`;
     expect(r.status, out.slice(-4000)).toBe(0);

@@ -1,6 +1,6 @@
 import * as fs from "fs";
 import { describe, expect, it } from "vitest";
-import { decodeFp8, decodeFp8Reference, encodeFp8, encodeFp8From, encodeFp8Reference, Fp8Format } from "../src/index";
+import { decodeFp8, decodeFp8Reference, encodeFp8, encodeFp8From, encodeFp8Reference, Fp8Format, Tensor } from "../src/index";
 import { all16, fixture } from "./helpers";
 
 const FORMATS: Fp8Format[] = ["e4m3", "e5m2"];
@@ -86,6 +86,21 @@ describe("FP8 codec", () => {
     const nan = decodeFp8(Uint8Array.from(enc([NaN], "e5m2")), "e5m2");
     expect(Number.isNaN(nan[0])).toBe(true);
     expect(Object.is(decodeFp8(Uint8Array.of(0x80), "e4m3")[0], -0)).toBe(true);
+  });
+
+  it("decodes 0x80 to -0 in both formats, on every path (vector, tail, scaled, reference, tensor)", () => {
+    for (const [format, dtype] of [["e4m3", "F8_E4M3"], ["e5m2", "F8_E5M2"]] as const) {
+      for (const n of [1, 8, 37]) {
+        const codes = new Uint8Array(n).fill(0x80);
+        const where = `${format}, ${n} codes`;
+        expect(decodeFp8(codes, format).every((v) => Object.is(v, -0)), where).toBe(true);
+        expect(decodeFp8(codes, format, 3).every((v) => Object.is(v, -0)), `${where}, scale 3`).toBe(true);
+        expect(decodeFp8Reference(codes, format).every((v) => Object.is(v, -0)), `${where}, reference`).toBe(true);
+        expect(Tensor.fromArray("w", codes, [n], dtype).values().every((v) => Object.is(v, -0)), `${where}, tensor`).toBe(true);
+        expect(decodeFp8(new Uint8Array(n), format).every((v) => Object.is(v, 0)), `${where}, +0`).toBe(true);
+      }
+      expect([...encodeFp8(Float32Array.of(-0), format)], format).toEqual([0x80]);
+    }
   });
 
   it("applies a multiplier before encoding and a scale when decoding (vector and tail paths)", () => {

@@ -10,9 +10,12 @@ export function tempDir(prefix = "nl-test-"): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
-/** Runs `nemotron-lab ARGS` from dist/ (npm test compiles first). */
+/** The built `nemotron-lab` command (npm test compiles first). */
+export const CLI_MAIN = path.join(ROOT, "dist", "cli", "main.js");
+
+/** Runs `nemotron-lab ARGS` from dist/. */
 export function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const r = spawnSync(process.execPath, [path.join(ROOT, "dist", "src", "cli", "main.js"), ...args], {
+  const r = spawnSync(process.execPath, [CLI_MAIN, ...args], {
     encoding: "utf8", env: { ...process.env, NEMOTRON_LAB_NO_PROGRESS: "1", ...env }, timeout: 120_000,
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };

@@ -19,6 +19,24 @@ describe("the native addon", () => {
     }
   });
 
+  it("readSum, the read-bandwidth probe of the benchmarks, equals its plain loop and a sum in JS", () => {
+    const bytes = new Uint8Array((3 << 20) + 13);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 2654435761) >>> 24;
+    const mask = (1n << 64n) - 1n;
+    const jsSum = (b: Uint8Array) => {
+      const words = Math.floor(b.length / 8), dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+      let s = 0n;
+      for (let i = 0; i < words; i++) s = (s + dv.getBigUint64(i * 8, true)) & mask;
+      for (let i = words * 8; i < b.length; i++) s = (s + BigInt(b[i])) & mask;
+      return s;
+    };
+    for (const view of [bytes, bytes.subarray(3), bytes.subarray(0, 5)]) {
+      const expected = jsSum(view);
+      expect(native().readSum(view)).toBe(expected);
+      expect(native().readSum(view, true)).toBe(expected);
+    }
+  });
+
   it("runs on any thread count and turns C++ checks into JS errors without killing the process", () => {
     const n = native().threads();
     expect(n).toBeGreaterThanOrEqual(1);

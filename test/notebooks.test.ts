@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { installSpec, jupyterEnv, PYTHON, pythonHas, ROOT } from "./kernel/helpers";
 
 const NB_DIR = path.join(ROOT, "notebooks");
-const NOTEBOOKS = ["01-checkpoint-tour.ipynb", "02-hybrid-forward.ipynb", "03-fp8-quantization.ipynb", "04-inside-the-hybrid.ipynb"];
+const NOTEBOOKS = ["01-checkpoint-tour.ipynb", "02-hybrid-forward.ipynb", "03-fp8-quantization.ipynb", "04-inside-the-hybrid.ipynb", "05-generation.ipynb", "06-explorer.ipynb"];
 const PLOTLY = "application/vnd.plotly.v1+json";
 
 interface Output { output_type: string; name?: string; text?: string | string[]; data?: Record<string, unknown>; ename?: string; evalue?: string }
@@ -169,5 +169,55 @@ describe.skipIf(!ok)("the tutorial notebooks run on the kernel", () => {
     expect(all).toContain("plain forward unchanged after the hooks: true");
     // effective attention, SSM state norms, attention pattern, residual norms, logit lens
     expect(plots.length).toBe(5);
+  }, 120_000);
+
+  it("05 generation", () => {
+    const { cells, all } = run("05-generation.ipynb");
+    // The chat template: /no_think writes an empty think block, /think leaves it open.
+    expect(all).toContain("/no_think closes the think block itself: true");
+    expect(all).toMatch(/Assistant\n<think>\n/);
+    // Streaming: one display updated in place (update_display_data), ending with the result's text.
+    const streamCell = cells.find((c) => c.source.includes("displayId: true"))!;
+    const m = /(\d+) tokens \(length\), live display updated (\d+) times; final text == result.text: true/.exec(streamCell.text);
+    expect(m, streamCell.text).not.toBeNull();
+    expect(Number(m![1])).toBe(48);
+    expect(Number(m![2])).toBeGreaterThan(1);
+    expect(streamCell.outputs.filter((o) => o.output_type === "display_data")).toHaveLength(1);
+    expect(num(all, /decode (\d+) tok\/s/)).toBeGreaterThan(0);
+    // Sampling side by side: five settings in one table; greedy is deterministic.
+    expect(all).toContain("greedy twice, same tokens: true");
+    const sampling = cells.find((c) => c.source.includes("const settings"))!;
+    expect(joined(sampling.outputs.at(-1)!.data!["text/html"])).toContain("<table");
+    for (const label of ["greedy", "T 0.7, top-p 0.9", "T 1.0, top-k 20", "T 1.5, min-p 0.1"]) expect(sampling.text).toContain(label);
+    // Original vs FP8: a small positive KL, and the revert leaves no FP8 weight behind.
+    const kl = num(all, /KL mean over all prompts ([\d.e+-]+) nats/);
+    expect(kl).toBeGreaterThan(0);
+    expect(kl).toBeLessThan(0.1);
+    expect(all).toMatch(/after revert 0 replaced weights/);
+    // The interrupted generation stops early, and the kernel keeps its state.
+    expect(all).toMatch(/stopped after \d+ of up to \d+ tokens: finishReason aborted/);
+    expect(all).toContain("greedy answer unchanged after the interrupted run: true");
+  }, 240_000);
+
+  it("06 explorer (headless: widgets fall back to static HTML)", () => {
+    const { cells, all } = run("06-explorer.ipynb");
+    const VIEW = "application/vnd.jupyter.widget-view+json";
+    const displays = cells.flatMap((c) => c.outputs.filter((o) => o.data?.[VIEW] !== undefined));
+    // Every widget output carries the view (for JupyterLab) and a static rendering (for this run).
+    expect(displays.length).toBeGreaterThanOrEqual(3);
+    for (const d of displays) expect(joined(d.data!["text/html"])).toContain('class="nl-widget');
+    const box = cells.find((c) => c.source.includes("new W.HBox"))!;
+    expect(joined(box.outputs.find((o) => o.data?.[VIEW])!.data!["text/html"])).toContain('type="range"');
+    // interact's first run is in its static HTML; moving the slider re-ran it.
+    const hist = cells.find((c) => c.source.includes("lab.interact("))!;
+    expect(joined(hist.outputs.find((o) => o.data?.[VIEW])!.data!["text/html"])).toContain("Plotly.newPlot");
+    expect(all).toContain("layer 0 -> 5");
+    expect(num(all, /runs so far: (\d+)/)).toBe(2);
+    // The explorer: stats, metrics and both figures in its static HTML; KL > 0 after quantize, 0 after revert.
+    const ex = joined(cells.find((c) => c.source.includes("lab.explore("))!.outputs.find((o) => o.data?.[VIEW])!.data!["text/html"]);
+    expect(ex).toContain("SQNR dB");
+    expect(ex.match(/Plotly\.newPlot/g)!.length).toBe(2);
+    expect(num(all, /KL mean ([\d.e+-]+) nats, top-1/)).toBeGreaterThan(0);
+    expect(all).toContain("after revert: KL mean 0");
   }, 120_000);
 });

@@ -6,7 +6,7 @@ import * as os from "os";
 import * as path from "path";
 import { Checkpoint, makeTiny, Figure, valueHistogram, quantizeTensor } from "../src/index";
 
-const main = path.join(__dirname, "..", "dist", "src", "cli", "main.js");
+const main = path.join(__dirname, "..", "dist", "cli", "main.js");
 let root: string, tiny: string;
 const cli = (...args: string[]) => spawnSync(process.execPath, [main, "quantize", ...args], { encoding: "utf8", env: { ...process.env, NEMOTRON_LAB_NO_PROGRESS: "1" } });
 

@@ -37,7 +37,9 @@ describe("compressed-tensors export", () => {
       expect(w).toMatchObject({ num_bits: 8, type: "float", strategy: granularity, symmetric: true, dynamic: false });
       expect(w.block_structure).toEqual(granularity === "block" ? [8, 8] : null);
       expect(qc.config_groups.group_0.targets).toEqual(["Linear"]);
-      expect(qc.config_groups.group_0.input_activations).toBeNull();
+      // Block weights declare dynamic per-token-group activations (vLLM's W8A8 block path, as llm-compressor's FP8_BLOCK).
+      expect(qc.config_groups.group_0.input_activations).toEqual(granularity === "block"
+        ? expect.objectContaining({ type: "float", num_bits: 8, dynamic: true, strategy: "group", group_size: 8 }) : null);
       expect(qc.ignore).toContain("lm_head");
       expect(qc.ignore).toContain("backbone.layers.3.mixer.q_proj");
       expect(qc.ignore).toContain("backbone.layers.0.mixer.conv1d");
@@ -80,6 +82,19 @@ describe("compressed-tensors export", () => {
     expect(res.warnings.some((w) => w.includes("in_proj"))).toBe(true);
   });
 
+  it("all-linear keeps lm_head in BF16 and lists it in ignore (vLLM does not quantize lm_head)", async () => {
+    const out = path.join(root, "ct-all");
+    const res = await exportQuantized(bf16, out, { export: "compressed-tensors", layers: "all-linear" });
+    const ck = Checkpoint.open(out);
+    expect(ck.tensor("lm_head.weight").dtype).toBe("BF16");
+    expect(ck.has("lm_head.weight_scale")).toBe(false);
+    expect(same(ck.tensor("lm_head.weight").bytes(), Checkpoint.open(bf16).tensor("lm_head.weight").bytes())).toBe(true);
+    expect(res.ignored).toContain("lm_head");
+    expect(res.keptHighPrecision).toEqual([{ name: "lm_head.weight", reason: expect.stringMatching(/vLLM/) }]);
+    await expect(exportQuantized(bf16, path.join(root, "ct-head"), { export: "compressed-tensors", layers: "lm_head" })).rejects.toThrow(/nothing left to quantize.*lm_head/);
+    await expect(exportQuantized(bf16, path.join(root, "ct-bs"), { export: "compressed-tensors", granularity: "block", blockSize: 8, activations: "static", defaultInputScale: 0.1 })).rejects.toThrow(/block scales go with dynamic/);
+  });
+
   it("refuses to split q/k/v (vLLM fuses them) and E5M2", async () => {
     await expect(exportQuantized(bf16, path.join(root, "x1"), { export: "compressed-tensors", layers: "*.q_proj" })).rejects.toThrow(/qkv_proj/);
     await expect(exportQuantized(bf16, path.join(root, "x2"), { export: "compressed-tensors", format: "e5m2" })).rejects.toThrow(/E4M3/);
@@ -97,6 +112,11 @@ describe("ModelOpt export", () => {
     const hq = JSON.parse(fs.readFileSync(path.join(out, "hf_quant_config.json"), "utf8"));
     expect(hq.quantization.quant_algo).toBe("FP8");
     expect(hq.quantization.exclude_modules).toEqual(res.ignored);
+    // config.json's flat form, as ModelOpt writes it: vLLM reads `ignore` there.
+    const qc = JSON.parse(fs.readFileSync(path.join(out, "config.json"), "utf8").replace(/\bInfinity\b/g, "1e999")).quantization_config;
+    expect(qc).toMatchObject({ quant_method: "modelopt", quant_algo: "FP8", ignore: res.ignored });
+    expect(qc.exclude_modules).toBeUndefined();
+    expect(qc.config_groups.group_0.targets).toEqual(["Linear"]);
     for (const e of s.entries) {
       const base = e.q.name.replace(/\.weight$/, "");
       expect(ck.tensor(`${base}.weight_scale`).shape).toEqual([]);

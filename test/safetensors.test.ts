@@ -49,6 +49,14 @@ describe("safetensors reading: one error per kind, naming file and tensor", () =
     const f = rawFile(dir, '{"w": {"dtype": "F32", "shape": [2]}}', 8, "entry.safetensors");
     expectKind(() => readSafetensorsHeader(f), "invalid-header", /'w'.*data_offsets/);
   });
+  it("__metadata__ that is not string to string", () => {
+    const f = rawFile(dir, '{"__metadata__": {"format": "pt", "x": [1]}}', 0, "meta.safetensors");
+    expectKind(() => readSafetensorsHeader(f), "invalid-metadata", /meta\.safetensors.*'__metadata__'.*'x'.*string.*\[1\]/);
+    const g = rawFile(dir, '{"__metadata__": ["pt"]}', 0, "meta-list.safetensors");
+    expectKind(() => readSafetensorsHeader(g), "invalid-metadata", /meta-list\.safetensors.*'__metadata__'.*object/);
+    const ok = rawFile(dir, '{"__metadata__": {"format": "pt"}}', 0, "meta-ok.safetensors");
+    expect(readSafetensorsHeader(ok).metadata).toEqual({ format: "pt" });
+  });
   it("unknown dtype", () => {
     const f = rawFile(dir, '{"w": {"dtype": "F4", "shape": [2], "data_offsets": [0, 1]}}', 1, "dtype.safetensors");
     expectKind(() => readSafetensorsHeader(f), "unknown-dtype", /'w'.*unknown dtype 'F4'/);

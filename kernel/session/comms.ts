@@ -2,6 +2,7 @@
  * Comms (ipywidgets-style channels between kernel objects and frontend objects), both ways:
  * the frontend opens a comm to a target registered here, or kernel code opens one to a frontend
  * target. The kernel supplies `publish` (to iopub); this file keeps the open comms and handlers.
+ * Binary buffers travel both ways (the Jupyter widget protocol, src/widgets, rides on this).
  */
 import { randomUUID } from "crypto";
 
@@ -49,7 +50,8 @@ export class Comm {
   }
 }
 
-export type CommTarget = (comm: Comm, data: Data, buffers: Uint8Array[]) => void;
+/** Called on a frontend's comm_open; metadata carries e.g. the widget protocol version. */
+export type CommTarget = (comm: Comm, data: Data, buffers: Uint8Array[], metadata: Data) => void;
 
 export class CommManager {
   private readonly comms = new Map<string, Comm>();
@@ -70,7 +72,7 @@ export class CommManager {
   }
 
   /** Frontend-side open. Unknown targets get a comm_close back, as ipykernel does. */
-  handleOpen(content: { comm_id: string; target_name: string; data?: Data }, buffers: Uint8Array[]): void {
+  handleOpen(content: { comm_id: string; target_name: string; data?: Data }, buffers: Uint8Array[], metadata: Data = {}): void {
     const target = this.targets.get(content.target_name);
     if (!target) {
       this.publish("comm_close", { comm_id: content.comm_id, data: {} }, {}, []);
@@ -78,7 +80,7 @@ export class CommManager {
     }
     const comm = new Comm(content.comm_id, content.target_name, this);
     this.comms.set(comm.commId, comm);
-    target(comm, content.data ?? {}, buffers);
+    target(comm, content.data ?? {}, buffers, metadata);
   }
 
   handleMsg(content: { comm_id: string; data?: Data }, buffers: Uint8Array[]): void {

@@ -3,8 +3,8 @@
  * await, declarations carried from cell to cell). This file owns the converter instance and the
  * declarations of earlier cells; it adds the globals every cell sees and a source map per cell.
  */
-import * as ts from "@tslab/typescript-for-tslab";
-import type * as tsTypes from "@tslab/typescript-for-tslab";
+import * as ts from "typescript";
+import type * as tsTypes from "typescript";
 import type { Converter, Diagnostic, SideOutput } from "tslab/dist/converter";
 import { GLOBALS_DECLARATION } from "./globals";
 import { MapChain, type PositionMap } from "./sourcemap";
@@ -102,5 +102,10 @@ export class CellConverter {
 
   reset(): void {
     this.prevDecl = "";
+  }
+
+  /** Stops the compiler's file watchers (they would keep a headless run's process alive). */
+  close(): void {
+    this.conv.close();
   }
 }

@@ -13,6 +13,7 @@ import type { CellContext } from "./context";
 import { runInCell } from "./context";
 import { clearInterruptFlag, KeyboardInterrupt, whenAborted } from "./interrupt";
 import { PACKAGE_NAME, packageEntry } from "./paths";
+import { rollbackPending } from "../../src/util/undo";
 import { formatDiagnostics, formatError, type CellError, type SourceInfo } from "./traceback";
 
 const ARGS = Symbol.for("nemotron-lab.cellArgs");
@@ -97,7 +98,11 @@ export class Executor {
       // Like a Python REPL, names the cell defined before it failed (or was interrupted) stay.
       this.converter.commit(compiled.declOutput);
       if (compiled.lastExpressionVar) delete this.store[compiled.lastExpressionVar];
-      return { status: "error", ...formatError(this.normalize(e), (file) => this.sources.get(file)) };
+      const err = formatError(this.normalize(e), (file) => this.sources.get(file));
+      // The VM's SIGINT break skips finally blocks: undo what library work left half-done.
+      const undone = this.rollback();
+      if (undone.length) err.traceback.push(`(the model was put back as it was before: ${undone.join("; ")})`);
+      return { status: "error", ...err };
     }
     this.converter.commit(compiled.declOutput);
     const name = compiled.lastExpressionVar;
@@ -123,6 +128,15 @@ export class Executor {
     if (ctx.controller.signal.aborted) throw new KeyboardInterrupt();
   }
 
+  /** Runs the undo journal (src/util/undo.ts); an undo that fails is reported, not thrown. */
+  private rollback(): string[] {
+    try {
+      return rollbackPending();
+    } catch (e) {
+      return [`an undo failed: ${(e as Error)?.message ?? String(e)}`];
+    }
+  }
+
   private normalize(e: unknown): unknown {
     if (e && typeof e === "object" && (e as { code?: string }).code === "ERR_SCRIPT_EXECUTION_INTERRUPTED") {
       return new KeyboardInterrupt("Interrupted (SIGINT)");
@@ -133,6 +147,11 @@ export class Executor {
   reset(): void {
     this.converter.reset();
     for (const k of Object.keys(this.store)) delete this.store[k];
+  }
+
+  /** Done with this session: releases the compiler (its file watchers). */
+  close(): void {
+    this.converter.close();
   }
 }
 

@@ -3,7 +3,7 @@
  * positions in Unicode code points; JavaScript strings index UTF-16 units, so positions are
  * converted both ways here.
  */
-import * as ts from "@tslab/typescript-for-tslab";
+import * as ts from "typescript";
 import type { CellConverter } from "./converter";
 
 export function codePointToUtf16(s: string, cp: number): number {

@@ -5,7 +5,7 @@
  * Cells are compiled with every shorthand written out (`{ p: p }`, the same meaning), and positions
  * in the expanded text map back to the cell as typed, so errors still point at the right column.
  */
-import * as ts from "@tslab/typescript-for-tslab";
+import * as ts from "typescript";
 
 export interface Expansion {
   text: string;

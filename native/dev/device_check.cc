@@ -111,7 +111,7 @@ std::vector<uint8_t> random_weights(DType t, int64_t n, uint64_t seed, int shift
 struct HostWeight {
   std::vector<uint8_t> bytes;
   std::vector<float> scale;
-  WeightView view;
+  StoredMatrix view;
 };
 
 enum class ScaleKind { None, Tensor, Row, Block };
@@ -168,7 +168,7 @@ struct Arena {
     weights.push_back(h.data());
     return h.data();
   }
-  const WeightView& weight(const WeightView& w) {
+  const StoredMatrix& weight(const StoredMatrix& w) {
     weights.push_back(w.data);
     if (w.scale) weights.push_back(w.scale);
     return w;
@@ -398,7 +398,7 @@ struct RandomModel {
     Rng r(seed);
     build(s, dt, r);
   }
-  struct Binding { int layer, role; WeightView w; };
+  struct Binding { int layer, role; StoredMatrix w; };
   std::vector<Binding> bindings;
 
   void build(const Shape& s, DType dt, Rng& r) {
@@ -412,7 +412,7 @@ struct RandomModel {
     };
     auto add_vec = [&](int layer, int role, std::vector<float> v) {
       vectors.push_back(std::move(v));
-      WeightView w;
+      StoredMatrix w;
       w.data = reinterpret_cast<const uint8_t*>(vectors.back().data());
       w.dtype = DType::F32;
       w.rows = 1;

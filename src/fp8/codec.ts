@@ -5,6 +5,7 @@
  */
 import { native } from "../backend/native";
 import { DType, DTYPE_SIZE, dtypeCode, isDType } from "../tensor/dtype";
+import { ArgumentError } from "../util/errors";
 
 export type Fp8Format = "e4m3" | "e5m2";
 
@@ -25,14 +26,14 @@ export const FP8_MAX: Readonly<Record<Fp8Format, number>> = { e4m3: 448, e5m2: 5
 export function formatCode(format: Fp8Format): number {
   if (format === "e4m3") return 0;
   if (format === "e5m2") return 1;
-  throw new TypeError(`FP8 format must be "e4m3" or "e5m2", got ${JSON.stringify(format)}`);
+  throw new ArgumentError(`FP8 format must be "e4m3" or "e5m2", got ${JSON.stringify(format)}`);
 }
 
 /** The FP8 format of a safetensors dtype. */
 export function fp8FormatOf(dtype: DType): Fp8Format {
   if (dtype === "F8_E4M3") return "e4m3";
   if (dtype === "F8_E5M2") return "e5m2";
-  throw new TypeError(`${dtype} is not an FP8 dtype`);
+  throw new ArgumentError(`${dtype} is not an FP8 dtype`);
 }
 
 /** Encodes float32 values to FP8 codes. */
@@ -46,11 +47,11 @@ export function encodeFp8(values: Float32Array, format: Fp8Format, options: Enco
  */
 export function encodeFp8From(values: ArrayBufferView, dtype: DType, format: Fp8Format, options: EncodeOptions = {}): Uint8Array {
   const code = formatCode(format);
-  if (!isDType(dtype)) throw new TypeError(`unknown dtype ${JSON.stringify(dtype)}`);
-  if (values.byteLength % DTYPE_SIZE[dtype]) throw new RangeError(`${values.byteLength} bytes is not a whole number of ${dtype} values`);
+  if (!isDType(dtype)) throw new ArgumentError(`unknown dtype ${JSON.stringify(dtype)}`);
+  if (values.byteLength % DTYPE_SIZE[dtype]) throw new ArgumentError(`${values.byteLength} bytes is not a whole number of ${dtype} values`);
   const n = values.byteLength / DTYPE_SIZE[dtype];
   const out = options.out ?? new Uint8Array(n);
-  if (out.length < n) throw new RangeError(`encodeFp8: 'out' holds ${out.length} codes, need ${n}`);
+  if (out.length < n) throw new ArgumentError(`encodeFp8: 'out' holds ${out.length} codes, need ${n}`);
   native().fp8Encode(values, dtypeCode(dtype), code, options.saturate ?? true, options.multiplier ?? 1, out);
   return out.length === n ? out : out.subarray(0, n);
 }
@@ -58,7 +59,7 @@ export function encodeFp8From(values: ArrayBufferView, dtype: DType, format: Fp8
 /** Decodes FP8 codes to float32 (times an optional scale), into `out` when given. */
 export function decodeFp8(codes: Uint8Array, format: Fp8Format, scale = 1, out?: Float32Array): Float32Array {
   out ??= new Float32Array(codes.length);
-  if (out.length < codes.length) throw new RangeError(`decodeFp8: 'out' holds ${out.length} values, need ${codes.length}`);
+  if (out.length < codes.length) throw new ArgumentError(`decodeFp8: 'out' holds ${out.length} values, need ${codes.length}`);
   native().fp8Decode(codes, formatCode(format), scale, out);
   return out;
 }

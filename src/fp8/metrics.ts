@@ -5,6 +5,7 @@
  * computation over two arrays; `metricsFromSums` turns the sums the native quantizer
  * accumulates in its single pass into the same numbers.
  */
+import { ArgumentError } from "../util/errors";
 export interface ErrorMetrics {
   sqnrDb: number;
   relL2: number;
@@ -32,7 +33,7 @@ export interface QuantSums {
 }
 
 export function errorMetrics(original: Float32Array, approx: Float32Array): ErrorMetrics {
-  if (original.length !== approx.length) throw new RangeError(`errorMetrics: lengths differ (${original.length} vs ${approx.length})`);
+  if (original.length !== approx.length) throw new ArgumentError(`errorMetrics: lengths differ (${original.length} vs ${approx.length})`);
   let sig = 0, noise = 0, maxAbs = 0, sumAbs = 0, dot = 0, aa = 0;
   for (let i = 0; i < original.length; i++) {
     const x = original[i], y = approx[i], d = y - x;

@@ -8,11 +8,12 @@
  * 1/scale, so codes equal torch's `(x.float() / scale).clamp(-max, max).to(float8)`.
  */
 import { native } from "../backend/native";
-import { Tensor, ScaleInfo } from "../tensor/tensor";
-import { DType, dtypeCode } from "../tensor/dtype";
+import { Tensor } from "../tensor/tensor";
+import { DType } from "../tensor/dtype";
 import { formatShape } from "../util/format";
 import { Fp8Format, FP8_MAX, formatCode, decodeFp8 } from "./codec";
 import { QuantErrorMetrics, QuantSums, metricsFromSums } from "./metrics";
+import { ArgumentError } from "../util/errors";
 
 export type Granularity = "tensor" | "channel" | "block";
 
@@ -81,20 +82,20 @@ export function parseScaleChoice(spec: ScaleChoice | string | undefined): ScaleC
   if (kind === "search") {
     return checkScaleChoice({ kind: "search", steps: a === undefined ? SEARCH_DEFAULTS.steps : Number(a), minRatio: b === undefined ? SEARCH_DEFAULTS.minRatio : Number(b) });
   }
-  throw new RangeError(`scale must be "amax", "percentile:Q" (0 < Q <= 100) or "search[:STEPS[:MINRATIO]]", got ${JSON.stringify(spec)}`);
+  throw new ArgumentError(`scale must be "amax", "percentile:Q" (0 < Q <= 100) or "search[:STEPS[:MINRATIO]]", got ${JSON.stringify(spec)}`);
 }
 
 function checkScaleChoice(c: ScaleChoice): ScaleChoice {
   if (c.kind === "percentile" && !(c.percentile > 0 && c.percentile <= 100)) {
-    throw new RangeError(`percentile must be in (0, 100], got ${c.percentile}`);
+    throw new ArgumentError(`percentile must be in (0, 100], got ${c.percentile}`);
   }
   if (c.kind === "search") {
     const steps = c.steps ?? SEARCH_DEFAULTS.steps, minRatio = c.minRatio ?? SEARCH_DEFAULTS.minRatio;
-    if (!Number.isInteger(steps) || steps < 1) throw new RangeError(`search steps must be an integer >= 1, got ${c.steps}`);
-    if (!(minRatio > 0 && minRatio <= 1)) throw new RangeError(`search min ratio must be in (0, 1], got ${c.minRatio}`);
+    if (!Number.isInteger(steps) || steps < 1) throw new ArgumentError(`search steps must be an integer >= 1, got ${c.steps}`);
+    if (!(minRatio > 0 && minRatio <= 1)) throw new ArgumentError(`search min ratio must be in (0, 1], got ${c.minRatio}`);
     return { kind: "search", steps, minRatio };
   }
-  if (c.kind !== "amax" && c.kind !== "percentile") throw new RangeError(`unknown scale choice ${JSON.stringify(c)}`);
+  if (c.kind !== "amax" && c.kind !== "percentile") throw new ArgumentError(`unknown scale choice ${JSON.stringify(c)}`);
   return c;
 }
 
@@ -106,11 +107,11 @@ export function scaleChoiceName(c: ScaleChoice): string {
 export function blockShape(name: string, rows: number, cols: number, granularity: Granularity, blockSize?: number | [number, number], pad = false): [number, number] {
   if (granularity === "tensor") return [rows, cols];
   if (granularity === "channel") return [1, cols];
-  if (granularity !== "block") throw new RangeError(`granularity must be "tensor", "channel" or "block", got ${JSON.stringify(granularity)}`);
+  if (granularity !== "block") throw new ArgumentError(`granularity must be "tensor", "channel" or "block", got ${JSON.stringify(granularity)}`);
   const [br, bc] = typeof blockSize === "number" ? [blockSize, blockSize] : blockSize ?? [DEFAULT_BLOCK, DEFAULT_BLOCK];
-  if (!(Number.isInteger(br) && Number.isInteger(bc) && br > 0 && bc > 0)) throw new RangeError(`block size must be positive integers, got [${br}, ${bc}]`);
+  if (!(Number.isInteger(br) && Number.isInteger(bc) && br > 0 && bc > 0)) throw new ArgumentError(`block size must be positive integers, got [${br}, ${bc}]`);
   if (!pad && (rows % br || cols % bc)) {
-    throw new RangeError(`${name}: block size ${br}x${bc} does not divide its [${rows}, ${cols}] ` +
+    throw new ArgumentError(`${name}: block size ${br}x${bc} does not divide its [${rows}, ${cols}] ` +
       `(${rows % br ? `${rows} rows = ${Math.floor(rows / br)} blocks + ${rows % br}` : `${cols} cols = ${Math.floor(cols / bc)} blocks + ${cols % bc}`}); ` +
       "pass pad (--pad) to allow partial edge blocks, or choose a block size that divides both");
   }
@@ -119,16 +120,12 @@ export function blockShape(name: string, rows: number, cols: number, granularity
 
 /** Quantizes a tensor (any float dtype; FP8 input is dequantised with its scale first). */
 export function quantizeTensor(t: Tensor, options: QuantizeOptions = {}): QuantizedTensor {
-  const srcScale = t.scaleValues();
-  return run(t.name, t.bytes(), t.dtype, [...t.shape], t.rows, t.cols, srcScale, t.scale, options);
+  return run(t, options);
 }
 
 /** Quantizes raw values: a Float32Array, or the bits of `dtype` (e.g. a Uint16Array of BF16). */
 export function quantizeArray(name: string, values: Float32Array | Uint16Array | Uint8Array, shape: number[], options: QuantizeOptions & { dtype?: DType } = {}): QuantizedTensor {
-  const dtype = options.dtype ?? "F32";
-  const rows = shape.length === 0 ? 1 : shape[0];
-  const numel = shape.reduce((a, b) => a * b, 1);
-  return run(name, values, dtype, shape, rows, shape.length <= 1 ? 1 : numel / rows, undefined, undefined, options);
+  return run(Tensor.fromArray(name, values, shape, options.dtype ?? "F32"), options);
 }
 
 /** @deprecated name kept for callers of the first version: quantizeArray over float32. */
@@ -136,8 +133,9 @@ export function quantizeValues(values: Float32Array, rows: number, cols: number,
   return quantizeArray("values", values, [rows, cols], options);
 }
 
-function run(name: string, src: ArrayBufferView, dtype: DType, shape: number[], rows: number, cols: number,
-  srcScale: Float32Array | undefined, srcInfo: ScaleInfo | undefined, options: QuantizeOptions): QuantizedTensor {
+function run(t: Tensor, options: QuantizeOptions): QuantizedTensor {
+  const { name, dtype, rows, cols } = t;
+  const shape = [...t.shape];
   const format = options.format ?? "e4m3";
   const fcode = formatCode(format);
   const granularity = options.granularity ?? "tensor";
@@ -146,16 +144,15 @@ function run(name: string, src: ArrayBufferView, dtype: DType, shape: number[], 
   const gr = Math.ceil(rows / br), gc = Math.ceil(cols / bc);
   const scales = new Float32Array(gr * gc);
   if (options.scales) {
-    if (options.scales.length !== scales.length) throw new RangeError(`${name}: ${options.scales.length} scales given, the ${gr}x${gc} block grid needs ${scales.length}`);
+    if (options.scales.length !== scales.length) throw new ArgumentError(`${name}: ${options.scales.length} scales given, the ${gr}x${gc} block grid needs ${scales.length}`);
     scales.set(options.scales);
   }
-  if (options.out && options.out.length !== rows * cols) throw new RangeError(`${name}: out holds ${options.out.length} bytes, the codes need ${rows * cols}`);
+  if (options.out && options.out.length !== rows * cols) throw new ArgumentError(`${name}: out holds ${options.out.length} bytes, the codes need ${rows * cols}`);
   const codes = options.out ?? new Uint8Array(rows * cols);
   const mode = options.scales ? 3 : choice.kind === "amax" ? 0 : choice.kind === "percentile" ? 1 : 2;
   const wantMetrics = options.metrics ?? true;
   const t0 = performance.now();
-  const sums = native().quantizeFp8(src, dtypeCode(dtype), rows, cols, srcScale ?? null, srcInfo?.blockRows ?? 1, srcInfo?.blockCols ?? 1,
-    fcode, br, bc, mode, choice.kind === "percentile" ? choice.percentile : 100,
+  const sums = native().quantizeFp8(...t.nativeArgs(), fcode, br, bc, mode, choice.kind === "percentile" ? choice.percentile : 100,
     choice.kind === "search" ? choice.steps ?? SEARCH_DEFAULTS.steps : 1, choice.kind === "search" ? choice.minRatio ?? SEARCH_DEFAULTS.minRatio : 1,
     scales, codes, wantMetrics, options.reference ?? false);
   const seconds = (performance.now() - t0) / 1000;
@@ -163,7 +160,7 @@ function run(name: string, src: ArrayBufferView, dtype: DType, shape: number[], 
   if (sums.nonfinite > 0) {
     const msg = `${name}: ${sums.nonfinite} NaN/Inf value(s) in ${dtype} ${formatShape(shape)}`;
     if ((options.nonFinite ?? "error") === "error") {
-      throw new RangeError(`${msg}; refusing to quantize (scales would hide them). Fix the weights, or pass nonFinite: "warn" ` +
+      throw new ArgumentError(`${msg}; refusing to quantize (scales would hide them). Fix the weights, or pass nonFinite: "warn" ` +
         "to quantize anyway (NaN stays NaN, Inf saturates to the FP8 max; amax ignores them)");
     }
     warnings.push(`${msg}: quantized anyway (NaN stays NaN, Inf saturates)`);
@@ -191,9 +188,7 @@ export function toFp8Tensor(q: QuantizedTensor): Tensor {
 /** codes * scale as float32, [rows * cols]. */
 export function dequantize(q: QuantizedTensor): Float32Array {
   if (q.granularity === "tensor") return decodeFp8(q.codes, q.format, q.scales[0]);
-  const out = new Float32Array(q.rows * q.cols);
-  native().dequantize(q.codes, dtypeCode(q.format === "e4m3" ? "F8_E4M3" : "F8_E5M2"), q.rows, q.cols, q.scales, q.blockRows, q.blockCols, out);
-  return out;
+  return toFp8Tensor(q).values();
 }
 
 /** The FP8 max of a format, for plots and reports. */

@@ -4,7 +4,7 @@
  * reads (`enable_thinking`, `tools`, ...), the way transformers' apply_chat_template does.
  *
  * NANO_V2_CHAT_TEMPLATE is the Nano-v2-style template written into the tiny checkpoint
- * (nemotron-h.md section 5): <SPECIAL_10>System, <SPECIAL_11>User/Assistant turns, a
+ * (docs/model.md section 10): <SPECIAL_10>System, <SPECIAL_11>User/Assistant turns, a
  * reasoning switch (/think or /no_think in system or user messages, the last one wins, on by
  * default; an `enable_thinking` kwarg sets the default), past assistant turns keep only the
  * text after </think>, turns end with `\n<SPECIAL_12>\n\n`, and the generation prompt opens
@@ -13,6 +13,7 @@
  * (`<SPECIAL_10>System\n\n<SPECIAL_11>User\n...` for an empty system prompt).
  */
 import { Template } from "@huggingface/jinja";
+import { UserError } from "../util/errors";
 
 export type ChatRole = "system" | "user" | "assistant" | "tool";
 
@@ -66,10 +67,10 @@ const compiled = new Map<string, Template>();
 
 /** Renders a Jinja chat template; errors name the template source and the failing call. */
 export function renderChatTemplate(template: string, messages: ChatMessage[], options: ChatTemplateOptions = {}, source = "chat_template"): string {
-  if (!Array.isArray(messages) || messages.length === 0) throw new Error("chat: messages must be a non-empty array of {role, content}");
+  if (!Array.isArray(messages) || messages.length === 0) throw new UserError("chat: messages must be a non-empty array of {role, content}");
   for (const [i, m] of messages.entries()) {
     if (!m || typeof m.role !== "string" || typeof m.content !== "string") {
-      throw new Error(`chat: message ${i} must be {role: string, content: string}, got ${JSON.stringify(m)}`);
+      throw new UserError(`chat: message ${i} must be {role: string, content: string}, got ${JSON.stringify(m)}`);
     }
   }
   let t = compiled.get(template);
@@ -77,7 +78,7 @@ export function renderChatTemplate(template: string, messages: ChatMessage[], op
     try {
       t = new Template(template);
     } catch (e) {
-      throw new Error(`${source}: cannot parse the Jinja chat template: ${(e as Error).message}`);
+      throw new UserError(`${source}: cannot parse the Jinja chat template: ${(e as Error).message}`);
     }
     compiled.set(template, t);
   }
@@ -88,7 +89,7 @@ export function renderChatTemplate(template: string, messages: ChatMessage[], op
       add_generation_prompt: options.addGenerationPrompt ?? true,
     });
   } catch (e) {
-    throw new Error(`${source}: rendering the chat template failed: ${(e as Error).message}`);
+    throw new UserError(`${source}: rendering the chat template failed: ${(e as Error).message}`);
   }
 }
 

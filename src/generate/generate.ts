@@ -19,6 +19,7 @@ import { ChatMessage, chatMessages } from "./chat";
 import { Sampler, SamplingOptions } from "./sampling";
 import { workSignal } from "../util/cancel";
 import { eosIds } from "../io/config";
+import { UserError } from "../util/errors";
 
 export interface GenerateOptions extends SamplingOptions {
   /** Plain text prompt (encoded with the tokenizer's special tokens, e.g. BOS). */
@@ -84,14 +85,14 @@ const DEFAULT_MAX_TOKENS = 256;
 /** The prompt ids the options describe; errors say what is missing or wrong. */
 export function promptIds(model: CausalLM | undefined, tokenizer: TextTokenizer | undefined, o: GenerateOptions): number[] {
   const given = [o.prompt !== undefined, o.ids !== undefined, o.messages !== undefined].filter(Boolean).length;
-  if (given !== 1) throw new Error("generate: give exactly one of prompt, ids or messages");
+  if (given !== 1) throw new UserError("generate: give exactly one of prompt, ids or messages");
   let ids: number[];
   if (o.ids !== undefined) {
     ids = Array.from(o.ids);
-    if (ids.length === 0) throw new Error("generate: ids is empty; give at least one prompt token");
+    if (ids.length === 0) throw new UserError("generate: ids is empty; give at least one prompt token");
   } else {
-    if (!tokenizer) throw new Error("generate: a text prompt needs a tokenizer (the checkpoint has no tokenizer.json); pass ids instead");
-    if (o.prompt !== undefined && o.prompt.length === 0) throw new Error("generate: the prompt is empty");
+    if (!tokenizer) throw new UserError("generate: a text prompt needs a tokenizer (the checkpoint has no tokenizer.json); pass ids instead");
+    if (o.prompt !== undefined && o.prompt.length === 0) throw new UserError("generate: the prompt is empty");
     const messages = o.messages ?? (o.chat || o.system !== undefined ? chatMessages(o.prompt!, o.system) : undefined);
     if (messages) {
       const kwargs = { ...(o.thinking !== undefined ? { enable_thinking: o.thinking } : {}), ...o.templateKwargs };
@@ -100,12 +101,12 @@ export function promptIds(model: CausalLM | undefined, tokenizer: TextTokenizer 
     } else {
       ids = tokenizer.encode(o.prompt!);
     }
-    if (ids.length === 0) throw new Error("generate: the prompt encodes to no tokens");
+    if (ids.length === 0) throw new UserError("generate: the prompt encodes to no tokens");
   }
   const vocab = model?.vocabSize ?? tokenizer?.vocabSize;
   for (const [i, id] of ids.entries()) {
     if (!Number.isInteger(id) || id < 0 || (vocab !== undefined && id >= vocab)) {
-      throw new Error(`generate: prompt token ${i} is ${id}, outside the vocabulary [0, ${vocab})`);
+      throw new UserError(`generate: prompt token ${i} is ${id}, outside the vocabulary [0, ${vocab})`);
     }
   }
   return ids;
@@ -122,7 +123,7 @@ export class GenerationStream implements AsyncIterable<GenerationChunk> {
   }
 
   [Symbol.asyncIterator](): AsyncIterator<GenerationChunk> {
-    if (this.started) throw new Error("generate: a generation stream can be iterated only once");
+    if (this.started) throw new UserError("generate: a generation stream can be iterated only once");
     this.started = true;
     return this.gen;
   }
@@ -144,14 +145,14 @@ export class GenerationStream implements AsyncIterable<GenerationChunk> {
 export function stream(model: CausalLM, tokenizer: TextTokenizer | undefined, options: GenerateOptions): GenerationStream {
   const prompt = promptIds(model, tokenizer, options);
   const maxTokens = options.maxTokens ?? DEFAULT_MAX_TOKENS;
-  if (!Number.isInteger(maxTokens) || maxTokens < 1) throw new Error(`generate: maxTokens must be an integer >= 1, got ${maxTokens}`);
+  if (!Number.isInteger(maxTokens) || maxTokens < 1) throw new UserError(`generate: maxTokens must be an integer >= 1, got ${maxTokens}`);
   const maxContext = options.maxContext ?? (model.config.raw?.max_position_embeddings as number | undefined);
   if (maxContext !== undefined && prompt.length + maxTokens > maxContext) {
-    throw new Error(`generate: the prompt (${prompt.length} tokens) plus maxTokens (${maxTokens}) is ${prompt.length + maxTokens} tokens, longer than the context of ${maxContext}`);
+    throw new UserError(`generate: the prompt (${prompt.length} tokens) plus maxTokens (${maxTokens}) is ${prompt.length + maxTokens} tokens, longer than the context of ${maxContext}`);
   }
   const stops = options.stop ?? [];
-  if (stops.some((s) => typeof s !== "string" || s.length === 0)) throw new Error("generate: stop strings must be non-empty strings");
-  if (stops.length && !tokenizer) throw new Error("generate: stop strings need a tokenizer (the checkpoint has no tokenizer.json)");
+  if (stops.some((s) => typeof s !== "string" || s.length === 0)) throw new UserError("generate: stop strings must be non-empty strings");
+  if (stops.length && !tokenizer) throw new UserError("generate: stop strings need a tokenizer (the checkpoint has no tokenizer.json)");
   const sampler = new Sampler(options);  // validates the sampling options now
   const eos = new Set(options.ignoreEos ? [] : [...eosIds(model.config), ...(tokenizer?.eosIds ?? []), ...(options.stopIds ?? [])]);
 

@@ -14,6 +14,7 @@ import * as path from "path";
 import { Tokenizer as HfTokenizer } from "@huggingface/tokenizers";
 import { bytesToUnicode } from "./tiny-tokenizer";
 import { ChatMessage, ChatTemplateOptions, renderChatTemplate } from "./chat";
+import { UserError } from "../util/errors";
 
 export interface EncodeOptions {
   /** Let the tokenizer's post-processor add its special tokens (BOS); default true. */
@@ -49,7 +50,7 @@ export class TextTokenizer {
     try {
       this.hf = new HfTokenizer(tokenizerJson, tokenizerConfig);
     } catch (e) {
-      throw new Error(`${source}: cannot build the tokenizer: ${(e as Error).message}`);
+      throw new UserError(`${source}: cannot build the tokenizer: ${(e as Error).message}`);
     }
     this.config = tokenizerConfig;
     for (const [id, t] of this.hf.get_added_tokens_decoder()) {
@@ -68,7 +69,7 @@ export class TextTokenizer {
   /** Loads tokenizer.json (required) and tokenizer_config.json / chat_template.jinja (optional) from a folder. */
   static load(dir: string): TextTokenizer {
     const file = path.join(dir, "tokenizer.json");
-    if (!fs.existsSync(file)) throw new Error(`${file}: no tokenizer.json in the checkpoint folder (needed for text prompts; pass token ids instead)`);
+    if (!fs.existsSync(file)) throw new UserError(`${file}: no tokenizer.json in the checkpoint folder (needed for text prompts; pass token ids instead)`);
     const json = readJson(file);
     const cfgFile = path.join(dir, "tokenizer_config.json");
     const cfg = fs.existsSync(cfgFile) ? readJson(cfgFile) : {};
@@ -111,7 +112,7 @@ export class TextTokenizer {
 
   /** Renders the chat template (see chat.ts); special token strings are passed as transformers does. */
   applyChatTemplate(messages: ChatMessage[], options: ChatTemplateOptions = {}): string {
-    if (!this.chatTemplate) throw new Error(`${this.source}: the tokenizer_config.json has no chat_template (use a plain prompt instead of chat)`);
+    if (!this.chatTemplate) throw new UserError(`${this.source}: the tokenizer_config.json has no chat_template (use a plain prompt instead of chat)`);
     const specials: Json = {};
     for (const k of ["bos_token", "eos_token", "unk_token", "pad_token"]) {
       const name = tokenName(this.config[k]);
@@ -216,13 +217,13 @@ function readJson(file: string): Json {
   try {
     text = fs.readFileSync(file, "utf8");
   } catch (e) {
-    throw new Error(`${file}: cannot read: ${(e as Error).message}`);
+    throw new UserError(`${file}: cannot read: ${(e as Error).message}`);
   }
   try {
     const v = JSON.parse(text);
     if (!v || typeof v !== "object" || Array.isArray(v)) throw new Error("expected a JSON object");
     return v as Json;
   } catch (e) {
-    throw new Error(`${file}: invalid JSON: ${(e as Error).message}`);
+    throw new UserError(`${file}: invalid JSON: ${(e as Error).message}`);
   }
 }

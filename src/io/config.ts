@@ -60,7 +60,7 @@ export interface NemotronHConfig {
   raw: Record<string, unknown>;
 }
 
-/** Sizes derived from the config (see nemotron-h.md section 1). */
+/** Sizes derived from the config (docs/model.md section 1). */
 export interface DerivedSizes {
   dInner: number;        // mamba_num_heads * mamba_head_dim (not hidden * expand)
   convDim: number;       // dInner + 2 * n_groups * ssm_state_size

@@ -3,6 +3,8 @@
  * per failure (after the safetensors crate's SafeTensorError) and the file, tensor or
  * config field it concerns, so a notebook user sees exactly what to fix.
  */
+import { UserError } from "../util/errors";
+
 export type CheckpointErrorKind =
   | "not-found"             // no checkpoint at the path / repo id
   | "io"                    // the OS refused a read
@@ -10,6 +12,7 @@ export type CheckpointErrorKind =
   | "header-too-large"      // declared header length past the end of the file or over the limit
   | "invalid-json"          // header or config is not valid JSON
   | "invalid-header"        // JSON of the wrong shape (missing dtype/shape/data_offsets ...)
+  | "invalid-metadata"      // __metadata__ is not an object of string values
   | "unknown-dtype"
   | "offset-out-of-bounds"  // data_offsets past the end of the data section, or begin > end
   | "overlapping-data"      // two tensors share bytes
@@ -21,8 +24,8 @@ export type CheckpointErrorKind =
   | "config-mismatch"       // tensors do not fit the config (missing, wrong shape)
   | "invalid-scale";        // an FP8 scale tensor whose shape fits no granularity
 
-export class CheckpointError extends Error {
-  override readonly name = "CheckpointError";
+export class CheckpointError extends UserError {
+  override name = "CheckpointError";
   constructor(
     readonly kind: CheckpointErrorKind,
     message: string,

@@ -1,5 +1,6 @@
 /** NumPy .npy (format 1.0) read/write for float32/float64/int arrays: logits in and out. */
 import * as fs from "fs";
+import { UserError } from "../util/errors";
 
 const DESCR: Record<string, string> = { float32: "<f4", float64: "<f8", int32: "<i4", int64: "<i8" };
 
@@ -21,14 +22,14 @@ export function writeNpy(file: string, data: Float32Array | Float64Array | Int32
 
 export function readNpy(file: string): { shape: number[]; data: Float32Array | Float64Array | Int32Array | BigInt64Array } {
   const buf = fs.readFileSync(file);
-  if (buf.toString("latin1", 0, 6) !== "\x93NUMPY") throw new Error(`${file}: not a .npy file`);
+  if (buf.toString("latin1", 0, 6) !== "\x93NUMPY") throw new UserError(`${file}: not a .npy file`);
   const major = buf[6];
   const hlen = major === 1 ? buf.readUInt16LE(8) : buf.readUInt32LE(8);
   const start = major === 1 ? 10 : 12;
   const header = buf.toString("latin1", start, start + hlen);
   const descr = /'descr':\s*'([^']+)'/.exec(header)?.[1];
   const shape = (/'shape':\s*\(([^)]*)\)/.exec(header)?.[1] ?? "").split(",").map((s) => s.trim()).filter(Boolean).map(Number);
-  if (/'fortran_order':\s*True/.test(header)) throw new Error(`${file}: Fortran-order arrays are not supported`);
+  if (/'fortran_order':\s*True/.test(header)) throw new UserError(`${file}: Fortran-order arrays are not supported`);
   const body = buf.subarray(start + hlen);
   const copy = new Uint8Array(body).buffer;
   switch (descr) {
@@ -36,6 +37,6 @@ export function readNpy(file: string): { shape: number[]; data: Float32Array | F
     case "<f8": return { shape, data: new Float64Array(copy) };
     case "<i4": return { shape, data: new Int32Array(copy) };
     case "<i8": return { shape, data: new BigInt64Array(copy) };
-    default: throw new Error(`${file}: unsupported dtype ${descr}`);
+    default: throw new UserError(`${file}: unsupported dtype ${descr}`);
   }
 }

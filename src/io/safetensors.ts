@@ -87,8 +87,15 @@ export function parseHeader(file: string, fileSize: number, dataStart: number, t
   const tensors: TensorEntry[] = [];
   for (const [name, raw] of Object.entries(json as Record<string, unknown>)) {
     if (name === "__metadata__") {
-      if (raw && typeof raw === "object") {
-        for (const [k, v] of Object.entries(raw)) metadata[k] = String(v);
+      // The format says string to string; the safetensors crate rejects anything else.
+      if (!raw || typeof raw !== "object" || Array.isArray(raw)) {
+        fail("invalid-metadata", file, `'__metadata__' must be an object of string values, got ${JSON.stringify(raw)}`);
+      }
+      for (const [k, v] of Object.entries(raw)) {
+        if (typeof v !== "string") {
+          fail("invalid-metadata", file, `'__metadata__' value of '${k}' must be a string, got ${JSON.stringify(v)}`);
+        }
+        metadata[k] = v;
       }
       continue;
     }

@@ -9,6 +9,7 @@ import { progress } from "../util/progress";
 import { SortableTable, fixed } from "../viz/table";
 import type { CausalLM, QuantizableModel } from "./model";
 import { workSignal } from "../util/cancel";
+import { beginUndo } from "../util/undo";
 import { ModelQuantOptions, QuantSession, quantizeModel } from "./session";
 
 /** Logits [T, vocab] of each prompt, as recorded from one model state. */
@@ -207,11 +208,17 @@ export function compareToBaseline(model: CausalLM, base: Baseline, o: CompareOpt
 /** Records the baseline, quantizes the live model, and compares; the session stays applied (revert() to undo). */
 export function evaluateQuantization(model: QuantizableModel, quant: ModelQuantOptions, o: CompareOptions): { session: QuantSession; comparison: QuantComparison } {
   const base = baseline(model, o);
-  const session = quantizeModel(model, { ...quant, signal: quant.signal ?? o.signal });
+  // Journaled before quantizing: stopped while comparing, the model goes back to the original
+  // (the caller never got the session to revert).
+  let session: QuantSession | undefined;
+  const pending = beginUndo("evaluateQuantization: comparing the quantized model", () => session?.revert());
   try {
-    return { session, comparison: compareToBaseline(model, base, o) };
+    session = quantizeModel(model, { ...quant, signal: quant.signal ?? o.signal });
+    const comparison = compareToBaseline(model, base, o);
+    pending.commit();
+    return { session, comparison };
   } catch (e) {
-    session.revert();
+    pending.rollback();
     throw e;
   }
 }

@@ -7,9 +7,23 @@
  *    and `ignore` = every Linear-like module left in high precision (unselected linears,
  *    Mamba conv1d, the MoE router). Tensors: X.weight F8_E4M3, X.weight_scale F32 ([1],
  *    [out, 1] or [ceil(out/b), ceil(in/b)]), X.input_scale F32 [1] for static activations.
- *  - NVIDIA ModelOpt FP8: hf_quant_config.json + quantization_config {quant_method
- *    "modelopt", quant_algo "FP8", exclude_modules}; per-tensor X.weight_scale and
- *    X.input_scale F32 scalars (vLLM's ModelOpt FP8 is W8A8 with static input scales).
+ *    Block scales always declare dynamic FP8 input activations per token group (group_size =
+ *    the block's columns), as llm-compressor's FP8_BLOCK scheme does: vLLM maps that to its
+ *    W8A8 FP8 block path (CompressedTensorsConfig._is_fp8_w8a8 accepts strategy "block" since
+ *    vLLM 0.10.2; earlier releases load only tensor and channel scales), while block weights
+ *    without input activations take the W8A16 path, which asserts on block weights in the
+ *    releases of 2025. Static input scales with block weights are refused for the same reason.
+ *  - NVIDIA ModelOpt FP8, as ModelOpt's own export writes it: hf_quant_config.json
+ *    {producer, quantization: {quant_algo "FP8", kv_cache_quant_algo, exclude_modules}} and
+ *    config.json's flat quantization_config {quant_method "modelopt", quant_algo, config_groups,
+ *    ignore} (ModelOpt's convert_hf_quant_config_format; vLLM reads `ignore` there and
+ *    `exclude_modules` only inside hf_quant_config.json's `quantization`). Per-tensor
+ *    X.weight_scale and X.input_scale F32 scalars (vLLM's ModelOpt FP8 is W8A8 static).
+ *
+ * lm_head stays in high precision in every export, even when selected (all-linear): vLLM's
+ * NemotronH builds lm_head as a ParallelLMHead that these FP8 configs leave unquantized, so an
+ * FP8 lm_head would be an unknown weight_scale and codes read as BF16. The export says so
+ * (ExportResult.keptHighPrecision, a warning); live quantization may still explore it.
  *
  * Streaming through SafetensorsWriter: a weight is read (memory-mapped), quantized and
  * written one at a time, so the model is never in memory. Everything else is copied:
@@ -53,7 +67,14 @@ export interface ExportResult {
   files: string[];
   report: QuantReport;
   warnings: string[];
+  /** Selected weights written in high precision anyway, with why (lm_head: vLLM does not quantize it). */
+  keptHighPrecision: { name: string; reason: string }[];
 }
+
+/** Selected weights an export keeps in high precision: vLLM loads them only unquantized. */
+export const EXPORT_KEEPS_HIGH_PRECISION: Readonly<Record<string, string>> = {
+  "lm_head.weight": "vLLM's NemotronH builds lm_head unquantized (a ParallelLMHead the FP8 configs do not quantize), so it is written in BF16 and listed in ignore",
+};
 
 /** Files beside the weights that a quantized checkpoint keeps (tokenizer, chat template, ...). */
 const COPY_FILES = /^(tokenizer.*|special_tokens_map\.json|generation_config\.json|chat_template.*|vocab\..*|merges\.txt|.*\.jinja|.*\.py|README\.md|LICENSE.*)$/;
@@ -89,12 +110,15 @@ interface Layout { granularity: Granularity; blockRows: number; blockCols: numbe
 async function write(ckpt: Checkpoint, outDir: string, universe: TensorInfo[], names: string[], quantize: (name: string) => QuantizedTensor,
   layoutOf: (name: string) => Layout, options: Omit<ExportOptions, keyof QuantizeOptions> & Partial<QuantizeOptions>): Promise<ExportResult> {
   const fmt = options.export;
+  const keptHighPrecision = names.filter((n) => n in EXPORT_KEEPS_HIGH_PRECISION).map((name) => ({ name, reason: EXPORT_KEEPS_HIGH_PRECISION[name] }));
+  names = names.filter((n) => !(n in EXPORT_KEEPS_HIGH_PRECISION));
+  if (!names.length) throw new RangeError(`export: nothing left to quantize: ${keptHighPrecision.map((k) => `${k.name} stays high precision (${k.reason})`).join("; ")}`);
   if (fmt !== "compressed-tensors" && fmt !== "modelopt") throw new RangeError(`export must be "compressed-tensors" or "modelopt", got ${JSON.stringify(fmt)}`);
   if ((options.format ?? "e4m3") !== "e4m3") throw new RangeError(`${fmt} FP8 checkpoints are E4M3 (vLLM loads float8_e4m3fn weights); quantize with format e4m3 to export`);
   if (path.resolve(outDir) === path.resolve(ckpt.dir)) throw new Error(`export: the output folder is the source checkpoint (${outDir}); choose another`);
   const selected = new Set(names);
   const info = new Map(universe.map((t) => [t.name, t]));
-  const warnings: string[] = [];
+  const warnings: string[] = keptHighPrecision.map((k) => `${k.name} kept in high precision: ${k.reason}`);
   checkFusedGroups(names, universe);
   const activations = options.activations ?? (fmt === "modelopt" ? "static" : undefined);
   if (fmt === "modelopt" && activations !== "static") throw new RangeError("modelopt FP8 checkpoints quantize activations statically per tensor (input_scale); use compressed-tensors for weight-only or dynamic activations");
@@ -127,6 +151,9 @@ async function write(ckpt: Checkpoint, outDir: string, universe: TensorInfo[], n
       throw new Error(`export: ${names[i]} is ${l.granularity}-scaled but ${names[0]} is ${granularity}; one scheme per export`);
     }
   }
+  if (granularity === "block" && activations === "static") {
+    throw new RangeError("compressed-tensors block scales go with dynamic input activations (vLLM's W8A8 FP8 block path quantizes activations per token group at run time); export without static input scales, or use tensor/channel granularity");
+  }
   if (fmt === "modelopt" && granularity !== "tensor") throw new RangeError(`modelopt FP8 uses per-tensor weight scales; quantize with granularity "tensor" (got ${granularity}) or export compressed-tensors`);
   for (const n of ckpt.names()) {
     if (skip.has(n)) continue;
@@ -158,9 +185,9 @@ async function write(ckpt: Checkpoint, outDir: string, universe: TensorInfo[], n
   if (fmt === "compressed-tensors") {
     raw.quantization_config = compressedTensorsConfig(granularity, [blockRows, blockCols], activations, ignored);
   } else {
-    const q = { quant_algo: "FP8", kv_cache_quant_algo: null, exclude_modules: ignored };
-    raw.quantization_config = { quant_method: "modelopt", ...q };
-    fs.writeFileSync(path.join(outDir, "hf_quant_config.json"), JSON.stringify({ producer: { name: "modelopt", version: "nemotron-lab" }, quantization: q }, null, 2) + "\n");
+    const producer = { name: "modelopt", version: "nemotron-lab" };
+    raw.quantization_config = modeloptConfig(ignored, producer);
+    fs.writeFileSync(path.join(outDir, "hf_quant_config.json"), JSON.stringify({ producer, quantization: { quant_algo: "FP8", kv_cache_quant_algo: null, exclude_modules: ignored } }, null, 2) + "\n");
     files.push(path.join(outDir, "hf_quant_config.json"));
   }
   fs.writeFileSync(path.join(outDir, "config.json"), configJsonText(raw));
@@ -171,7 +198,19 @@ async function write(ckpt: Checkpoint, outDir: string, universe: TensorInfo[], n
       files.push(path.join(outDir, f));
     }
   }
-  return { dir: outDir, format: fmt, quantized: names, ignored, files, report: new QuantReport(rows, `FP8 export (${fmt})`), warnings };
+  return { dir: outDir, format: fmt, quantized: names, ignored, files, report: new QuantReport(rows, `FP8 export (${fmt})`), warnings, keptHighPrecision };
+}
+
+/** config.json's quantization_config for ModelOpt FP8, in the shape ModelOpt's export converts hf_quant_config.json to. */
+export function modeloptConfig(ignore: string[], producer: { name: string; version: string }): Record<string, unknown> {
+  const fp8 = { dynamic: false, num_bits: 8, type: "float" };
+  return {
+    quant_method: "modelopt",
+    quant_algo: "FP8",
+    config_groups: { group_0: { input_activations: fp8, weights: fp8, targets: ["Linear"] } },
+    ignore,
+    producer,
+  };
 }
 
 /** compressed-tensors' quantization_config for one FP8 scheme. */
@@ -181,10 +220,13 @@ export function compressedTensorsConfig(granularity: "tensor" | "channel" | "blo
     num_bits: 8, type: "float", symmetric: true, dynamic: false, strategy: granularity,
     group_size: null, block_structure: granularity === "block" ? block : null, actorder: null, observer: "minmax",
   };
-  const input = activations === undefined ? null : {
-    num_bits: 8, type: "float", symmetric: true, dynamic: activations === "dynamic",
-    strategy: activations === "dynamic" ? "token" : "tensor", group_size: null, block_structure: null, observer: activations === "dynamic" ? null : "minmax",
-  };
+  // Block weights: dynamic per-token-group activations (llm-compressor's FP8_BLOCK), see the header.
+  const input = granularity === "block"
+    ? { num_bits: 8, type: "float", symmetric: true, dynamic: true, strategy: "group", group_size: block[1], block_structure: null, observer: null }
+    : activations === undefined ? null : {
+      num_bits: 8, type: "float", symmetric: true, dynamic: activations === "dynamic",
+      strategy: activations === "dynamic" ? "token" : "tensor", group_size: null, block_structure: null, observer: activations === "dynamic" ? null : "minmax",
+    };
   return {
     quant_method: "compressed-tensors",
     format: "float-quantized",

@@ -23,6 +23,7 @@
 import type { NemotronHConfig } from "../io/config";
 import { expectedTensors } from "../model/arch";
 import { globToRegExp } from "../io/checkpoint";
+import { UserError } from "../util/errors";
 
 export type SelectKind = "mamba" | "attention" | "mlp" | "moe" | "lm_head" | "embedding" | "norm";
 
@@ -47,8 +48,8 @@ export interface SelectOptions {
 const KINDS = new Set(["mamba", "attention", "mlp", "moe", "lm_head"]);
 const PRESETS = new Set(["all-linear", "all", "nvidia-fp8"]);
 
-export class SelectorError extends Error {
-  override readonly name = "SelectorError";
+export class SelectorError extends UserError {
+  override name = "SelectorError";
 }
 
 /** Every tensor of a config's layer plan, with what the selectors need to know about it. */

@@ -11,6 +11,7 @@ import type { QuantizableModel } from "./model";
 import { LogitsRecord, distributionShift, recordLogits } from "./compare";
 import { modelTensors } from "./session";
 import { workSignal } from "../util/cancel";
+import { temporarily } from "../util/undo";
 import { SelectKind, TensorInfo, selectTensors } from "./selector";
 
 export interface SensitivityOptions extends QuantizeOptions {
@@ -73,7 +74,8 @@ export function sensitivitySweep(model: QuantizableModel, options: SensitivityOp
   try {
     for (const g of groups) {
       if (signal?.aborted) throw abortError(signal);
-      try {
+      // Journaled before the first swap: an interrupt at any point leaves the original weights.
+      temporarily(`sensitivity sweep: ${g.name}`, () => { for (const t of g.tensors) model.restoreWeight(t.name); }, () => {
         for (const t of g.tensors) model.replaceWeight(t.name, toFp8Tensor(quantizeTensor(model.weight(t.name), { ...options, metrics: false })));
         const shift = distributionShift(base, recordLogits(model, options.prompts, { signal, progress: false }));
         const kinds = new Set(g.tensors.map((t) => t.kind));
@@ -81,9 +83,7 @@ export function sensitivitySweep(model: QuantizableModel, options: SensitivityOp
           group: g.name, layer: g.tensors[0].layer, kind: kinds.size === 1 ? g.tensors[0].kind : "mixed", tensors: g.tensors.map((t) => t.name),
           klMean: shift.klMean, klP99: shift.klP99, klMax: shift.klMax, top1Agreement: shift.top1Agreement, rank: 0,
         });
-      } finally {
-        for (const t of g.tensors) model.restoreWeight(t.name);
-      }
+      });
       bar.update(rows.length, g.name);
     }
   } finally {

@@ -13,6 +13,7 @@ import { abortError } from "../io/writer";
 import { QuantizableModel, hasActivationHooks, ActivationQuant } from "./model";
 import { TensorInfo, selectTensors, tensorInfos } from "./selector";
 import { workSignal } from "../util/cancel";
+import { beginUndo } from "../util/undo";
 import { QuantReport, reportRow } from "./report";
 
 export interface ActivationOptions {
@@ -124,6 +125,9 @@ export function quantizeModel(model: QuantizableModel, options: ModelQuantOption
     const w = model.weight(e.q.name);
     return reportRow(e.q, e.info.layer, e.info.kind, w.nbytes, e.inputScale);
   });
+  const session = new QuantSession(model, entries, options, new QuantReport(rows), act ? { mode: act.mode, format: actFormat } : undefined);
+  // The swaps are one step: interrupted half-way (the kernel rolls the journal back), none stays.
+  const pending = beginUndo("quantizeModel: swapping in FP8 weights", () => session.revert());
   for (const e of entries) {
     model.replaceWeight(e.q.name, toFp8Tensor(e.q));
     if (act && hasActivationHooks(model)) {
@@ -131,7 +135,8 @@ export function quantizeModel(model: QuantizableModel, options: ModelQuantOption
       model.setInputQuant(e.q.name, spec);
     }
   }
-  return new QuantSession(model, entries, options, new QuantReport(rows), act ? { mode: act.mode, format: actFormat } : undefined);
+  pending.commit();
+  return session;
 }
 
 /** Static per-tensor input scales: max |input| of each linear over the prompts, / fmax. */
@@ -139,7 +144,10 @@ export function calibrateInputScales(model: QuantizableModel, names: string[], p
   format: Fp8Format, signal?: AbortSignal): Map<string, number> {
   if (!hasActivationHooks(model)) throw new Error("calibration needs the model's activation hooks (observeInputAmax)");
   if (!prompts?.length) throw new RangeError("static activation quantization needs calibration prompts (activations.prompts: token id arrays)");
-  const obs = model.observeInputAmax(names);
+  // Journaled first: an interrupt anywhere leaves no observer on.
+  let obs: { stop(): Map<string, number> } | undefined;
+  const pending = beginUndo("calibration: observing input amax", () => { (obs ?? model.observeInputAmax(names)).stop(); });
+  obs = model.observeInputAmax(names);
   let amax: Map<string, number>;
   const bar = progress("calibrating activations", prompts.length);
   try {
@@ -150,6 +158,7 @@ export function calibrateInputScales(model: QuantizableModel, names: string[], p
     });
   } finally {
     amax = obs.stop();
+    pending.commit();
     bar.finish();
   }
   const out = new Map<string, number>();

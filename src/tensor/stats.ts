@@ -4,8 +4,8 @@
  * moments, percentiles and histograms.
  */
 import { native } from "../backend/native";
-import { dtypeCode } from "./dtype";
 import type { Tensor } from "./tensor";
+import { ArgumentError } from "../util/errors";
 
 export interface StatsOptions {
   /** Percentiles to compute, in [0, 100] (exact, numpy's linear interpolation). */
@@ -49,16 +49,11 @@ export interface Histogram {
   log: boolean;
 }
 
-function sourceArgs(t: Tensor) {
-  const s = t.scaleValues();
-  return [t.bytes(), dtypeCode(t.dtype), t.rows, t.cols, s ?? null, t.scale?.blockRows ?? 1, t.scale?.blockCols ?? 1] as const;
-}
-
 export function computeStats(t: Tensor, options: StatsOptions = {}): TensorStats {
-  const args = sourceArgs(t);
+  const args = t.nativeArgs();
   const q = options.percentiles ?? [];
   for (const p of q) {
-    if (!(p >= 0 && p <= 100)) throw new RangeError(`${t.name}: percentile ${p} is outside [0, 100]`);
+    if (!(p >= 0 && p <= 100)) throw new ArgumentError(`${t.name}: percentile ${p} is outside [0, 100]`);
   }
   // Percentiles come with the moments (one counting pass for 8/16-bit dtypes); the reference
   // covers the moments only.
@@ -81,10 +76,10 @@ export function computeStats(t: Tensor, options: StatsOptions = {}): TensorStats
 
 export function computeHistogram(t: Tensor, options: HistogramOptions = {}): Histogram {
   const bins = options.bins ?? 100;
-  if (!Number.isInteger(bins) || bins < 1) throw new RangeError(`${t.name}: histogram bins must be a positive integer, got ${bins}`);
+  if (!Number.isInteger(bins) || bins < 1) throw new ArgumentError(`${t.name}: histogram bins must be a positive integer, got ${bins}`);
   const log = options.log ?? false;
   const range = options.range ?? [NaN, NaN];  // the native side finds the data's range in the same pass
-  if (log && options.range && !(range[0] > 0)) throw new RangeError(`${t.name}: log histogram needs a range starting above 0, got [${range}]`);
-  const h = native().tensorHistogram(...sourceArgs(t), bins, range[0], range[1], log);
+  if (log && options.range && !(range[0] > 0)) throw new ArgumentError(`${t.name}: log histogram needs a range starting above 0, got [${range}]`);
+  const h = native().tensorHistogram(...t.nativeArgs(), bins, range[0], range[1], log);
   return { ...h, log };
 }

@@ -3,10 +3,11 @@
  * its path in the file. Bytes stay where they are (memory-mapped) until asked for;
  * FP8 weights carry their scale, so values() and the statistics are always dequantised.
  */
-import { native } from "../backend/native";
+import { native, StoredMatrixArgs } from "../backend/native";
 import { DType, DTYPE_SIZE, dtypeCode, isFloat8 } from "./dtype";
 import { TensorStats, StatsOptions, Histogram, HistogramOptions, computeStats, computeHistogram } from "./stats";
 import { escapeHtml, formatBytes, formatShape } from "../util/format";
+import { ArgumentError } from "../util/errors";
 
 /** How an FP8 weight's scale tensor maps onto it: one scale per [blockRows, blockCols] block. */
 export interface ScaleInfo {
@@ -69,6 +70,21 @@ export class Tensor {
     return this.scaleCache;
   }
 
+  /**
+   * The addon's arguments for rows [start, end) of the 2-D view (StoredMatrixArgs): the one
+   * place a tensor is handed to native code. A scaled tensor's start is on a block boundary.
+   */
+  nativeArgs(start = 0, end = this.rows): StoredMatrixArgs {
+    const cols = this.cols, size = DTYPE_SIZE[this.dtype];
+    const scale = this.scaleValues();
+    const br = this.scale?.blockRows ?? 1, bc = this.scale?.blockCols ?? 1;
+    if (scale && start % br !== 0) throw new RangeError(`${this.name}: rows from ${start} do not start on a scale block of ${br} rows`);
+    const all = this.bytes();
+    const bytes = start === 0 && end === this.rows ? all : all.subarray(start * cols * size, end * cols * size);
+    const scaleSub = scale && start > 0 ? scale.subarray((start / br) * Math.ceil(cols / bc)) : scale ?? null;
+    return [bytes, dtypeCode(this.dtype), end - start, cols, scaleSub, br, bc];
+  }
+
   /** All values as float32, dequantised with the scale. */
   values(): Float32Array {
     return this.readRows(0, this.rows);
@@ -77,7 +93,7 @@ export class Tensor {
   /** Row i of the 2-D view (dequantised). */
   row(i: number): Float32Array {
     if (!Number.isInteger(i) || i < 0 || i >= this.rows) {
-      throw new RangeError(`${this.name}: row ${i} out of range [0, ${this.rows})`);
+      throw new ArgumentError(`${this.name}: row ${i} out of range [0, ${this.rows})`);
     }
     return this.readRows(i, i + 1);
   }
@@ -85,34 +101,30 @@ export class Tensor {
   /** Rows [start, end) of the 2-D view, dequantised. */
   readRows(start: number, end: number): Float32Array {
     const cols = this.cols;
-    if (start < 0 || end > this.rows || start > end) throw new RangeError(`${this.name}: rows [${start}, ${end}) out of range [0, ${this.rows})`);
+    if (start < 0 || end > this.rows || start > end) throw new ArgumentError(`${this.name}: rows [${start}, ${end}) out of range [0, ${this.rows})`);
     const scale = this.scaleValues();
     // A block scale row is shared by blockRows rows: start the read on a block boundary.
     const br = this.scale?.blockRows ?? 1;
     const first = scale ? Math.floor(start / br) * br : start;
-    const size = DTYPE_SIZE[this.dtype];
-    const all = this.bytes();
-    const src = all.subarray(first * cols * size, end * cols * size);
     const out = new Float32Array((end - first) * cols);
-    const scaleSub = scale ? scale.subarray((first / br) * Math.ceil(cols / this.scale!.blockCols)) : null;
-    native().dequantize(src, dtypeCode(this.dtype), end - first, cols, scaleSub, br, this.scale?.blockCols ?? 1, out);
+    native().dequantize(...this.nativeArgs(first, end), out);
     return first === start ? out : out.subarray((start - first) * cols);
   }
 
   /** A sub-tensor: one spec per leading dimension (index, [start, end) or null). */
   slice(...spec: SliceSpec[]): { shape: number[]; values: Float32Array } {
     const shape = this.shape;
-    if (spec.length > shape.length) throw new RangeError(`${this.name}: ${spec.length} slice dims for a ${shape.length}-D tensor`);
+    if (spec.length > shape.length) throw new ArgumentError(`${this.name}: ${spec.length} slice dims for a ${shape.length}-D tensor`);
     const ranges = shape.map((d, i) => {
       const s = spec[i] ?? null;
       if (s === null) return [0, d, false] as const;
       if (typeof s === "number") {
         const k = s < 0 ? d + s : s;
-        if (!Number.isInteger(k) || k < 0 || k >= d) throw new RangeError(`${this.name}: index ${s} out of range for dim ${i} of size ${d}`);
+        if (!Number.isInteger(k) || k < 0 || k >= d) throw new ArgumentError(`${this.name}: index ${s} out of range for dim ${i} of size ${d}`);
         return [k, k + 1, true] as const;
       }
       const [a, b] = s;
-      if (a < 0 || b > d || a > b) throw new RangeError(`${this.name}: range [${a}, ${b}) out of range for dim ${i} of size ${d}`);
+      if (a < 0 || b > d || a > b) throw new ArgumentError(`${this.name}: range [${a}, ${b}) out of range for dim ${i} of size ${d}`);
       return [a, b, false] as const;
     });
     const r0 = shape.length ? ranges[0][0] : 0, r1 = shape.length ? ranges[0][1] : 1;

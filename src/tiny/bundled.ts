@@ -21,8 +21,9 @@ import { NemotronH } from "../model/nemotron-h";
 import { TextTokenizer } from "../generate/tokenizer";
 import { quantizeModel } from "../quant/session";
 import { exportSession } from "../quant/export";
+import { ArgumentError } from "../util/errors";
 
-/** hybrid_override_pattern of NVIDIA-Nemotron-Nano-9B-v2 (nemotron-h.md section 1). */
+/** hybrid_override_pattern of NVIDIA-Nemotron-Nano-9B-v2 (docs/model.md section 1). */
 export const NANO_V2_PATTERN = "M-M-M-MM-M-M-M*-M-M-M*-M-M-M-M*-M-M-M-M*-M-MM-M-M-M-M-M-";
 
 /** The trained model's folder name; it is tracked in git under models/ in the package. */
@@ -59,7 +60,7 @@ export function modelsDir(): string {
 
 function spec(name: string): BundledSpec {
   if (!Object.prototype.hasOwnProperty.call(BUNDLED_MODELS, name)) {
-    throw new RangeError(`no bundled model '${name}'; there are ${Object.keys(BUNDLED_MODELS).join(", ")}`);
+    throw new ArgumentError(`no bundled model '${name}'; there are ${Object.keys(BUNDLED_MODELS).join(", ")}`);
   }
   return BUNDLED_MODELS[name as BundledModel];
 }

@@ -1,7 +1,7 @@
 /**
  * make-tiny: a small random NemotronH checkpoint with the real config.json fields and
  * tensor names, so everything can be exercised without the real 9B weights. Scales
- * follow the model's initialisation (nemotron-h.md): A_log = log U(1, 16), dt_bias =
+ * follow the model's initialisation (docs/model.md section 9): A_log = log U(1, 16), dt_bias =
  * softplus^-1 of a log-uniform dt in [time_step_min, time_step_max], D = 1, norms near 1,
  * linears N(0, initializer_range), residual projections scaled by 1/sqrt(2 * layers).
  */

@@ -75,6 +75,29 @@ class KernelBehaviour(unittest.TestCase):
         results = [m for m in out if m["msg_type"] == "execute_result"]
         return results[0]["content"]["data"] if results else None
 
+    # Interrupt tests never race a clock: the cell shows MARKER once its work has provably
+    # started, and that work cannot finish on its own (an endless loop or token budget, or a
+    # loop held until the test opens a gate file).
+    MARKER = "<<started>>"
+    SHOW_MARKER = 'display("<<started>>");'
+
+    def wait_for_marker(self, msg_id, timeout=TIMEOUT):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            msg = self.kc.get_iopub_msg(timeout=deadline - time.time())
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            if msg["msg_type"] in ("display_data", "stream") and self.MARKER in str(msg["content"]):
+                return
+            if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                raise AssertionError("the cell ended before showing its start marker")
+        raise AssertionError("no start marker")
+
+    def gate(self):
+        """A file path, and a TypeScript expression that is true once the test creates it."""
+        path = os.path.join(self.workdir, "gate-%d" % time.monotonic_ns())
+        return path, 'require("fs").existsSync(%r)' % path
+
     def stdout(self, out):
         return "".join(m["content"]["text"] for m in out if m["msg_type"] == "stream" and m["content"]["name"] == "stdout")
 
@@ -135,12 +158,19 @@ class KernelBehaviour(unittest.TestCase):
         self.assertRegex("\n".join(err["traceback"]), r"cell \d+:2:5")
 
     def test_stop_on_error_aborts_queued_cells(self):
-        # The failing cell takes a moment, as in "run all": the others are queued when it fails.
-        slow_fail = "await new Promise((r) => setTimeout(r, 300));\nthrow new Error('first')"
-        ids = [self.kc.execute(slow_fail), self.kc.execute("1"), self.kc.execute("2")]
+        # As in "run all": the failing cell waits on a gate the test opens only once the others
+        # are queued behind it, so it fails with them waiting whatever the speed.
+        def slow_fail():
+            path, opened = self.gate()
+            return path, "while (!%s) await new Promise((r) => setTimeout(r, 10));\nthrow new Error('first')" % opened
+        path, code = slow_fail()
+        ids = [self.kc.execute(code), self.kc.execute("1"), self.kc.execute("2")]
+        open(path, "w").close()
         statuses = [self.reply_for(i)["content"]["status"] for i in ids]
         self.assertEqual(statuses, ["error", "aborted", "aborted"])
-        ids = [self.kc.execute(slow_fail, stop_on_error=False), self.kc.execute("1")]
+        path, code = slow_fail()
+        ids = [self.kc.execute(code, stop_on_error=False), self.kc.execute("1")]
+        open(path, "w").close()
         statuses = [self.reply_for(i)["content"]["status"] for i in ids]
         self.assertEqual(statuses, ["error", "ok"])
 
@@ -169,9 +199,10 @@ class KernelBehaviour(unittest.TestCase):
     # -- interrupts -----------------------------------------------------------------------------
 
     def interrupt_cell(self, code, how):
+        """Runs code (endless work that shows MARKER once started) and interrupts it."""
         self.value("var keepMe = 'kept';")
         msg_id = self.kc.execute(code)
-        time.sleep(0.7)
+        self.wait_for_marker(msg_id)
         t0 = time.time()
         if how == "message":
             self.km.interrupt_kernel()
@@ -185,7 +216,7 @@ class KernelBehaviour(unittest.TestCase):
         self.assertEqual(self.value("keepMe")["text/plain"], "'kept'")
 
     def test_interrupt_message_async_token_loop(self):
-        self.interrupt_cell("let tokens = 0;\nwhile (true) { await new Promise((r) => setTimeout(r, 5)); tokens++; }", "message")
+        self.interrupt_cell(self.SHOW_MARKER + "\nlet tokens = 0;\nwhile (true) { await new Promise((r) => setTimeout(r, 5)); tokens++; }", "message")
         # The loop really stopped: the counter no longer moves.
         a = self.value("tokens")["text/plain"]
         time.sleep(0.2)
@@ -193,53 +224,106 @@ class KernelBehaviour(unittest.TestCase):
 
     def test_interrupt_message_stops_a_library_generation(self):
         # One await on the library's generation loop: the interrupt must stop the loop itself
-        # (it listens to the cell's signal), not only the cell waiting for it.
+        # (it listens to the cell's signal), not only the cell waiting for it. The token budget
+        # is endless (a model without attention needs no KV cache for it); the model shows the
+        # marker at its first decode step.
         self.value(
             'import * as lab from "nemotron-lab";\n'
             'const genDir = require("path").join(require("os").tmpdir(), "nl-kernel-gen-" + process.pid);\n'
-            'await lab.makeTiny(genDir, { pattern: "M-*" });\n'
+            'await lab.makeTiny(genDir, { pattern: "M-" });\n'
             'const genModel = lab.NemotronH.load(genDir);\n'
             'const gen = lab.stream(genModel, undefined, { ids: [1, 2], maxTokens: 2, ignoreEos: true });\n'
             '(await gen.result).finishReason'
         )
         self.interrupt_cell(
-            "const long = lab.stream(genModel, undefined, { ids: [1, 2], maxTokens: 4000, ignoreEos: true });\n"
+            "let genCalls = 0;\n"
+            "const marked: lab.CausalLM = { config: genModel.config, vocabSize: genModel.vocabSize, newState: (o) => genModel.newState(o),\n"
+            "  forward: (ids, st, o) => { if (++genCalls === 2) display('<<started>>'); return genModel.forward(ids, st, o); } };\n"
+            "const long = lab.stream(marked, undefined, { ids: [1, 2], maxTokens: 1e9, maxContext: 2e9, ignoreEos: true });\n"
             "(globalThis as any).longResult = long.result;\n"
             "await long.result;",
             "message",
         )
-        r = self.value("const lr = await (globalThis as any).longResult; [lr.finishReason, lr.generatedTokens < 4000]")
+        r = self.value("const lr = await (globalThis as any).longResult; [lr.finishReason, lr.generatedTokens > 0]")
         self.assertEqual(r["text/plain"], "[ 'aborted', true ]")
 
+    def test_interrupt_leaves_the_model_as_it_was(self):
+        # Each library operation that changes the model temporarily is stopped mid-way by the
+        # VM's SIGINT break (which skips finally blocks): the model is held at a point where it is
+        # changed (a Proxy spins in an uninstrumented loop that only SIGINT ends), then the
+        # model must have no replaced weight and bit-identical logits.
+        self.value(
+            'import * as lab from "nemotron-lab";\n'
+            'const qDir = require("path").join(require("os").tmpdir(), "nl-kernel-undo-" + process.pid);\n'
+            'await lab.makeTiny(qDir, { seed: 5 });\n'
+            'const qModel = lab.NemotronH.load(qDir);\n'
+            'const qIds = [1, 5, 9, 200, 17];\n'
+            'const qBefore = Buffer.from(qModel.logits(qIds).buffer);\n'
+            'const spinForever = new Function("for (;;) {}") as () => void;\n'
+            '// The model, held forever once `method` returns while `when()` holds.\n'
+            'function heldAt(method: string, when: () => boolean): lab.NemotronH {\n'
+            '  return new Proxy(qModel, { get(t, k) {\n'
+            '    const v = (t as any)[k];\n'
+            '    if (typeof v !== "function") return v;\n'
+            '    return (...a: unknown[]) => { const r = v.apply(t, a); if (k === method && when()) { display("<<started>>"); spinForever(); } return r; };\n'
+            '  } });\n'
+            '}\n'
+            'const swapped = () => qModel.replacedWeights().length > 0;\n'
+            'let calls = 0;'
+        )
+        cases = {
+            "sensitivity sweep, measuring a swapped group":
+                'lab.sensitivitySweep(heldAt("forward", swapped), { prompts: [qIds], layers: "all-linear" })',
+            "quantizeModel, half-way through its swaps":
+                'lab.quantizeModel(heldAt("replaceWeight", () => qModel.replacedWeights().length === 2), { layers: "all-linear" })',
+            "quantizeModel with static activations, half-way through its swaps":
+                'lab.quantizeModel(heldAt("setInputQuant", () => qModel.replacedWeights().length === 2), { activations: { mode: "static", prompts: [qIds] } })',
+            "calibration, observing":
+                'calls = 0; lab.calibrateInputScales(heldAt("forward", () => ++calls === 1), ["backbone.layers.0.mixer.in_proj.weight"], [qIds, qIds], "e4m3")',
+            "evaluateQuantization, comparing":
+                'lab.evaluateQuantization(heldAt("forward", swapped), { layers: "mamba" }, { prompts: [qIds], generate: 2 })',
+        }
+        for name, code in cases.items():
+            with self.subTest(name):
+                msg_id = self.kc.execute(code)
+                self.wait_for_marker(msg_id)
+                self.km.interrupt_kernel()
+                reply = self.reply_for(msg_id, timeout=10)
+                self.assertEqual(reply["content"]["ename"], "KeyboardInterrupt")
+                r = self.value("[qModel.replacedWeights(), Buffer.from(qModel.logits(qIds).buffer).equals(qBefore), lab.pendingUndos()]")
+                self.assertEqual(r["text/plain"], "[ [], true, [] ]")
+
     def test_interrupt_message_sync_busy_loop(self):
-        self.interrupt_cell("while (true) {}", "message")
+        self.interrupt_cell(self.SHOW_MARKER + "\nwhile (true) {}", "message")
 
     def test_interrupt_message_busy_loop_after_await(self):
-        self.interrupt_cell("await null;\nlet spins = 0;\nwhile (true) { spins++; }", "message")
+        self.interrupt_cell(self.SHOW_MARKER + "\nawait null;\nlet spins = 0;\nwhile (true) { spins++; }", "message")
 
     def test_interrupt_message_uninstrumented_loop_falls_back_to_sigint(self):
         # Code built with new Function has no inserted checks: only SIGINT (breakOnSigint) stops it.
-        self.interrupt_cell('new Function("for (;;) {}")()', "message")
+        self.interrupt_cell(self.SHOW_MARKER + '\nnew Function("for (;;) {}")()', "message")
 
     def test_interrupt_signal_sync_busy_loop(self):
-        self.interrupt_cell("for (;;) {}", "signal")
+        self.interrupt_cell(self.SHOW_MARKER + "\nfor (;;) {}", "signal")
 
     def test_interrupt_signal_never_resolving_cell(self):
-        self.interrupt_cell("await new Promise(() => {});", "signal")
+        self.interrupt_cell(self.SHOW_MARKER + "\nawait new Promise(() => {});", "signal")
 
     def test_interrupt_aborts_current_cell_signal(self):
         msg_id = self.kc.execute(
             "const sig = currentCellSignal()!;\n"
-            "await new Promise((_, reject) => sig.addEventListener('abort', () => { (globalThis as any).sawAbort = true; reject(sig.reason); }));"
+            "await new Promise((_, reject) => { sig.addEventListener('abort', () => { (globalThis as any).sawAbort = true; reject(sig.reason); }); display('<<started>>'); });"
         )
-        time.sleep(0.7)
+        self.wait_for_marker(msg_id)
         self.km.interrupt_kernel()
         self.assertEqual(self.reply_for(msg_id)["content"]["ename"], "KeyboardInterrupt")
         self.assertEqual(self.value("(globalThis as any).sawAbort")["text/plain"], "true")
 
     def test_heartbeat_and_control_answer_during_busy_cell(self):
-        msg_id = self.kc.execute("const until = Date.now() + 2500; while (Date.now() < until) {}")
-        time.sleep(0.5)
+        # Busy until the test has checked: the cell holds on a gate opened afterwards.
+        path, opened = self.gate()
+        msg_id = self.kc.execute(self.SHOW_MARKER + "\nwhile (!%s) {}" % opened)
+        self.wait_for_marker(msg_id)
         ctx = zmq.Context.instance()
         hb = ctx.socket(zmq.REQ)
         hb.linger = 0
@@ -248,6 +332,7 @@ class KernelBehaviour(unittest.TestCase):
         self.assertTrue(hb.poll(1000), "heartbeat did not answer while a cell was busy")
         self.assertEqual(hb.recv(), b"ping")
         hb.close()
+        open(path, "w").close()
         self.reply_for(msg_id)
 
     # -- stdin, comms, display ------------------------------------------------------------------

@@ -1,4 +1,4 @@
-// Causal grouped-query attention with no positional encoding (nemotron-h.md 4.4): query
+// Causal grouped-query attention with no positional encoding (docs/model.md section 4): query
 // head h reads kv head h / (nq / nkv); query t (of T new ones) sees cache positions
 // [0, past + t]. The cache already holds the new keys and values. Threads split
 // (query, head) pairs; the reference is the formula in fp64.

@@ -1,7 +1,7 @@
 // Mamba-2 mixer kernels: the causal depthwise conv1d + SiLU over xBC (sequence and step,
 // carrying the last K-1 pre-conv rows as state), and the selective scan.
 //
-// Scan (nemotron-h.md 4.3.6), per head h with group g = h / (nh / G), a_t = dt_t · A_h:
+// Scan (docs/model.md section 3, step 6), per head h with group g = h / (nh / G), a_t = dt_t · A_h:
 //   S ← exp(a_t) · S + dt_t · x_t ⊗ B_t          S: (P, N), fp32
 //   y_t = S · C_t + D_h · x_t
 // The reference runs exactly that, token by token. The fast prefill uses the chunked SSD

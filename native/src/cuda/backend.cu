@@ -2,7 +2,7 @@
 // state are plain device memory (cudaMalloc, never managed memory: on a shared GPU machine
 // page-faulting managed memory can stall the whole GPU); the host reaches them only through
 // copy(), which stages host transfers through one pinned buffer. The op arguments that are
-// weights (WeightView bytes and scales, and the model's fp32 vectors: norms, biases, conv
+// weights (StoredMatrix bytes and scales, and the model's fp32 vectors: norms, biases, conv
 // taps, A, D, dt_bias) are host memory, uploaded once and cached by host address until
 // forget_weight(); the embedding table is the exception: its rows are gathered on the host
 // and only those go up (the 9B's table is 1.2 GB). An activation argument that is not this
@@ -25,8 +25,6 @@
 namespace nl {
 
 namespace {
-
-using cuda::DevWeight;
 
 struct CudaBackend : Backend {
   cudaStream_t stream = nullptr;
@@ -161,26 +159,24 @@ struct CudaBackend : Backend {
   const float* vec(const float* host, int64_t n) {
     return static_cast<const float*>(weight(host, size_t(n) * sizeof(float)));
   }
-  DevWeight dev_weight(const WeightView& w) {
+  // The weight with its data and scale grid in device memory (uploaded once, cached).
+  StoredMatrix dev_weight(const StoredMatrix& w) {
     NL_CHECK(w.data && w.rows > 0 && w.cols > 0, "cuda backend: empty weight");
     NL_CHECK(!w.scale || (w.block_rows > 0 && w.block_cols > 0), "scale block sizes must be positive");
-    DevWeight d;
-    d.data = static_cast<const uint8_t*>(weight(w.data, size_t(w.rows * w.cols) * dtype_size(w.dtype)));
-    const int64_t sr = (w.rows + w.block_rows - 1) / w.block_rows;
-    d.scale = w.scale ? vec(w.scale, sr * w.scale_cols()) : nullptr;
-    d.dtype = int(w.dtype);
-    d.rows = w.rows; d.cols = w.cols; d.br = w.block_rows; d.bc = w.block_cols; d.sc = w.scale_cols();
+    StoredMatrix d = w;
+    d.data = static_cast<const uint8_t*>(weight(w.data, size_t(w.bytes())));
+    d.scale = w.scale ? vec(w.scale, w.scale_count()) : nullptr;
     return d;
   }
 
   // --- ops ---
-  void linear(const float* x, int64_t T, const WeightView& w, const float* bias, float* y) override {
-    DevWeight d = dev_weight(w);
+  void linear(const float* x, int64_t T, const StoredMatrix& w, const float* bias, float* y) override {
+    StoredMatrix d = dev_weight(w);
     cuda::linear(act(x, T * w.cols, "linear x"), T, d, vec(bias, w.rows), act(y, T * w.rows, "linear y"), stream);
     done("linear");
   }
   // The rows are gathered and converted to fp32 on the host; only T rows go up.
-  void embedding(const WeightView& e, const int32_t* ids, int64_t T, float* out) override {
+  void embedding(const StoredMatrix& e, const int32_t* ids, int64_t T, float* out) override {
     std::vector<int32_t> h(static_cast<size_t>(T));
     copy(h.data(), ids, size_t(T) * 4);  // ids may be host or device memory
     for (int64_t t = 0; t < T; t++)

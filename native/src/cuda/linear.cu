@@ -62,14 +62,14 @@ __device__ __forceinline__ void load8(const uint8_t* data, int64_t i, float* o) 
 
 // x (T, cols), y (T, rows); one warp per row r.
 template <int D>
-__global__ void matvec_kernel(const float* __restrict__ x, int T, DevWeight w, const float* __restrict__ bias,
+__global__ void matvec_kernel(const float* __restrict__ x, int T, StoredMatrix w, const float* __restrict__ bias,
                               float* __restrict__ y, bool vec) {
   const int64_t r = int64_t(blockIdx.x) * kWarps + (threadIdx.x >> 5);
   const int lane = threadIdx.x & 31;
   if (r >= w.rows) return;
   const int64_t cols = w.cols, base = r * cols;
-  const float* srow = w.scale ? w.scale + (r / w.br) * w.sc : nullptr;
-  const bool row_scale = srow && w.bc >= cols;  // one factor for the whole row: applied to the sum
+  const float* srow = w.scale ? w.scale_row(r) : nullptr;
+  const bool row_scale = srow && w.block_cols >= cols;  // one factor for the whole row: applied to the sum
   float acc[kMaxT];
 #pragma unroll
   for (int t = 0; t < kMaxT; t++) acc[t] = 0.0f;
@@ -79,7 +79,7 @@ __global__ void matvec_kernel(const float* __restrict__ x, int T, DevWeight w, c
       load8<D>(w.data, base + c, wv);
       if (srow && !row_scale) {
 #pragma unroll
-        for (int j = 0; j < 8; j++) wv[j] *= srow[(c + j) / w.bc];
+        for (int j = 0; j < 8; j++) wv[j] *= srow[(c + j) / w.block_cols];
       }
 #pragma unroll
       for (int t = 0; t < kMaxT; t++) {
@@ -94,7 +94,7 @@ __global__ void matvec_kernel(const float* __restrict__ x, int T, DevWeight w, c
   } else {
     for (int64_t c = lane; c < cols; c += 32) {
       float wv = elem<D>(w.data, base + c);
-      if (srow && !row_scale) wv *= srow[c / w.bc];
+      if (srow && !row_scale) wv *= srow[c / w.block_cols];
 #pragma unroll
       for (int t = 0; t < kMaxT; t++)
         if (t < T) acc[t] += wv * x[t * cols + c];
@@ -199,7 +199,7 @@ __device__ __forceinline__ void chunk_dot(const float* w, float s, const float* 
 // block scale for each chunk (block columns a multiple of the chunk); otherwise the row's one
 // scale (or none) at the end.
 template <int D, int WPR, int NT>
-__global__ void __launch_bounds__(128, NT == 1 ? 4 : 2) matvec_stream_kernel(const float* __restrict__ x, int T, DevWeight w,
+__global__ void __launch_bounds__(128, NT == 1 ? 4 : 2) matvec_stream_kernel(const float* __restrict__ x, int T, StoredMatrix w,
                                                             const float* __restrict__ bias, float* __restrict__ y,
                                                             bool scale_per_chunk) {
   constexpr int E = chunk_elems<D>(), ROWS = 4 / WPR;
@@ -209,10 +209,10 @@ __global__ void __launch_bounds__(128, NT == 1 ? 4 : 2) matvec_stream_kernel(con
 #pragma unroll
   for (int t = 0; t < NT; t++) acc[t] = 0.0f;
   const float fix = (D == kE4M3) ? e4m3_fix() : 1.0f;
-  const float* srow = (r < w.rows && w.scale) ? w.scale + (r / w.br) * w.sc : nullptr;
+  const float* srow = (r < w.rows && w.scale) ? w.scale_row(r) : nullptr;
   if (r < w.rows) {
     const uint4* row = reinterpret_cast<const uint4*>(w.data + r * w.cols * (16 / E));
-    const int nchunks = int(w.cols / E), stride = 32 * WPR, bc = int(w.bc);
+    const int nchunks = int(w.cols / E), stride = 32 * WPR, bc = int(w.block_cols);
     int k = part * 32 + lane;
     float a[E], b[E];
     for (; k + stride < nchunks; k += 2 * stride) {  // two 16-byte loads in flight per lane
@@ -250,18 +250,18 @@ __global__ void __launch_bounds__(128, NT == 1 ? 4 : 2) matvec_stream_kernel(con
 // Whether the streaming kernel applies: whole 16-byte chunks per row, aligned bases, and a
 // scale that is uniform over each chunk (sets *per_chunk when it varies along the row).
 template <int D>
-bool streamable(const float* x, const DevWeight& w, bool* per_chunk) {
+bool streamable(const float* x, const StoredMatrix& w, bool* per_chunk) {
   constexpr int E = chunk_elems<D>();
   if (w.cols % E != 0 || uintptr_t(w.data) % 16 != 0 || uintptr_t(x) % 16 != 0 || w.cols / E > (int64_t(1) << 30)) return false;
-  *per_chunk = w.scale && w.bc < w.cols;
-  return !*per_chunk || w.bc % E == 0;
+  *per_chunk = w.scale && w.block_cols < w.cols;
+  return !*per_chunk || w.block_cols % E == 0;
 }
 
 constexpr int BM = 64, BN = 64, BK = 16;
 
 // x (T, cols), y (T, rows); block (rows/64, T/64), 256 threads of 4x4 outputs.
 template <int D>
-__global__ void __launch_bounds__(256) gemm_kernel(const float* __restrict__ x, int64_t T, DevWeight w,
+__global__ void __launch_bounds__(256) gemm_kernel(const float* __restrict__ x, int64_t T, StoredMatrix w,
                                                    const float* __restrict__ bias, float* __restrict__ y) {
   __shared__ float xs[BK][BM + 4];
   __shared__ float ws[BK][BN + 4];
@@ -277,7 +277,7 @@ __global__ void __launch_bounds__(256) gemm_kernel(const float* __restrict__ x, 
       float v = 0.0f;
       if (r < w.rows && k < cols) {
         v = elem<D>(w.data, r * cols + k);
-        if (w.scale) v *= w.scale[(r / w.br) * w.sc + k / w.bc];
+        if (w.scale) v *= w.scale_row(r)[k / w.block_cols];
       }
       ws[kk][mm] = v;
     }
@@ -314,7 +314,7 @@ using namespace nvcuda;
 // scale_mode: 0 none, 1 one scale per weight row (row or tensor grids: the epilogue applies
 // it), 2 a 2-D block grid with br % TM == 0 and bc % TK == 0 (applied per k-block).
 template <int D, bool BLOCKS>
-__global__ void __launch_bounds__(128) gemm_tc_kernel(const float* __restrict__ x, int64_t T, DevWeight w,
+__global__ void __launch_bounds__(128) gemm_tc_kernel(const float* __restrict__ x, int64_t T, StoredMatrix w,
                                                       const float* __restrict__ bias, float* __restrict__ y,
                                                       int scale_mode) {
   __shared__ __align__(32) __nv_bfloat16 xh[TM][TK + PAD], xl[TM][TK + PAD], ws[TN][TK + PAD];
@@ -330,7 +330,7 @@ __global__ void __launch_bounds__(128) gemm_tc_kernel(const float* __restrict__ 
       wmma::fill_fragment(acc[i][j], 0.0f);
       if constexpr (BLOCKS) wmma::fill_fragment(part[i][j], 0.0f);
     }
-  const float* srow = w.scale ? w.scale + (r0 / w.br) * w.sc : nullptr;  // mode 2: the tile's row block
+  const float* srow = w.scale ? w.scale_row(r0) : nullptr;  // mode 2: the tile's row block
   for (int64_t k0 = 0; k0 < cols; k0 += TK) {
     // Stage x (split into BF16 halves) and W (widened exactly) for columns [k0, k0 + TK).
 #pragma unroll 4
@@ -369,8 +369,8 @@ __global__ void __launch_bounds__(128) gemm_tc_kernel(const float* __restrict__ 
         }
     }
     // A 128-block of columns ends: acc += its scale x the block's partial sums.
-    if (BLOCKS && ((k0 + TK) % w.bc == 0 || k0 + TK >= cols)) {
-      const float sc = srow[k0 / w.bc];
+    if (BLOCKS && ((k0 + TK) % w.block_cols == 0 || k0 + TK >= cols)) {
+      const float sc = srow[k0 / w.block_cols];
 #pragma unroll
       for (int i = 0; i < 2; i++)
 #pragma unroll
@@ -393,23 +393,23 @@ __global__ void __launch_bounds__(128) gemm_tc_kernel(const float* __restrict__ 
     const int64_t t = t0 + m, r = r0 + n;
     if (t >= T || r >= w.rows) continue;
     float v = cs[m][n];
-    if (scale_mode == 1) v *= w.scale[(r / w.br) * w.sc];
+    if (scale_mode == 1) v *= w.scale_row(r)[0];
     y[t * w.rows + r] = v + (bias ? bias[r] : 0.0f);
   }
 }
 
 // The scale mode the tensor-core GEMM can apply exactly, or -1 (then the SGEMM runs).
 template <int D>
-int tc_scale_mode(const DevWeight& w) {
+int tc_scale_mode(const StoredMatrix& w) {
   if (D != kBF16 && D != kE4M3 && D != kE5M2) return -1;  // F16/F32 values are not all BF16 values
   if (!w.scale) return 0;
-  if (w.bc >= w.cols) return 1;
-  return (w.br % TM == 0 && w.bc % TK == 0) ? 2 : -1;
+  if (w.block_cols >= w.cols) return 1;
+  return (w.block_rows % TM == 0 && w.block_cols % TK == 0) ? 2 : -1;
 }
 }  // namespace tc
 
 template <int D>
-void launch(const float* x, int64_t T, const DevWeight& w, const float* bias, float* y, cudaStream_t s) {
+void launch(const float* x, int64_t T, const StoredMatrix& w, const float* bias, float* y, cudaStream_t s) {
   bool per_chunk = false;
   if (T <= kMaxT && streamable<D>(x, w, &per_chunk)) {
     // Few rows (the 4480-row matrices): 4 warps per row, so rows x 4 warps fill the GPU.
@@ -436,9 +436,9 @@ void launch(const float* x, int64_t T, const DevWeight& w, const float* bias, fl
 
 }  // namespace
 
-void linear(const float* x, int64_t T, const DevWeight& w, const float* bias, float* y, cudaStream_t s) {
+void linear(const float* x, int64_t T, const StoredMatrix& w, const float* bias, float* y, cudaStream_t s) {
   NL_CHECK(T <= 65535 * int64_t(BM), "cuda linear: too many tokens in one call");
-  switch (w.dtype) {
+  switch (int(w.dtype)) {
     case kF32: return launch<kF32>(x, T, w, bias, y, s);
     case kBF16: return launch<kBF16>(x, T, w, bias, y, s);
     case kF16: return launch<kF16>(x, T, w, bias, y, s);

@@ -1,4 +1,4 @@
-// NemotronH forward pass over the backend ops; see nemotron_h.h and nemotron-h.md §4.
+// NemotronH forward pass over the backend ops; see nemotron_h.h and docs/model.md sections 2-6.
 #include "model/nemotron_h.h"
 
 #include "cpu/fp8_codec.h"
@@ -108,7 +108,7 @@ void Model::at_hook(int layer, int point, float* base, int64_t rows, int64_t col
   }
 }
 
-void Model::forget(const WeightView& w) {
+void Model::forget(const StoredMatrix& w) {
   if (w.data) be.forget_weight(w.data);
   if (w.scale) be.forget_weight(w.scale);
 }
@@ -136,7 +136,7 @@ Model::Model(ModelConfig c, Backend& backend) : cfg(std::move(c)), be(backend) {
   }
 }
 
-void Model::set_matrix(int layer, int role, int expert, const WeightView& w) {
+void Model::set_matrix(int layer, int role, int expert, const StoredMatrix& w) {
   NL_CHECK(!role_is_vector(role) && role >= 0 && role < R_COUNT, "model: role " + std::to_string(role) + " is not a matrix");
   // A device backend's cached copy of the weight this replaces must go (its host memory may be reused).
   if (role == R_EMBED) { if (embed.data != lm_head.data) forget(embed); embed = w; return; }
@@ -145,7 +145,7 @@ void Model::set_matrix(int layer, int role, int expert, const WeightView& w) {
   LayerWeights& lw = layers[layer];
   if (role == R_EXPERT_UP || role == R_EXPERT_DOWN) {
     NL_CHECK(expert >= 0 && expert < cfg.E, "model: expert " + std::to_string(expert) + " out of range");
-    WeightView& slot = (role == R_EXPERT_UP ? lw.expert_up : lw.expert_down)[expert];
+    StoredMatrix& slot = (role == R_EXPERT_UP ? lw.expert_up : lw.expert_down)[expert];
     forget(slot);
     slot = w;
     return;
@@ -163,7 +163,7 @@ InputQuant& Model::input_quant(int layer, int role) {
   return layers[layer].input[role];
 }
 
-void Model::linear(const float* x, int64_t T, const WeightView& w, const float* bias, float* y, InputQuant* in) const {
+void Model::linear(const float* x, int64_t T, const StoredMatrix& w, const float* bias, float* y, InputQuant* in) const {
   if (!in || !in->active()) {
     be.linear(x, T, w, bias, y);
     return;
@@ -195,7 +195,7 @@ void Model::linear(const float* x, int64_t T, const WeightView& w, const float* 
   be.linear(x, T, w, bias, y);
 }
 
-void Model::set_vector(int layer, int role, const WeightView& w) {
+void Model::set_vector(int layer, int role, const StoredMatrix& w) {
   NL_CHECK(role_is_vector(role), "model: role " + std::to_string(role) + " is not a vector");
   std::vector<float> v(size_t(w.rows * w.cols));
   for (int64_t i = 0; i < w.rows * w.cols; i++) v[i] = element_f32(w.data, w.dtype, i) * w.scale_at(i / w.cols, i % w.cols);
@@ -369,7 +369,7 @@ void Model::attention(int layer, const LayerWeights& w, LayerState& st, int64_t 
   linear(o, T, w.mat[R_O], bias(R_O_B), out, &w.input[R_O]);
 }
 
-void Model::mlp(int layer, const WeightView& up, const float* up_b, const WeightView& down, const float* down_b, const float* x,
+void Model::mlp(int layer, const StoredMatrix& up, const float* up_b, const StoredMatrix& down, const float* down_b, const float* x,
                 int64_t T, float* out, InputQuant* up_in, InputQuant* down_in) const {
   float* u = scratch(S_U, T * up.rows);
   linear(x, T, up, up_b, u, up_in);   // (T, I)
@@ -379,7 +379,7 @@ void Model::mlp(int layer, const WeightView& up, const float* up_b, const Weight
   linear(u, T, down, down_b, out, down_in);  // (T, H)
 }
 
-// Router (nemotron-h.md 4.6): σ(x·Wgᵀ); choice = σ + correction bias, restricted to the best
+// Router (docs/model.md section 6): σ(x·Wgᵀ); choice = σ + correction bias, restricted to the best
 // topk_group groups (scored by the sum of their top two); weights are the un-biased σ of the
 // chosen experts, renormalised if norm_topk_prob, times routed_scaling_factor. Routing and
 // the weighted sum run on the host (copies from and to the backend's memory).

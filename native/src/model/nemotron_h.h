@@ -1,4 +1,4 @@
-// The NemotronH forward pass on any Backend (nemotron-h.md section 4): a loop over the
+// The NemotronH forward pass on any Backend (docs/model.md section 2): a loop over the
 // layer plan that reads like the paper — norm, mixer by block kind, residual — with the
 // per-sequence state (conv + SSM state per Mamba layer, KV cache per attention layer).
 // Weights are bound by (layer, role) from TypeScript, which owns the plan and the names;
@@ -52,10 +52,10 @@ struct InputQuant {
 };
 
 struct LayerWeights {
-  std::array<WeightView, R_COUNT> mat{};
+  std::array<StoredMatrix, R_COUNT> mat{};
   mutable std::array<InputQuant, R_COUNT> input{};  // changed by forwards that observe
   std::array<std::vector<float>, R_COUNT> vec{};
-  std::vector<WeightView> expert_up, expert_down;
+  std::vector<StoredMatrix> expert_up, expert_down;
 };
 
 // n floats of a backend's memory; copying copies the contents (for State clones).
@@ -147,7 +147,7 @@ struct Model {
   ModelConfig cfg;
   Backend& be;
   std::vector<LayerWeights> layers;
-  WeightView embed, lm_head;
+  StoredMatrix embed, lm_head;
   std::vector<float> norm_f;
 
   Model(ModelConfig c, Backend& backend);
@@ -155,8 +155,8 @@ struct Model {
   Model(const Model&) = delete;
   Model& operator=(const Model&) = delete;
   // Binds a matrix (view of stored bytes) or converts a small vector to fp32.
-  void set_matrix(int layer, int role, int expert, const WeightView& w);
-  void set_vector(int layer, int role, const WeightView& w);
+  void set_matrix(int layer, int role, int expert, const StoredMatrix& w);
+  void set_vector(int layer, int role, const StoredMatrix& w);
   void check_complete() const;
   // The input quantization of a linear weight slot (lm_head: layer -1).
   InputQuant& input_quant(int layer, int role);
@@ -176,13 +176,13 @@ struct Model {
   // The activation at a hook point: rows x cols floats with row stride ld in the backend's memory.
   void at_hook(int layer, int point, float* base, int64_t rows, int64_t cols, int64_t ld) const;
   // y = x' · wᵀ (+ bias), x' = x fake-quantized (and observed) as `in` says.
-  void linear(const float* x, int64_t T, const WeightView& w, const float* bias, float* y, InputQuant* in) const;
+  void linear(const float* x, int64_t T, const StoredMatrix& w, const float* bias, float* y, InputQuant* in) const;
   float* scratch(int slot, int64_t n) const;  // at least n floats, contents undefined
-  void forget(const WeightView& w);
+  void forget(const StoredMatrix& w);
   void mamba(int layer, const LayerWeights& w, LayerState& st, bool fresh, const float* x, int64_t T, float* out) const;
   void attention(int layer, const LayerWeights& w, LayerState& st, int64_t past, const float* x, int64_t T, float* out) const;
   // layer < 0: no hooks (MoE experts)
-  void mlp(int layer, const WeightView& up, const float* up_b, const WeightView& down, const float* down_b, const float* x,
+  void mlp(int layer, const StoredMatrix& up, const float* up_b, const StoredMatrix& down, const float* down_b, const float* x,
            int64_t T, float* out, InputQuant* up_in = nullptr, InputQuant* down_in = nullptr) const;
   void moe(const LayerWeights& w, const float* x, int64_t T, float* out) const;
 };

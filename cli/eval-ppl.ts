@@ -7,11 +7,12 @@
 import * as fs from "fs";
 import { intFlag, parse, UsageError } from "./args";
 import { interruptSignal } from "./interrupt";
-import { Checkpoint } from "../io/checkpoint";
-import { TextTokenizer } from "../generate/tokenizer";
-import { NemotronH } from "../model/nemotron-h";
-import { windowedPerplexity } from "../eval/perplexity";
-import { progress } from "../util/progress";
+import { Checkpoint } from "../src/io/checkpoint";
+import { TextTokenizer } from "../src/generate/tokenizer";
+import { NemotronH } from "../src/model/nemotron-h";
+import { windowedPerplexity } from "../src/eval/perplexity";
+import { progress } from "../src/util/progress";
+import type { Command } from "./command";
 
 export function evalPplCommand(argv: string[]): number {
   const { values, positionals } = parse(argv, {
@@ -65,3 +66,18 @@ export function evalPplCommand(argv: string[]): number {
   }
   return r.interrupted ? 130 : 0;
 }
+
+export const command: Command = {
+  name: "eval-ppl",
+  summary: "perplexity of a checkpoint on a text file (and tokens/s), with a progress bar",
+  usage: `nemotron-lab eval-ppl CKPT --text FILE [--stride N] [--max-tokens N] [--limit N] [--dt-clamp none|hf] [--json]
+
+--text        a UTF-8 text file to score
+--max-tokens  the window length, BOS included (default 1024)
+--stride      new tokens scored per window (default: windows do not overlap)
+--limit       score at most N tokens of the text
+--dt-clamp    none (default) or hf (HF's prefill clamp of dt to time_step_min)
+--json        print the result as JSON`,
+  example: "nemotron-lab eval-ppl models/nano-fortunes --text models/nano-fortunes/heldout.txt --limit 512",
+  run: evalPplCommand,
+};

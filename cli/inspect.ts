@@ -1,8 +1,9 @@
-/** nemotron-lab inspect PATH [--tensor NAME-or-glob] [--json] */
+/** nemotron-lab inspect: a checkpoint's inventory, or one tensor's (or a glob's) statistics. */
 import { parse, UsageError } from "./args";
-import { Checkpoint } from "../io/checkpoint";
-import { inventory, inventoryText } from "../model/inventory";
-import { formatBytes, formatShape, textTable } from "../util/format";
+import { Checkpoint } from "../src/io/checkpoint";
+import { inventory, inventoryText } from "../src/model/inventory";
+import type { Command } from "./command";
+import { formatBytes, formatShape, textTable } from "../src/util/format";
 
 const PERCENTILES = [0.1, 1, 50, 99, 99.9];
 
@@ -46,3 +47,14 @@ export function inspectCommand(argv: string[]): void {
 export function jsonSafe(_k: string, v: unknown): unknown {
   return typeof v === "number" && !Number.isFinite(v) ? String(v) : v;
 }
+
+export const command: Command = {
+  name: "inspect",
+  summary: "a checkpoint's inventory (blocks, tensors, dtypes, sizes), or statistics of chosen tensors",
+  usage: `nemotron-lab inspect PATH [--tensor NAME-or-glob] [--json]
+
+--tensor  a tensor path or glob (backbone.layers.*.mixer.in_proj): dtype, shape, scale, min/max/mean/std, percentiles
+--json    print JSON instead of a table`,
+  example: `nemotron-lab make-tiny /tmp/tiny && nemotron-lab inspect /tmp/tiny --tensor "backbone.layers.0.mixer.*"`,
+  run: inspectCommand,
+};

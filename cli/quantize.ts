@@ -1,26 +1,25 @@
 /**
- * nemotron-lab quantize CKPT --layers SELECTOR [--format e4m3|e5m2] [--granularity tensor|channel|block]
- *   [--block-size N] [--pad] [--scale amax|percentile:Q|search[:STEPS[:MINRATIO]]] [--force]
- *   [--out DIR --export compressed-tensors|modelopt [--input-scale S | --calibrate TEXT-or-IDS ...]] [--report report.html]
+ * nemotron-lab quantize (usage below, in `command`).
  * Quantizes the selected weights of a checkpoint (one tensor at a time, memory-mapped),
  * prints the error table, optionally writes a quantized checkpoint and an HTML report.
  */
 import * as fs from "fs";
 import { parse, numberFlag, intFlag, UsageError } from "./args";
 import { interruptSignal } from "./interrupt";
-import { Checkpoint } from "../io/checkpoint";
-import { Fp8Format } from "../fp8/codec";
-import { Granularity, QuantizeOptions, parseScaleChoice, quantizeTensor } from "../fp8/quantize";
-import { SelectorError, selectTensors, tensorInfos } from "../quant/selector";
-import { QuantReport, reportRow } from "../quant/report";
-import { ExportFormat, exportQuantized, exportSession } from "../quant/export";
-import { quantizeModel } from "../quant/session";
-import { NemotronH } from "../model/nemotron-h";
-import { TextTokenizer } from "../generate/tokenizer";
-import { progress } from "../util/progress";
-import { abortError } from "../io/writer";
-import { htmlPage, PagePart } from "../viz/figure";
-import { errorHeatmap, errorHistogram, sqnrByLayer, valueHistogram } from "../viz/quant-plots";
+import { Checkpoint } from "../src/io/checkpoint";
+import { Fp8Format } from "../src/fp8/codec";
+import { Granularity, QuantizeOptions, parseScaleChoice, quantizeTensor } from "../src/fp8/quantize";
+import { SelectorError, selectTensors, tensorInfos } from "../src/quant/selector";
+import { QuantReport, reportRow } from "../src/quant/report";
+import { ExportFormat, exportQuantized, exportSession } from "../src/quant/export";
+import { quantizeModel } from "../src/quant/session";
+import { NemotronH } from "../src/model/nemotron-h";
+import { TextTokenizer } from "../src/generate/tokenizer";
+import { progress } from "../src/util/progress";
+import { abortError } from "../src/io/writer";
+import { htmlPage, PagePart } from "../src/viz/figure";
+import { errorHeatmap, errorHistogram, sqnrByLayer, valueHistogram } from "../src/viz/quant-plots";
+import type { Command } from "./command";
 
 /** --calibrate values: token ids ("1,2,3") or text (needs the checkpoint's tokenizer). */
 function calibrationPrompts(dir: string, values: string[]): number[][] {
@@ -78,7 +77,8 @@ export async function quantizeCommand(argv: string[]): Promise<void> {
       : await exportQuantized(ckpt, v.out!, { ...opts, export: exportFormat, layers, force: v.force, signal, defaultInputScale });
     report = res.report;
     for (const w of res.warnings) console.warn(`warning: ${w}`);
-    console.log(`wrote ${exportFormat} checkpoint ${v.out}: ${res.quantized.length} FP8 weights, ${res.ignored.length} linear modules kept in high precision`);
+    console.log(`wrote ${exportFormat} checkpoint ${v.out}: ${res.quantized.length} FP8 weights, ${res.ignored.length} linear modules kept in high precision` +
+      (res.keptHighPrecision.length ? ` (${res.keptHighPrecision.map((k) => k.name).join(", ")} among them although selected: vLLM loads it only unquantized)` : ""));
   } else {
     const info = new Map(universe.map((t) => [t.name, t]));
     const bar = progress("quantizing", names.length);
@@ -108,3 +108,20 @@ export async function quantizeCommand(argv: string[]): Promise<void> {
     console.log(`\nwrote ${v.report}`);
   }
 }
+
+export const command: Command = {
+  name: "quantize",
+  summary: "quantize selected weights to FP8, print the error table, optionally export a checkpoint for vLLM",
+  usage: `nemotron-lab quantize CKPT [--layers SELECTOR] [--format e4m3|e5m2] [--granularity tensor|channel|block]
+    [--block-size N] [--pad] [--scale amax|percentile:99.99|search[:STEPS[:MINRATIO]]] [--force] [--non-finite error|warn]
+    [--out DIR --export compressed-tensors|modelopt [--input-scale S | --calibrate TEXT-or-IDS]...]
+    [--report report.html]
+
+--layers     which weights (default nvidia-fp8); SELECTOR: comma-separated terms, '!' excludes, '&' intersects:
+             presets all-linear, nvidia-fp8; kinds mamba, attention, mlp, moe, lm_head; layers:0-9+40; path globs
+--force      let globs select high-precision tensors (norms, A_log, conv1d ...)
+--out/--export  write a quantized checkpoint; --calibrate sets static input scales from prompts (text needs tokenizer.json)
+--report     write an HTML page with the error table and plots of the worst tensor`,
+  example: `nemotron-lab quantize models/tiny --layers "mamba&layers:0-9,mlp,!*.down_proj" --granularity channel`,
+  run: quantizeCommand,
+};

@@ -1,14 +1,15 @@
 /**
- * nemotron-lab logits CKPT --ids 1,2,3 [--out FILE.npy] [--max-tokens N] [--dt-clamp none|hf] [--top K]
+ * nemotron-lab logits (usage below, in `command`).
  * The fp32 logits [T, vocab] of the full pass: written as .npy, or summarised (shape, and
  * the top-k ids with their logits per position). Works on any checkpoint of the class,
  * tokenizer files or not.
  */
 import { intFlag, parse, UsageError } from "./args";
-import { Checkpoint } from "../io/checkpoint";
-import { NemotronH } from "../model/nemotron-h";
-import { writeNpy } from "../io/npy";
-import { native } from "../backend/native";
+import { Checkpoint } from "../src/io/checkpoint";
+import { NemotronH } from "../src/model/nemotron-h";
+import { writeNpy } from "../src/io/npy";
+import { native } from "../src/backend/native";
+import type { Command } from "./command";
 
 export function parseIds(text: string | undefined): number[] {
   if (text === undefined) throw new UsageError("--ids is required (comma-separated token ids, e.g. --ids 1,2,3)");
@@ -52,3 +53,17 @@ export function logitsCommand(argv: string[]): void {
     console.log(`  [${t}] id ${ids[t]} -> top${k} ${list}`);
   }
 }
+
+export const command: Command = {
+  name: "logits",
+  summary: "the fp32 logits of one full forward pass over token ids, as .npy or a top-k summary",
+  usage: `nemotron-lab logits CKPT --ids 1,2,3 [--out FILE.npy] [--max-tokens N] [--dt-clamp none|hf] [--top K]
+
+--ids         the prompt's token ids, comma-separated
+--out         write the logits [T, vocab] as a float32 .npy instead of printing the top K per position
+--max-tokens  refuse a context longer than N
+--dt-clamp    none (default, as the HF reference) or hf (clamp dt to time_step_limit)
+--top         how many ids to print per position (default 5)`,
+  example: `nemotron-lab make-tiny /tmp/tiny && nemotron-lab logits /tmp/tiny --ids 1,2,3 --top 3`,
+  run: logitsCommand,
+};

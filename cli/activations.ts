@@ -9,9 +9,10 @@ import * as fs from "fs";
 import * as path from "path";
 import { intFlag, parse, UsageError } from "./args";
 import { parseIds } from "./logits";
-import { Checkpoint } from "../io/checkpoint";
-import { NemotronH } from "../model/nemotron-h";
-import { writeNpy } from "../io/npy";
+import { Checkpoint } from "../src/io/checkpoint";
+import { NemotronH } from "../src/model/nemotron-h";
+import { writeNpy } from "../src/io/npy";
+import type { Command } from "./command";
 
 export function activationsCommand(argv: string[]): void {
   const { values, positionals } = parse(argv, {
@@ -44,3 +45,15 @@ export function activationsCommand(argv: string[]): void {
   fs.writeFileSync(path.join(values.out, "index.json"), JSON.stringify({ tokens: cache.tokens, hooks: index }, null, 1) + "\n");
   console.log(`wrote ${cache.size} activations of ${cache.tokens} tokens to ${values.out} (index.json lists their shapes)`);
 }
+
+export const command: Command = {
+  name: "activations",
+  summary: "record hook points of one full pass (names or globs) as .npy files plus index.json",
+  usage: `nemotron-lab activations CKPT (--ids 1,2,3 | --prompt TEXT) --hooks GLOB[,GLOB...] --out DIR [--max-mib N]
+
+--hooks    hook names or globs (model.hookPoints(); logits included), e.g. 'backbone.layers.*.mixer.dt,logits'
+--out      the folder for <hook>.npy (float32) and index.json (hook -> shape)
+--max-mib  refuse a selection needing more memory than this (default 2048)`,
+  example: "nemotron-lab activations models/nano-fortunes --prompt 'Hello' --hooks 'backbone.layers.*.mixer.dt' --out acts",
+  run: activationsCommand,
+};

@@ -1,22 +1,21 @@
 /**
- * nemotron-lab generate CKPT (--prompt TEXT | --ids 1,2,3) [--chat] [--system TEXT] [--no-think]
- *   [--max-tokens N] [--ignore-eos] [--temperature T] [--top-p P] [--top-k K] [--min-p P]
- *   [--repetition-penalty R] [--seed S] [--stop TEXT]... [--max-context N] [--json]
+ * nemotron-lab generate (usage below, in `command`).
  * Streams the text (or, without tokenizer files, the ids) to stdout; the finish reason and
  * speeds go to stderr, or into the one JSON object printed with --json. Ctrl-C stops cleanly.
  */
 import { parse, intFlag, numberFlag, UsageError } from "./args";
 import { interruptSignal } from "./interrupt";
-import { Checkpoint } from "../io/checkpoint";
-import { TextTokenizer } from "../generate/tokenizer";
-import { stream, GenerateOptions, GenerationStream } from "../generate/generate";
-import type { CausalLM } from "../model/types";
+import { Checkpoint } from "../src/io/checkpoint";
+import { TextTokenizer } from "../src/generate/tokenizer";
+import { stream, GenerateOptions, GenerationStream } from "../src/generate/generate";
+import type { CausalLM } from "../src/model/types";
+import type { Command } from "./command";
 
 /** The native model, loaded lazily so this command says clearly when it is not built in. */
 export function loadModel(ckpt: Checkpoint): CausalLM {
   let mod: { NemotronH?: { load(c: Checkpoint | string): CausalLM } };
   try {
-    mod = require("../model/nemotron-h");
+    mod = require("../src/model/nemotron-h");
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "MODULE_NOT_FOUND" && String((e as Error).message).includes("nemotron-h")) {
       throw new Error("generate: this build has no model forward pass (src/model/nemotron-h.ts is missing)");
@@ -102,3 +101,17 @@ export async function generateCommand(argv: string[]): Promise<void> {
     throw e;
   }
 }
+
+export const command: Command = {
+  name: "generate",
+  summary: "stream generated text (or ids) from a prompt, with sampling options",
+  usage: `nemotron-lab generate CKPT (--prompt TEXT | --ids 1,2,3) [--chat] [--system TEXT] [--no-think]
+    [--max-tokens N] [--ignore-eos] [--temperature T] [--top-p P] [--top-k K] [--min-p P]
+    [--repetition-penalty R] [--seed S] [--stop TEXT]... [--max-context N] [--json]
+
+--chat / --system / --no-think  wrap the prompt in the checkpoint's chat template (with a system turn, thinking off)
+--temperature 0 is greedy; --seed makes sampling reproducible; --stop ends at a string (repeatable)
+--json  print one JSON object (ids, text, finish reason, speeds) instead of streaming`,
+  example: `nemotron-lab generate models/tiny --prompt "Hello" --max-tokens 16 --temperature 0`,
+  run: generateCommand,
+};
