@@ -25,12 +25,12 @@ import { dtypeCode } from "../src/tensor/dtype";
 import { makeTiny, TinyDType } from "../src/tiny/make-tiny";
 import { bestSeconds, copyBandwidth, pythonWith, readBandwidth, row } from "./common";
 
-const BENCH_CONFIG = {
+export const BENCH_CONFIG = {
   vocab_size: 8192, hidden_size: 512, num_attention_heads: 8, num_key_value_heads: 2, head_dim: 64,
   intermediate_size: 2048, mamba_num_heads: 16, mamba_head_dim: 64, ssm_state_size: 64, n_groups: 8,
   conv_kernel: 4, chunk_size: 128,
 };
-const PATTERN = "M-M-M-MM-M-M-M*-M-";
+export const PATTERN = "M-M-M-MM-M-M-M*-M-";
 const PROMPT = 128;
 const DECODE = 64;
 

@@ -3,7 +3,7 @@
  * limit measured in the same run (usually the memory copy bandwidth), with the ratio.
  */
 
-const MODULES = ["./io", "./model", "./sampling", "./quant", "./widgets"];
+const MODULES = ["./io", "./model", "./lens", "./sampling", "./quant", "./widgets"];
 
 async function main(): Promise<void> {
   const only = process.argv.slice(2);

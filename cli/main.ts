@@ -18,6 +18,7 @@ const COMMANDS: Record<string, () => Command> = {
   generate: () => require("./generate").command,
   quantize: () => require("./quantize").command,
   "eval-ppl": () => require("./eval-ppl").command,
+  activations: () => require("./activations").command,
   kernel: () => require("./kernel").command,
 };
 

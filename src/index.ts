@@ -61,7 +61,12 @@ export { availableBackends, resolveBackend, cudaUnavailable } from "./backend/se
 export type { BackendChoice } from "./backend/select";
 export type { CausalLM, ModelState, ForwardOptions } from "./model/types";
 export { NemotronH, NemotronHState } from "./model/nemotron-h";
-export type { LoadOptions } from "./model/nemotron-h";
+export type { LoadOptions, HookFn, RunOptions } from "./model/nemotron-h";
+export { ARCHITECTURE, BLOCK_HOOKS, MODEL_HOOKS, modelHooks } from "./model/arch";
+export type { BlockKindEntry, HookEntry, ModelHook } from "./model/arch";
+export { ActivationCache } from "./lens/cache";
+export { selectHooks, MAX_SQUARE_TOKENS } from "./lens/hooks";
+export { attentionPatternView, effectiveAttentionView, residualNorms, residualNormView, ssmStateNorms, ssmStateNormView, logitLens, logitLensView } from "./lens/views";
 export { executionPlan, ROLE, HOOK_POINT } from "./model/plan";
 export type { PlanSlot } from "./model/plan";
 export { TextTokenizer } from "./generate/tokenizer";

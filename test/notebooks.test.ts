@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { installSpec, jupyterEnv, PYTHON, pythonHas, ROOT } from "./kernel/helpers";
 
 const NB_DIR = path.join(ROOT, "notebooks");
-const NOTEBOOKS = ["01-checkpoint-tour.ipynb", "02-hybrid-forward.ipynb", "03-fp8-quantization.ipynb", "05-generation.ipynb", "06-explorer.ipynb"];
+const NOTEBOOKS = ["01-checkpoint-tour.ipynb", "02-hybrid-forward.ipynb", "03-fp8-quantization.ipynb", "04-inside-the-hybrid.ipynb", "05-generation.ipynb", "06-explorer.ipynb"];
 const PLOTLY = "application/vnd.plotly.v1+json";
 
 interface Output { output_type: string; name?: string; text?: string | string[]; data?: Record<string, unknown>; ename?: string; evalue?: string }
@@ -159,6 +159,16 @@ describe.skipIf(!ok)("the tutorial notebooks run on the kernel", () => {
     expect(all).toContain("reopened as fp8-compressed-tensors");
     expect(all).toContain("quant_method: 'compressed-tensors'");
     expect(plots.length).toBeGreaterThanOrEqual(5);
+  }, 120_000);
+
+  it("04 inside the hybrid", () => {
+    const { all, plots } = run(NOTEBOOKS[3]);
+    expect(num(all, /(\d+) entries recorded/)).toBeGreaterThan(56);
+    expect(all).toMatch(/mixer\.ssm_state\s+\[\d+,\d+,\d+,\d+\]/);
+    expect(all.match(/ablate layer \d+ \((mamba|attention)\)/g)!.length).toBe(4);
+    expect(all).toContain("plain forward unchanged after the hooks: true");
+    // effective attention, SSM state norms, attention pattern, residual norms, logit lens
+    expect(plots.length).toBe(5);
   }, 120_000);
 
   it("05 generation", () => {

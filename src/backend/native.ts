@@ -98,9 +98,16 @@ export interface NativeAddon {
   stateClone(state: NativeHandle): NativeHandle;
   stateReset(model: NativeHandle, state: NativeHandle): void;
   stateLength(state: NativeHandle): number;
+  /** hooks: [layer, point, record buffer | null, patch function?] (model/nemotron_h.h's Hook). */
   modelForward(model: NativeHandle, state: NativeHandle, ids: Int32Array, lastOnly: boolean, out: Float32Array,
-    captures: [number, number, Float32Array][]): void;
+    hooks: NativeHook[]): void;
+  /** The native enums by name → code (Role, Kind, HookPoint, DType) and the read-only hook points. */
+  modelEnums(): { role: Record<string, number>; kind: Record<string, number>; hookPoint: Record<string, number>;
+    dtype: Record<string, number>; readOnlyHooks: string[] };
 }
+
+/** One hook of a native forward: where, the buffer it records into, and a patch called with a copy of the activation. */
+export type NativeHook = [layer: number, point: number, record: Float32Array | null, patch?: (a: Float32Array) => Float32Array | void];
 
 let cached: NativeAddon | undefined;
 

@@ -6,15 +6,20 @@
  * and runs the whole layer loop per call. Swapping a weight (e.g. for an FP8 copy) re-binds
  * one pointer; nothing is copied, and the stored dtype (F32/BF16/F16/FP8 + scale) is read
  * by the kernels directly, so a checkpoint runs in about its file size of memory.
- * Activations can be captured by hook name (backbone.layers.3, backbone.layers.3.mixer, ...).
+ * Activations can be recorded and rewritten by hook name (backbone.layers.3, backbone.layers.3.mixer.dt, ...;
+ * the architecture table in arch.ts lists them); hooks live for one call only.
  */
-import { BackendName, native, NativeHandle } from "../backend/native";
+import { BackendName, native, NativeHandle, NativeHook } from "../backend/native";
 import { BackendChoice, resolveBackend } from "../backend/select";
 import { Checkpoint } from "../io/checkpoint";
 import { NemotronHConfig, derivedSizes } from "../io/config";
 import { Tensor } from "../tensor/tensor";
 import { formatShape } from "../util/format";
 import { BLOCK_KIND, HOOK_POINT, PlanSlot, ROLE, executionPlan } from "./plan";
+import { LOGITS_HOOK, ModelHook, modelHooks } from "./arch";
+import { ActivationCache } from "../lens/cache";
+import { selectHooks, selectionBytes } from "../lens/hooks";
+import { TextTokenizer } from "../generate/tokenizer";
 import { CausalLM, ForwardOptions, ModelState } from "./types";
 import type { ActivationQuant } from "./types";
 
@@ -46,7 +51,25 @@ export class NemotronHState implements ModelState {
   }
 }
 
+/**
+ * A patch hook: gets the activation (a Tensor of the hook's shape) and returns a replacement, or edits
+ * context.data (the activation's own values, row-major) in place and returns nothing.
+ */
+export type HookFn = (activation: Tensor, context: { name: string; layer: number; data: Float32Array }) => Float32Array | Tensor | void;
+
+export interface RunOptions {
+  /** Hook names or globs to record (`logits` included); default: every block output and mixer output. */
+  names?: readonly string[];
+  /** Runs from this state (advancing it) instead of a fresh one; O(T²) hooks need a fresh one. */
+  state?: ModelState;
+  /** Refuses a selection whose recorded values need more bytes than this (default 4 GiB). */
+  maxBytes?: number;
+  signal?: AbortSignal;
+}
+
 const SUPPORTED = new Set(["F32", "BF16", "F16", "F8_E4M3", "F8_E5M2"]);
+
+const BLOCK_LEVEL = { embed: 1, norm: 1, mixer: 1, block: 1, norm_f: 1 };
 
 export class NemotronH implements CausalLM {
   readonly config: NemotronHConfig;
@@ -60,6 +83,8 @@ export class NemotronH implements CausalLM {
   private readonly original = new Map<string, Tensor>();
   private readonly current = new Map<string, Tensor>();
   private readonly slotsByName = new Map<string, PlanSlot[]>();
+  private hooksCache?: ModelHook[];
+  private tok?: TextTokenizer;
 
   private constructor(readonly checkpoint: Checkpoint, options: LoadOptions) {
     if (!checkpoint.config) throw new Error(`${checkpoint.dir}: no config.json, so the model cannot be built`);
@@ -120,34 +145,92 @@ export class NemotronH implements CausalLM {
   }
 
   /**
-   * Full pass from a fresh state capturing activations by hook name: `backbone.embeddings`,
-   * `backbone.layers.{i}` (residual stream after block i), `backbone.layers.{i}.mixer`
-   * (mixer output), `backbone.layers.{i}.norm` (mixer input), `backbone.norm_f`. Each is
-   * a [T, hidden] Float32Array. Default: every block output and mixer output.
+   * Full pass recording activations by hook name (see hookPoints()).
+   * `runWithCache(ids | text, { names })` returns an ActivationCache of Tensors with their shapes;
+   * `runWithCache(ids, names?)` (an array) returns { logits, cache: Map<name, Float32Array> } as before.
+   * O(T²) hooks (`.mixer.pattern`, `.mixer.effective_attention`) take T ≤ 4096 and a fresh state.
    */
-  runWithCache(ids: ArrayLike<number>, names?: string[], options: { signal?: AbortSignal } = {}):
-    { logits: Float32Array; cache: Map<string, Float32Array> } {
-    const wanted = names ?? this.plan.filter((s) => s.role === ROLE.norm).flatMap((s) => [`backbone.layers.${s.layer}`, `backbone.layers.${s.layer}.mixer`]);
-    const T = ids.length;
-    const H = this.config.hidden_size;
-    const cache = new Map<string, Float32Array>();
-    const hooks: [number, number, Float32Array][] = [];
-    for (const name of wanted) {
-      const [layer, point] = this.hookPoint(name);
-      const buf = new Float32Array(T * H);
-      cache.set(name, buf);
-      hooks.push([layer, point, buf]);
+  runWithCache(ids: ArrayLike<number>, names?: string[], options?: { signal?: AbortSignal }): { logits: Float32Array; cache: Map<string, Float32Array> };
+  runWithCache(input: ArrayLike<number> | string, options: RunOptions): ActivationCache;
+  runWithCache(input: ArrayLike<number> | string, arg?: string[] | RunOptions, legacy: { signal?: AbortSignal } = {}):
+    ActivationCache | { logits: Float32Array; cache: Map<string, Float32Array> } {
+    if (arg === undefined || Array.isArray(arg)) {
+      const c = this.runWithHooks(input, {}, { names: arg ?? this.defaultNames(), signal: legacy.signal });
+      return { logits: c.logits, cache: new Map(c.names().map((n) => [n, c.get(n).values()])) };
     }
-    const logits = this.run(ids, this.newState({ maxTokens: 0 }), false, options.signal, hooks);
-    return { logits, cache };
+    return this.runWithHooks(input, {}, arg);
   }
 
-  /** Every hook name this model offers. */
+  /**
+   * Full pass with hooks that may rewrite activations (ablation, patching, steering): each key is a hook
+   * name or glob, its function gets the activation and returns a replacement (or edits it in place and
+   * returns nothing). The hooks exist for this call only, so a throwing hook leaves nothing behind.
+   * options.names records activations as runWithCache does (after the patches).
+   */
+  runWithHooks(input: ArrayLike<number> | string, hooks: Readonly<Record<string, HookFn>>, options: RunOptions = {}): ActivationCache {
+    const ids = typeof input === "string" ? this.tokenizer().encode(input) : input;
+    const T = ids.length;
+    const fresh = !options.state || options.state.length === 0;
+    const rec = selectHooks(this.config, options.names ?? this.defaultNames(), T, { fresh });
+    const bytes = selectionBytes(this.config, rec.hooks, rec.logits, T);
+    const maxBytes = options.maxBytes ?? 4 * 2 ** 30;
+    if (bytes > maxBytes) {
+      throw new RangeError(`runWithCache: the selection needs ${(bytes / 2 ** 20).toFixed(1)} MiB, over the bound of ` +
+        `${(maxBytes / 2 ** 20).toFixed(1)} MiB (options.maxBytes); select fewer hooks or tokens`);
+    }
+    const native_ = new Map<string, NativeHook>();
+    const point = (h: ModelHook): [number, number] => [h.layer, HOOK_POINT[h.entry.point]];
+    const records = new Map<string, [Float32Array, number[]]>();
+    for (const h of rec.hooks) {
+      const buf = new Float32Array(h.shape.reduce((a, b) => a * b, 1));
+      records.set(h.name, [buf, h.shape]);
+      native_.set(h.name, [...point(h), buf]);
+    }
+    for (const [pattern, fn] of Object.entries(hooks)) {
+      if (typeof fn !== "function") throw new TypeError(`runWithHooks: hook '${pattern}' must be a function`);
+      if (pattern === LOGITS_HOOK) throw new Error("runWithHooks: 'logits' is the output; it can be recorded, not patched");
+      for (const h of selectHooks(this.config, [pattern], T, { patch: true, fresh }).hooks) {
+        if (h.entry.readOnly) throw new Error(`runWithHooks: '${h.name}' can be recorded, not patched`);
+        const n = h.shape.reduce((a, b) => a * b, 1);
+        const patch = (a: Float32Array): Float32Array | void => {
+          const r = fn(Tensor.fromArray(h.name, a, h.shape), { name: h.name, layer: h.layer, data: a });
+          if (r === undefined || r === null) return;
+          const v = r instanceof Tensor ? r.values() : r;
+          if (!(v instanceof Float32Array) || v.length !== n) {
+            const got = r instanceof Tensor ? `a tensor of shape ${formatShape(r.shape)}` : v instanceof Float32Array ? `${v.length} values` : typeof v;
+            throw new Error(`hook '${h.name}' returned ${got}; expected ${formatShape(h.shape)} (${n} float32 values)`);
+          }
+          return v;
+        };
+        const prev = native_.get(h.name);
+        native_.set(h.name, [...point(h), prev ? prev[2] : null, patch]);
+      }
+    }
+    const state = options.state ?? this.newState({ maxTokens: 0 });
+    const logits = this.run(ids, state, false, options.signal, [...native_.values()]);
+    const entries = new Map<string, Tensor>();
+    for (const [name, [buf, shape]] of records) entries.set(name, Tensor.fromArray(name, buf, shape));
+    if (rec.logits) entries.set(LOGITS_HOOK, Tensor.fromArray(LOGITS_HOOK, logits, [T, this.vocabSize]));
+    const known = new Set([...this.hookPoints().map((h) => h.name), LOGITS_HOOK]);
+    return new ActivationCache(entries, logits, T, (n) => known.has(n));
+  }
+
+  /** Every hook point (name, layer, kind, table entry with its shape function and doc), in forward order. */
+  hookPoints(): ModelHook[] {
+    return (this.hooksCache ??= modelHooks(this.config));
+  }
+
+  /** The [T, hidden] hook names of the residual stream: embeddings, each block's norm / mixer / output, norm_f. */
   hookNames(): string[] {
-    const out = ["backbone.embeddings"];
-    for (let i = 0; i < this.config.num_hidden_layers; i++) out.push(`backbone.layers.${i}.norm`, `backbone.layers.${i}.mixer`, `backbone.layers.${i}`);
-    out.push("backbone.norm_f");
-    return out;
+    return this.hookPoints().filter((h) => h.entry.point in BLOCK_LEVEL).map((h) => h.name);
+  }
+
+  private defaultNames(): string[] {
+    return this.hookPoints().filter((h) => h.entry.point === "block" || h.entry.point === "mixer").map((h) => h.name);
+  }
+
+  private tokenizer(): TextTokenizer {
+    return (this.tok ??= TextTokenizer.load(this.checkpoint.dir));
   }
 
   /** The current weight of a slot, by checkpoint path. */
@@ -228,18 +311,9 @@ export class NemotronH implements CausalLM {
     for (const s of this.slotsByName.get(name)!) native().modelBind(this.handle, s.layer, s.role, s.expert, ...w);
   }
 
-  private hookPoint(name: string): [number, number] {
-    const L = this.config.num_hidden_layers;
-    if (name === "backbone.embeddings") return [-1, HOOK_POINT.embed];
-    if (name === "backbone.norm_f") return [L, HOOK_POINT.norm_f];
-    const m = /^backbone\.layers\.(\d+)(?:\.(mixer|norm))?$/.exec(name);
-    if (m && Number(m[1]) < L) return [Number(m[1]), m[2] === "mixer" ? HOOK_POINT.mixer : m[2] === "norm" ? HOOK_POINT.norm : HOOK_POINT.block];
-    throw new Error(`NemotronH: unknown hook '${name}'; hooks are backbone.embeddings, backbone.layers.{0..${L - 1}}[.mixer|.norm], backbone.norm_f`);
-  }
-
   /** Validates ids and state, then runs in pieces (checking the signal between them). */
   private run(ids: ArrayLike<number>, state: ModelState, lastOnly: boolean, signal: AbortSignal | undefined,
-    hooks: [number, number, Float32Array][]): Float32Array {
+    hooks: NativeHook[]): Float32Array {
     if (!(state instanceof NemotronHState) || state.owner !== this) {
       throw new Error("forward: the state was not made by this model's newState()");
     }
@@ -254,18 +328,17 @@ export class NemotronH implements CausalLM {
       }
       arr[i] = id;
     }
-    // Pieces bound the activation memory of long prompts; boundaries fall on scan chunks.
+    // Pieces bound the activation memory of long prompts; boundaries fall on scan chunks. With hooks the
+    // pass is one piece, so a hook sees its whole activation.
     const chunk = this.config.chunk_size;
-    const piece = Math.max(1, Math.ceil(512 / chunk)) * chunk;
-    const H = this.config.hidden_size;
+    const piece = hooks.length > 0 ? T : Math.max(1, Math.ceil(512 / chunk)) * chunk;
     const out = new Float32Array((lastOnly ? 1 : T) * V);
     for (let p = 0; p < T; p += piece) {
       signal?.throwIfAborted();
       const n = Math.min(piece, T - p);
       const last = p + n === T;
       const dst = lastOnly ? (last ? out : new Float32Array(V)) : out.subarray(p * V, (p + n) * V);
-      const pieceHooks = hooks.map(([l, pt, buf]) => [l, pt, buf.subarray(p * H, (p + n) * H)] as [number, number, Float32Array]);
-      native().modelForward(this.handle, state.handle, arr.subarray(p, p + n), lastOnly, dst, pieceHooks);
+      native().modelForward(this.handle, state.handle, arr.subarray(p, p + n), lastOnly, dst, hooks);
     }
     return out;
   }

@@ -2,6 +2,7 @@
 #include "model/nemotron_h.h"
 
 #include "cpu/fp8_codec.h"
+#include "model/lens.h"
 
 #include <algorithm>
 #include <cmath>
@@ -17,6 +18,49 @@ bool role_is_vector(int r) {
       return true;
     default:
       return false;
+  }
+}
+
+const std::vector<const char*>& role_names() {
+  static const std::vector<const char*> n = {
+      "norm", "in_proj", "in_proj_b", "conv_w", "conv_b", "A_log", "D", "dt_bias", "mixer_norm", "out_proj",
+      "out_proj_b", "q", "q_b", "k", "k_b", "v", "v_b", "o", "o_b", "up", "up_b", "down", "down_b",
+      "gate", "gate_bias", "shared_up", "shared_down", "fc1_latent", "fc2_latent", "expert_up",
+      "expert_down", "embed", "norm_f", "lm_head"};
+  NL_CHECK(n.size() == size_t(R_COUNT), "role_names out of step with enum Role");
+  return n;
+}
+const std::vector<const char*>& kind_names() {
+  static const std::vector<const char*> n = {"mamba", "attention", "mlp", "moe"};
+  NL_CHECK(n.size() == size_t(K_COUNT), "kind_names out of step with enum Kind");
+  return n;
+}
+const std::vector<const char*>& hook_point_names() {
+  static const std::vector<const char*> n = {
+      "block", "mixer", "norm", "embed", "norm_f",
+      "in_proj", "conv1d", "x", "B", "C", "dt", "ssm_state", "y", "mixer_norm", "effective_attention",
+      "q", "k", "v", "pattern", "z", "up_proj", "act"};
+  NL_CHECK(n.size() == size_t(H_COUNT), "hook_point_names out of step with enum HookPoint");
+  return n;
+}
+
+bool hook_is_read_only(int point) {
+  return point == H_SSM_STATE || point == H_EFFECTIVE_ATTENTION || point == H_PATTERN;
+}
+
+HookSet::HookSet(std::vector<Hook> hooks, int64_t layers) : hooks_(std::move(hooks)) {
+  if (hooks_.empty()) return;
+  index_.assign(size_t((layers + 2) * H_COUNT), -1);
+  for (size_t i = 0; i < hooks_.size(); i++) {
+    const Hook& h = hooks_[i];
+    NL_CHECK(h.layer >= -1 && h.layer <= layers, "hook: layer " + std::to_string(h.layer) + " out of range");
+    NL_CHECK(h.point >= 0 && h.point < H_COUNT, "hook: unknown hook point " + std::to_string(h.point));
+    NL_CHECK(!h.patch || !hook_is_read_only(h.point),
+             std::string("hook: '") + hook_point_names()[size_t(h.point)] + "' can be recorded, not patched");
+    int& slot = index_[size_t((h.layer + 1) * H_COUNT + h.point)];
+    NL_CHECK(slot < 0, "hook: layer " + std::to_string(h.layer) + " point " + hook_point_names()[size_t(h.point)] +
+                           " given twice");
+    slot = int(i);
   }
 }
 
@@ -37,6 +81,31 @@ float* Model::scratch(int slot, int64_t n) const {
   Buffer& b = scratch_[slot];
   if (b.size() < n) b = Buffer(be, n);
   return b.data();
+}
+
+void Model::at_hook(int layer, int point, float* base, int64_t rows, int64_t cols, int64_t ld) const {
+  const Hook* h = hook(layer, point);
+  if (!h) return;
+  const int64_t n = rows * cols;
+  auto gather = [&](float* dst) {
+    if (ld == cols) { be.copy(dst, base, size_t(n) * sizeof(float)); return; }
+    for (int64_t r = 0; r < rows; r++) be.copy(dst + r * cols, base + r * ld, size_t(cols) * sizeof(float));
+  };
+  if (h->patch) {
+    hook_tmp_.resize(size_t(n));
+    gather(hook_tmp_.data());
+    h->patch(hook_tmp_.data(), n);
+    if (ld == cols) {
+      be.copy(base, hook_tmp_.data(), size_t(n) * sizeof(float));
+    } else {
+      for (int64_t r = 0; r < rows; r++) be.copy(base + r * ld, hook_tmp_.data() + r * cols, size_t(cols) * sizeof(float));
+    }
+  }
+  if (h->record) {
+    NL_CHECK(h->record_floats >= n, std::string("hook ") + hook_point_names()[size_t(point)] + " of layer " +
+                                        std::to_string(layer) + ": record buffer too small");
+    gather(h->record);
+  }
 }
 
 void Model::forget(const StoredMatrix& w) {
@@ -200,7 +269,7 @@ void Model::reset(State& s) const {
 }
 
 // ---------------------------------------------------------------------------------------
-void Model::mamba(const LayerWeights& w, LayerState& st, bool fresh, const float* x, int64_t T, float* out) const {
+void Model::mamba(int layer, const LayerWeights& w, LayerState& st, bool fresh, const float* x, int64_t T, float* out) const {
   const int64_t di = cfg.nh * cfg.P, gn = cfg.G * cfg.N, conv_dim = di + 2 * gn, in_out = di + conv_dim + cfg.nh;
   float* zx = scratch(S_ZX, T * in_out);
   float* xbc = scratch(S_XBC, T * conv_dim);
@@ -208,29 +277,65 @@ void Model::mamba(const LayerWeights& w, LayerState& st, bool fresh, const float
   float* y = scratch(S_SSM_Y, T * di);
   // 1. in_proj → [z | xBC | dt_raw]                                     (T, in_out)
   linear(x, T, w.mat[R_IN_PROJ], w.vec[R_IN_PROJ_B].empty() ? nullptr : w.vec[R_IN_PROJ_B].data(), zx, &w.input[R_IN_PROJ]);
+  at_hook(layer, H_IN_PROJ, zx, T, in_out, in_out);
   // 2. causal depthwise conv + SiLU over xBC, continuing from the conv state   (T, conv_dim)
   be.conv1d_silu(zx + di, in_out, T, conv_dim, cfg.K, w.vec[R_CONV_W].data(),
                  w.vec[R_CONV_B].empty() ? nullptr : w.vec[R_CONV_B].data(), st.conv.data(), xbc);
+  at_hook(layer, H_CONV1D, xbc, T, conv_dim, conv_dim);
+  // 3. split into x | B | C (views of the conv output)
+  at_hook(layer, H_X, xbc, T, di, conv_dim);
+  at_hook(layer, H_B, xbc + di, T, gn, conv_dim);
+  at_hook(layer, H_C, xbc + di + gn, T, gn, conv_dim);
   // 4. dt = softplus(dt_raw + dt_bias), clamped to time_step_limit (and, HF mode, >= time_step_min in the
   //    sequence path, which HF takes unless it decodes one token from a cache)
   const bool hf_prefill = cfg.dt_clamp_min > 0 && !(T == 1 && !fresh);
   const float lo = hf_prefill ? std::max(cfg.dt_lo, cfg.dt_clamp_min) : cfg.dt_lo;
   be.dt_softplus(zx + di + conv_dim, in_out, T, cfg.nh, w.vec[R_DT_BIAS].data(), lo, cfg.dt_hi, dt);
+  at_hook(layer, H_DT, dt, T, cfg.nh, cfg.nh);
+  if (const Hook* h = hook(layer, H_EFFECTIVE_ATTENTION)) {
+    NL_CHECK(fresh, "effective_attention: needs a fresh state (a full pass from the first token)");
+    NL_CHECK(h->record_floats >= cfg.nh * T * T, "effective_attention: record buffer too small");
+    std::vector<float> B(size_t(T * gn)), C(size_t(T * gn)), dth(size_t(T * cfg.nh));
+    for (int64_t t = 0; t < T; t++) {
+      be.copy(B.data() + t * gn, xbc + t * conv_dim + di, size_t(gn) * sizeof(float));
+      be.copy(C.data() + t * gn, xbc + t * conv_dim + di + gn, size_t(gn) * sizeof(float));
+    }
+    be.copy(dth.data(), dt, dth.size() * sizeof(float));
+    effective_attention(B.data(), C.data(), dth.data(), w.vec[R_A_LOG].data(), T, cfg.nh, cfg.G, cfg.N, h->record);
+  }
   // 5-7. selective scan from the SSM state                                  (T, di)
   SsdArgs a{xbc, xbc + di, xbc + di + gn, conv_dim, conv_dim, dt,
             w.vec[R_A_LOG].data(), w.vec[R_D].data(), T, cfg.nh, cfg.P, cfg.G, cfg.N, cfg.chunk, st.ssm.data(), y};
-  if (T == 1) be.ssm_step(a); else be.ssd_scan(a);
+  if (const Hook* h = hook(layer, H_SSM_STATE)) {
+    // The state after every token exists only in the recurrent form: step token by token.
+    const int64_t sn = cfg.nh * cfg.P * cfg.N;
+    NL_CHECK(h->record_floats >= T * sn, "ssm_state: record buffer too small");
+    for (int64_t t = 0; t < T; t++) {
+      SsdArgs s1 = a;
+      s1.x = a.x + t * conv_dim; s1.B = a.B + t * conv_dim; s1.C = a.C + t * conv_dim;
+      s1.dt = dt + t * cfg.nh; s1.y = y + t * di; s1.T = 1;
+      be.ssm_step(s1);
+      be.copy(h->record + t * sn, st.ssm.data(), size_t(sn) * sizeof(float));
+    }
+  } else if (T == 1) {
+    be.ssm_step(a);
+  } else {
+    be.ssd_scan(a);
+  }
+  at_hook(layer, H_Y, y, T, di, di);
   // 8. gated group RMSNorm (gate first), in place over y; 9. out_proj   (T, H)
   be.gated_rmsnorm(y, zx, in_out, T, di, di / cfg.G, w.vec[R_MIXER_NORM].data(), cfg.eps, y);
+  at_hook(layer, H_MIXER_NORM, y, T, di, di);
   linear(y, T, w.mat[R_OUT_PROJ], w.vec[R_OUT_PROJ_B].empty() ? nullptr : w.vec[R_OUT_PROJ_B].data(), out, &w.input[R_OUT_PROJ]);
 }
 
-void Model::attention(const LayerWeights& w, LayerState& st, int64_t past, const float* x, int64_t T, float* out) const {
+void Model::attention(int layer, const LayerWeights& w, LayerState& st, int64_t past, const float* x, int64_t T, float* out) const {
   const int64_t qd = cfg.nq * cfg.hd, kvd = cfg.nkv * cfg.hd;
   auto bias = [&](int r) { return w.vec[r].empty() ? nullptr : w.vec[r].data(); };
   float* q = scratch(S_Q, T * qd);
   float* o = scratch(S_O, T * qd);
   linear(x, T, w.mat[R_Q], bias(R_Q_B), q, &w.input[R_Q]);
+  at_hook(layer, H_Q, q, T, qd, qd);
   // New keys and values go straight into the cache (no positional encoding to apply); the
   // cache grows by doubling, up to the state's limit when it has one.
   const int64_t need = (past + T) * kvd;
@@ -247,16 +352,30 @@ void Model::attention(const LayerWeights& w, LayerState& st, int64_t past, const
   }
   linear(x, T, w.mat[R_K], bias(R_K_B), st.k.data() + past * kvd, &w.input[R_K]);
   linear(x, T, w.mat[R_V], bias(R_V_B), st.v.data() + past * kvd, &w.input[R_V]);
-  AttnArgs a{q, st.k.data(), st.v.data(), T, past, cfg.nq, cfg.nkv, cfg.hd, float(1.0 / std::sqrt(double(cfg.hd))), o};
+  at_hook(layer, H_K, st.k.data() + past * kvd, T, kvd, kvd);
+  at_hook(layer, H_V, st.v.data() + past * kvd, T, kvd, kvd);
+  const float scale = float(1.0 / std::sqrt(double(cfg.hd)));
+  if (const Hook* h = hook(layer, H_PATTERN)) {
+    NL_CHECK(past == 0, "pattern: needs a fresh state (a full pass from the first token)");
+    NL_CHECK(h->record_floats >= cfg.nq * T * T, "pattern: record buffer too small");
+    std::vector<float> qh(size_t(T * qd)), kh(size_t(T * kvd));
+    be.copy(qh.data(), q, qh.size() * sizeof(float));
+    be.copy(kh.data(), st.k.data(), kh.size() * sizeof(float));
+    attention_pattern(qh.data(), kh.data(), T, cfg.nq, cfg.nkv, cfg.hd, scale, h->record);
+  }
+  AttnArgs a{q, st.k.data(), st.v.data(), T, past, cfg.nq, cfg.nkv, cfg.hd, scale, o};
   be.attention(a);
+  at_hook(layer, H_Z, o, T, qd, qd);
   linear(o, T, w.mat[R_O], bias(R_O_B), out, &w.input[R_O]);
 }
 
-void Model::mlp(const StoredMatrix& up, const float* up_b, const StoredMatrix& down, const float* down_b, const float* x,
+void Model::mlp(int layer, const StoredMatrix& up, const float* up_b, const StoredMatrix& down, const float* down_b, const float* x,
                 int64_t T, float* out, InputQuant* up_in, InputQuant* down_in) const {
   float* u = scratch(S_U, T * up.rows);
   linear(x, T, up, up_b, u, up_in);   // (T, I)
+  if (layer >= 0) at_hook(layer, H_UP_PROJ, u, T, up.rows, up.rows);
   be.relu2(u, T * up.rows);
+  if (layer >= 0) at_hook(layer, H_ACT, u, T, up.rows, up.rows);
   linear(u, T, down, down_b, out, down_in);  // (T, H)
 }
 
@@ -320,7 +439,7 @@ void Model::moe(const LayerWeights& w, const float* x, int64_t T, float* out) co
     float* xg = scratch(S_XG, n * inner);
     float* yg = scratch(S_YG, n * inner);
     for (int64_t j = 0; j < n; j++) be.copy(xg + j * inner, xe + r[j].first * inner, size_t(inner) * sizeof(float));
-    mlp(w.expert_up[e], nullptr, w.expert_down[e], nullptr, xg, n, yg);
+    mlp(-1, w.expert_up[e], nullptr, w.expert_down[e], nullptr, xg, n, yg);
     yh.resize(size_t(n * inner));
     be.copy(yh.data(), yg, yh.size() * sizeof(float));
     for (int64_t j = 0; j < n; j++)
@@ -335,50 +454,52 @@ void Model::moe(const LayerWeights& w, const float* x, int64_t T, float* out) co
   }
   if (!w.mat[R_SHARED_UP].empty()) {
     float* s = scratch(S_SHARED, T * H);
-    mlp(w.mat[R_SHARED_UP], nullptr, w.mat[R_SHARED_DOWN], nullptr, x, T, s, &w.input[R_SHARED_UP], &w.input[R_SHARED_DOWN]);
+    mlp(-1, w.mat[R_SHARED_UP], nullptr, w.mat[R_SHARED_DOWN], nullptr, x, T, s, &w.input[R_SHARED_UP], &w.input[R_SHARED_DOWN]);
     be.add(out, s, T * H);
   }
 }
 
 // ---------------------------------------------------------------------------------------
-void Model::forward(State& s, const int32_t* ids, int64_t T, bool last_only, float* logits,
-                    const std::vector<Capture>& caps) const {
+void Model::forward(State& s, const int32_t* ids, int64_t T, bool last_only, float* logits, const HookSet& hooks) const {
   NL_CHECK(T > 0, "forward: no tokens");
   NL_CHECK(s.layers.size() == layers.size(), "forward: the state belongs to another model");
   NL_CHECK(s.max_tokens <= 0 || s.length + T <= s.max_tokens,
            "forward: context of " + std::to_string(s.length + T) + " tokens exceeds the state's maxTokens " + std::to_string(s.max_tokens));
   const int64_t H = cfg.H, L = int64_t(layers.size());
-  auto capture = [&](int layer, int point, const float* src) {
-    for (const Capture& c : caps)
-      if (c.layer == layer && c.point == point) be.copy(c.buf, src, size_t(T * H) * sizeof(float));
-  };
+  // The hooks live for this call only, even when one throws.
+  struct Installed {
+    const HookSet*& slot;
+    ~Installed() { slot = nullptr; }
+  } installed{hooks_};
+  hooks_ = hooks.empty() ? nullptr : &hooks;
   float* h = scratch(S_H, T * H);
   float* x = scratch(S_X, T * H);
   float* y = scratch(S_Y, T * H);
   be.embedding(embed, ids, T, h);                                 // (T, H)
-  capture(-1, H_EMBED, h);
+  at_hook(-1, H_EMBED, h, T, H, H);
   for (int64_t i = 0; i < L; i++) {
     const LayerWeights& w = layers[i];
+    const int li = int(i);
     be.rmsnorm(h, T, H, w.vec[R_NORM].data(), cfg.eps, x);
-    capture(int(i), H_NORM, x);
+    at_hook(li, H_NORM, x, T, H, H);
     switch (cfg.kinds[i]) {
-      case K_MAMBA: mamba(w, s.layers[i], s.length == 0, x, T, y); break;
-      case K_ATTENTION: attention(w, s.layers[i], s.length, x, T, y); break;
+      case K_MAMBA: mamba(li, w, s.layers[i], s.length == 0, x, T, y); break;
+      case K_ATTENTION: attention(li, w, s.layers[i], s.length, x, T, y); break;
       case K_MLP:
-        mlp(w.mat[R_UP], w.vec[R_UP_B].empty() ? nullptr : w.vec[R_UP_B].data(), w.mat[R_DOWN],
+        mlp(li, w.mat[R_UP], w.vec[R_UP_B].empty() ? nullptr : w.vec[R_UP_B].data(), w.mat[R_DOWN],
             w.vec[R_DOWN_B].empty() ? nullptr : w.vec[R_DOWN_B].data(), x, T, y, &w.input[R_UP], &w.input[R_DOWN]);
         break;
       case K_MOE: moe(w, x, T, y); break;
       default: NL_CHECK(false, "forward: unknown block kind");
     }
-    capture(int(i), H_MIXER, y);
+    at_hook(li, H_MIXER, y, T, H, H);
     be.add(h, y, T * H);                                          // residual
-    capture(int(i), H_BLOCK, h);
+    at_hook(li, H_BLOCK, h, T, H, H);
   }
   s.length += T;
   const int64_t first = last_only ? T - 1 : 0, rows = T - first;
   be.rmsnorm(h + first * H, rows, H, norm_f.data(), cfg.eps, x);
-  capture(int(L), H_NORM_F, x);  // (only meaningful with all rows)
+  at_hook(int(L), H_NORM_F, x, rows, H, H);
   // (rows, vocab): straight into the caller's buffer where the backend computes in host memory
   float* dst = be.is_host() ? logits : scratch(S_LOGITS, rows * cfg.vocab);
   linear(x, rows, lm_head, nullptr, dst, &lm_head_input_);

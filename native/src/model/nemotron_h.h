@@ -7,6 +7,7 @@
 // between calls) and every state's buffers are that backend's memory.
 #pragma once
 #include <array>
+#include <functional>
 #include <vector>
 
 #include "backend.h"
@@ -14,7 +15,8 @@
 
 namespace nl {
 
-// Mirrored in src/model/plan.ts (ROLE). Vector roles are small and kept as fp32 copies.
+// Mirrored in src/model/arch.ts (ROLE), checked by test/arch.test.ts through role_names().
+// Vector roles are small and kept as fp32 copies.
 enum Role : int {
   R_NORM = 0, R_IN_PROJ, R_IN_PROJ_B, R_CONV_W, R_CONV_B, R_A_LOG, R_D, R_DT_BIAS, R_MIXER_NORM, R_OUT_PROJ, R_OUT_PROJ_B,
   R_Q, R_Q_B, R_K, R_K_B, R_V, R_V_B, R_O, R_O_B, R_UP, R_UP_B, R_DOWN, R_DOWN_B,
@@ -23,7 +25,7 @@ enum Role : int {
 };
 bool role_is_vector(int role);
 
-enum Kind : int { K_MAMBA = 0, K_ATTENTION = 1, K_MLP = 2, K_MOE = 3 };
+enum Kind : int { K_MAMBA = 0, K_ATTENTION = 1, K_MLP = 2, K_MOE = 3, K_COUNT };
 
 struct ModelConfig {
   int64_t H = 0, vocab = 0;
@@ -92,13 +94,54 @@ enum Scratch : int {
   S_INPUT_Q, S_COUNT
 };
 
-// Where an activation is copied during a forward (TransformerLens-style hook points).
-enum HookPoint : int { H_BLOCK = 0, H_MIXER = 1, H_NORM = 2, H_EMBED = 3, H_NORM_F = 4 };
-struct Capture {
-  int layer;
-  int point;
-  float* buf;  // (T, H)
+// Hook points: where a forward can record or rewrite an activation (TransformerLens-style).
+// Names and shapes are in the architecture table (src/model/arch.ts's HOOK_POINT); the
+// native names (hook_point_names) are checked against it by test/arch.test.ts.
+enum HookPoint : int {
+  H_BLOCK = 0, H_MIXER, H_NORM, H_EMBED, H_NORM_F,
+  // Mamba-2 mixer
+  H_IN_PROJ, H_CONV1D, H_X, H_B, H_C, H_DT, H_SSM_STATE, H_Y, H_MIXER_NORM, H_EFFECTIVE_ATTENTION,
+  // attention mixer
+  H_Q, H_K, H_V, H_PATTERN, H_Z,
+  // MLP mixer
+  H_UP_PROJ, H_ACT,
+  H_COUNT
 };
+// Hook points computed only on request and never written back (derived or per-token states).
+bool hook_is_read_only(int point);
+
+// What one forward call does at one hook point. record: host memory that receives the
+// activation (row-major, this call's rows); patch: called with a contiguous host copy,
+// which it may rewrite in place before it flows on. Patching happens before recording.
+struct Hook {
+  int layer = 0, point = 0;  // layer -1: embeddings; layer L: norm_f
+  float* record = nullptr;
+  int64_t record_floats = 0;
+  std::function<void(float* data, int64_t n)> patch;
+};
+
+// The hooks of one call, found by (layer, point) in O(1); empty costs one pointer test per site.
+class HookSet {
+ public:
+  HookSet() = default;
+  HookSet(std::vector<Hook> hooks, int64_t layers);
+  const Hook* find(int layer, int point) const {
+    if (index_.empty()) return nullptr;
+    const int i = index_[size_t((layer + 1) * H_COUNT + point)];
+    return i < 0 ? nullptr : &hooks_[size_t(i)];
+  }
+  bool empty() const { return hooks_.empty(); }
+
+ private:
+  std::vector<Hook> hooks_;
+  std::vector<int> index_;
+};
+
+// The names of the native enums, in code order (exported through the addon so the
+// TypeScript tables can be checked against them).
+const std::vector<const char*>& role_names();
+const std::vector<const char*>& kind_names();
+const std::vector<const char*>& hook_point_names();
 
 struct Model {
   ModelConfig cfg;
@@ -121,20 +164,25 @@ struct Model {
   State new_state(int64_t max_tokens) const;
   void reset(State& s) const;
   // Runs T tokens from s (advancing it). logits: (T, vocab), or (1, vocab) if last_only.
-  // logits and capture buffers are host memory.
-  void forward(State& s, const int32_t* ids, int64_t T, bool last_only, float* logits,
-               const std::vector<Capture>& caps) const;
+  // logits and hook buffers are host memory.
+  void forward(State& s, const int32_t* ids, int64_t T, bool last_only, float* logits, const HookSet& hooks) const;
 
  private:
   mutable std::array<Buffer, S_COUNT> scratch_;
   mutable InputQuant lm_head_input_;
+  mutable const HookSet* hooks_ = nullptr;  // the running forward's hooks (null between calls)
+  mutable std::vector<float> hook_tmp_;     // host copy of a patched activation
+  const Hook* hook(int layer, int point) const { return hooks_ ? hooks_->find(layer, point) : nullptr; }
+  // The activation at a hook point: rows x cols floats with row stride ld in the backend's memory.
+  void at_hook(int layer, int point, float* base, int64_t rows, int64_t cols, int64_t ld) const;
   // y = x' · wᵀ (+ bias), x' = x fake-quantized (and observed) as `in` says.
   void linear(const float* x, int64_t T, const StoredMatrix& w, const float* bias, float* y, InputQuant* in) const;
   float* scratch(int slot, int64_t n) const;  // at least n floats, contents undefined
   void forget(const StoredMatrix& w);
-  void mamba(const LayerWeights& w, LayerState& st, bool fresh, const float* x, int64_t T, float* out) const;
-  void attention(const LayerWeights& w, LayerState& st, int64_t past, const float* x, int64_t T, float* out) const;
-  void mlp(const StoredMatrix& up, const float* up_b, const StoredMatrix& down, const float* down_b, const float* x,
+  void mamba(int layer, const LayerWeights& w, LayerState& st, bool fresh, const float* x, int64_t T, float* out) const;
+  void attention(int layer, const LayerWeights& w, LayerState& st, int64_t past, const float* x, int64_t T, float* out) const;
+  // layer < 0: no hooks (MoE experts)
+  void mlp(int layer, const StoredMatrix& up, const float* up_b, const StoredMatrix& down, const float* down_b, const float* x,
            int64_t T, float* out, InputQuant* up_in = nullptr, InputQuant* down_in = nullptr) const;
   void moe(const LayerWeights& w, const float* x, int64_t T, float* out) const;
 };

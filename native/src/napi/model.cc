@@ -3,6 +3,8 @@
 // forward that runs the whole layer loop in C++ on the backend chosen at creation. The
 // bound JS buffers (mapped file views, in-memory FP8 copies, scales) are held by
 // references so they live as long as the model.
+#include <algorithm>
+#include <functional>
 #include <map>
 #include <memory>
 #include <tuple>
@@ -125,8 +127,31 @@ NL_EXPORT(stateReset) {
 }
 NL_EXPORT(stateLength) { return Napi::Number::New(info.Env(), double(state_arg(info, 0).length)); }
 
+// A patch hook: calls the JS function with a Float32Array copy of the activation; it may edit
+// that array in place (returning undefined) or return a replacement of the same length.
+// A JS exception propagates out of the forward (the hooks go with the call).
+std::function<void(float*, int64_t)> js_patch(Napi::Env env, Napi::Function fn) {
+  return [env, fn](float* data, int64_t n) {
+    Napi::HandleScope scope(env);
+    Napi::Float32Array arr = Napi::Float32Array::New(env, size_t(n));
+    std::copy(data, data + n, arr.Data());
+    Napi::Value r = fn.Call({arr});
+    if (r.IsUndefined() || r.IsNull()) {
+      std::copy(arr.Data(), arr.Data() + n, data);
+      return;
+    }
+    NL_CHECK(r.IsTypedArray() && r.As<Napi::TypedArray>().TypedArrayType() == napi_float32_array,
+             "a patch hook must return a Float32Array or undefined");
+    Napi::Float32Array out = r.As<Napi::Float32Array>();
+    NL_CHECK(int64_t(out.ElementLength()) == n, "a patch hook returned " + std::to_string(out.ElementLength()) +
+                                                    " values for an activation of " + std::to_string(n));
+    std::copy(out.Data(), out.Data() + n, data);
+  };
+}
+
 // modelForward(model, state, ids: Int32Array, lastOnly, out: Float32Array,
-//              captures: [layer, point, Float32Array][])   (on the model's backend)
+//              hooks: [layer, point, record: Float32Array | null, patch?: (a: Float32Array) => Float32Array | void][])
+// (on the model's backend; only the named hook points cost anything)
 NL_EXPORT(modelForward) {
   ModelHandle& m = model_arg(info, 0);
   State& s = state_arg(info, 1);
@@ -136,21 +161,53 @@ NL_EXPORT(modelForward) {
   Bytes out = arg_bytes(info, 4, "out");
   const Model& model = *m.model;
   NL_CHECK(int64_t(out.size / 4) >= (last_only ? 1 : T) * model.cfg.vocab, "modelForward: logits buffer too small");
-  std::vector<Capture> caps;
+  std::vector<Hook> hooks;
   if (info[5].IsArray()) {
     Napi::Array a = info[5].As<Napi::Array>();
     for (uint32_t i = 0; i < a.Length(); i++) {
       Napi::Array c = a.Get(i).As<Napi::Array>();
-      Napi::Value buf = c.Get(2u);
-      auto ta = buf.As<Napi::TypedArray>();
-      NL_CHECK(int64_t(ta.ByteLength() / 4) >= T * model.cfg.H, "modelForward: capture buffer too small");
-      caps.push_back({c.Get(0u).As<Napi::Number>().Int32Value(), c.Get(1u).As<Napi::Number>().Int32Value(),
-                      reinterpret_cast<float*>(static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset())});
+      Hook h;
+      h.layer = c.Get(0u).As<Napi::Number>().Int32Value();
+      h.point = c.Get(1u).As<Napi::Number>().Int32Value();
+      Napi::Value rec = c.Get(2u);
+      if (rec.IsTypedArray()) {
+        auto ta = rec.As<Napi::TypedArray>();
+        NL_CHECK(ta.TypedArrayType() == napi_float32_array, "modelForward: a hook's record buffer must be a Float32Array");
+        h.record = reinterpret_cast<float*>(static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset());
+        h.record_floats = int64_t(ta.ByteLength() / 4);
+      }
+      if (c.Length() > 3 && c.Get(3u).IsFunction()) h.patch = js_patch(info.Env(), c.Get(3u).As<Napi::Function>());
+      hooks.push_back(std::move(h));
     }
   }
   model.check_complete();
-  model.forward(s, reinterpret_cast<const int32_t*>(ids.data), T, last_only, reinterpret_cast<float*>(out.data), caps);
+  HookSet set(std::move(hooks), int64_t(model.layers.size()));
+  model.forward(s, reinterpret_cast<const int32_t*>(ids.data), T, last_only, reinterpret_cast<float*>(out.data), set);
   return info.Env().Undefined();
+}
+
+// modelEnums() -> { role, kind, hookPoint, dtype, readOnlyHooks }: the native enums by name → code,
+// so the TypeScript tables can be checked against them.
+NL_EXPORT(modelEnums) {
+  Napi::Env env = info.Env();
+  auto table = [&](const std::vector<const char*>& names) {
+    Napi::Object o = Napi::Object::New(env);
+    for (size_t i = 0; i < names.size(); i++) o.Set(names[i], Napi::Number::New(env, double(i)));
+    return o;
+  };
+  static const std::vector<const char*> dtypes = {"F64", "F32", "F16", "BF16", "F8_E4M3", "F8_E5M2",
+                                                  "I8", "I16", "I32", "I64", "U8", "BOOL"};
+  NL_CHECK(dtypes.size() == size_t(DType::COUNT), "modelEnums: dtype names out of step with enum DType");
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("role", table(role_names()));
+  o.Set("kind", table(kind_names()));
+  o.Set("hookPoint", table(hook_point_names()));
+  o.Set("dtype", table(dtypes));
+  Napi::Array ro = Napi::Array::New(env);
+  uint32_t k = 0;
+  for (int p = 0; p < H_COUNT; p++) if (hook_is_read_only(p)) ro.Set(k++, Napi::String::New(env, hook_point_names()[size_t(p)]));
+  o.Set("readOnlyHooks", ro);
+  return o;
 }
 
 }  // namespace nl
