@@ -79,7 +79,7 @@ export async function startJupyterLab(options: StartOptions = {}): Promise<Jupyt
   const env = { ...jupyterEnv(jupyterPath, dir), NEMOTRON_LAB_MODELS_DIR: path.join(dir, "models"), ...options.env };
   const child: ChildProcess = spawn(VENV_JUPYTER, [
     "lab", "--no-browser", "--allow-root", "--ip=127.0.0.1", `--port=${port}`, "--port-retries=0", `--ServerApp.root_dir=${rootDir}`,
-    `--IdentityProvider.token=${token}`, "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+    `--IdentityProvider.token=${token}`, "--LabApp.news_url=", "--LabApp.expose_app_in_browser=True", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
   ], { env, stdio: ["ignore", "pipe", "pipe"], detached: true });
   let out = "";
   child.stdout!.on("data", (d) => (out += d));
