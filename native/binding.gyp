@@ -37,9 +37,12 @@
             "extension": "cu",
             "inputs": ["<(RULE_INPUT_PATH)"],
             "outputs": ["<(INTERMEDIATE_DIR)/<(RULE_INPUT_ROOT).cu.o"],
-            "action": ["<(cuda_root)/bin/nvcc", "-c", "-O3", "-std=c++17", "-Xcompiler", "-fPIC",
+            # sm_80 (A100) and sm_90a (H100/H200) machine code, compute_90 PTX for newer GPUs;
+            # nvcc.js keeps ptxas's register report beside each object (spills are tested).
+            "action": ["node", "nvcc.js", "<(cuda_root)/bin/nvcc", "-c", "-O3", "-std=c++17", "-Xcompiler", "-fPIC",
                        "-gencode", "arch=compute_80,code=sm_80",
-                       "-gencode", "arch=compute_90,code=[sm_90,compute_90]",
+                       "-gencode", "arch=compute_90a,code=sm_90a",
+                       "-gencode", "arch=compute_90,code=compute_90",
                        "-Isrc", "<@(_inputs)", "-o", "<@(_outputs)"],
             "message": "nvcc <(RULE_INPUT_PATH)",
             "process_outputs_as_sources": 1

@@ -1,92 +1,95 @@
 #!/usr/bin/env bash
-# The CUDA backend's device check: ONE script for a machine with an NVIDIA GPU (written
-# for the H200; any sm_80+ GPU works). Run from anywhere inside the repository:
+# The CUDA backend's device check: one script, one run, for a GPU machine that has nvcc, a C++
+# compiler and Python but no Node.js and no network (the lent H200). See native/dev/README.md.
 #
-#   native/dev/cuda-check.sh            build, test on cuda, time cuda vs cpu
-#   native/dev/cuda-check.sh pack       (on a machine WITH node + node_modules, no GPU needed)
-#                                       writes .devcarry/ for a GPU machine that has no Node
-#                                       and no network (this project's lent H200 image); then
-#                                       run the check there with carry [".devcarry", "dist"].
+#   native/dev/cuda-check.sh             build device_check with CUDA, run it, print the table
+#   native/dev/cuda-check.sh --dry-run   build it without CUDA and run the CPU half (the
+#                                        reference backend plays the device): what CI runs
 #
-# What it checks, in order (each step has a timeout; the first failure stops it):
-#   1. the GPU and toolkit: nvidia-smi -L, nvcc --version;
-#   2. the build: `npm install` (or, with node_modules present or carried, `npm run install`),
-#      which compiles native/src/cuda/*.cu with nvcc for sm_80 and sm_90, then tsc;
-#      cudaInfo() must report devices >= 1 (else it stops, printing cudaInfo's error);
-#   3. the op tests, test/kernels.test.ts: every op case on cpu AND cuda against the fp64
-#      reference on Nano-9B shapes (linear matvec/GEMM over BF16/F16/F32/FP8 with tensor,
-#      row and block scales; embedding; rmsnorm; gated rmsnorm; conv1d+SiLU; dt softplus;
-#      SSM scan and step; GQA attention; relu²; add). Expected: all pass, none skipped;
-#      normalised errors under the same bounds as the cpu kernels (1e-5 / 1e-6 / exact);
-#   4. the model tests: test/model-cuda.test.ts (cuda vs cpu on a tiny Mamba/attention/
-#      MLP/MoE model: full pass, decode from a cloned state, captures, a weight swap that
-#      must drop the device's cached copy; the golden logits of HF transformers on cuda
-#      within 1e-5 of max|golden|) and test/model-golden.test.ts (the same on cpu).
-#      Expected: all pass, none skipped;
-#   5. speed: bench/model.ts with NEMOTRON_LAB_BENCH_BACKENDS=cpu,cuda (HF peer off) on the 45M-parameter
-#      bench checkpoint (BF16 and FP8 E4M3): decode and prefill tok/s on cpu, and on cuda
-#      beside the cpu figure ("Nx cpu"). Expected: cuda decode well above cpu (a 45M model
-#      is launch-bound on a GPU: tens of kernels per layer, so expect hundreds to a few
-#      thousand tok/s, not the bandwidth roofline), cuda prefill far above cpu.
-# Output: everything is also written to $OUT/cuda-check.log when $OUT is set (device tool).
-set -euo pipefail
-cd "$(git rev-parse --show-toplevel 2>/dev/null || (cd "$(dirname "$0")/../.." && pwd))"
-LOG="${OUT:-/tmp}/cuda-check.log"
+# Steps (each under a timeout; 6 minutes in all on an H200 with 16 cores):
+#   1. toolkit and GPU (nvcc --version, nvidia-smi -L);
+#   2. build: every native/src source but the N-API glue, compiled in parallel (g++ for .cc,
+#      nvcc for .cu: sm_80 and sm_90a), linked with the static CUDA runtime;
+#   3. native/dev/device_check: ops, model, speed (see its header); RESULT lines -> the table.
+# Output also goes to $OUT/cuda-check.log when $OUT is set (the device tool brings $OUT back).
+set -uo pipefail
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+cd "$ROOT"
+DRY=0
+for a in "$@"; do
+  case "$a" in
+    --dry-run) DRY=1 ;;
+    *) echo "usage: native/dev/cuda-check.sh [--dry-run]" >&2; exit 2 ;;
+  esac
+done
+BUILD="${NL_CHECK_BUILD:-$ROOT/native/build/device-check$([[ $DRY == 1 ]] && echo -dry)}"
+LOG="${OUT:-$BUILD}/cuda-check.log"
+mkdir -p "$BUILD" "$(dirname "$LOG")"
 exec > >(tee "$LOG") 2>&1
+JOBS="$(nproc 2>/dev/null || echo 2)"
 step() { echo; echo "=== $* ($(date +%T))"; }
 
-if [[ "${1:-}" == "pack" ]]; then
-  # Node, node-gyp, the node headers (no openssl) and the project's node_modules, as xz tarballs.
-  rm -rf .devcarry && mkdir -p .devcarry
-  # (.devcarry/ is in .gitignore)
-  NODE_BIN="$(readlink -f "$(command -v node)")"; NODE_PREFIX="$(dirname "$(dirname "$NODE_BIN")")"
-  GYP="$(dirname "$(readlink -f "$(command -v npm)")")/../node_modules/node-gyp"
-  tar -cJf .devcarry/node.tar.xz -C "$(dirname "$NODE_BIN")" node
-  tar -cJf .devcarry/headers.tar.xz --exclude=openssl -C "$NODE_PREFIX" include/node
-  tar -cJf .devcarry/node-gyp.tar.xz -C "$(dirname "$GYP")" node-gyp
-  tar -cJf .devcarry/node_modules.tar.xz --exclude='node_modules/typescript' --exclude='node_modules/@tslab' \
-    --exclude='node_modules/zeromq' --exclude='node_modules/plotly.js-dist-min' node_modules
-  npx tsc -p tsconfig.json
-  du -sh .devcarry dist
-  echo "carry: [\".devcarry\", \"dist\"]   (64 MiB in all; dist is the compiled TypeScript)"
-  exit 0
+step "1. toolkit and GPU"
+CXX="${CXX:-g++}"
+command -v "$CXX" >/dev/null || { echo "FAIL: no C++ compiler ($CXX)"; exit 1; }
+"$CXX" --version | head -1
+NVCC=""
+if [[ $DRY == 0 ]]; then
+  for c in "${CUDA_HOME:-}" "${CUDA_PATH:-}" /usr/local/cuda; do
+    [[ -n "$c" && -x "$c/bin/nvcc" ]] && { NVCC="$c/bin/nvcc"; break; }
+  done
+  [[ -z "$NVCC" ]] && NVCC="$(command -v nvcc || true)"
+  [[ -z "$NVCC" ]] && { echo "FAIL: no nvcc (set CUDA_HOME), or run with --dry-run"; exit 1; }
+  CUDA_ROOT="$(cd "$(dirname "$NVCC")/.." && pwd)"
+  "$NVCC" --version | tail -2
+  command -v nvidia-smi >/dev/null && nvidia-smi -L || echo "(no nvidia-smi)"
 fi
 
-step "1. GPU and toolkit"
-command -v nvidia-smi >/dev/null && nvidia-smi -L || echo "(no nvidia-smi)"
-NVCC="${CUDA_HOME:-/usr/local/cuda}/bin/nvcc"; [[ -x "$NVCC" ]] || NVCC="$(command -v nvcc || true)"
-[[ -n "$NVCC" ]] && "$NVCC" --version | tail -2 || { echo "FAIL: no nvcc (set CUDA_HOME)"; exit 1; }
+step "2. build ($JOBS jobs$([[ $DRY == 1 ]] && echo ', no CUDA'))"
+CXXFLAGS=(-std=c++17 -O3 -fexceptions -ffp-contract=off -Wall -Wno-unused-function -Wno-psabi -fPIC -Inative/src)
+[[ $DRY == 0 ]] && CXXFLAGS+=(-DNL_WITH_CUDA=1 "-I$CUDA_ROOT/include")
+SOURCES=(native/src/mapped_file.cc native/src/thread_pool.cc native/src/cpu/*.cc native/src/model/*.cc native/dev/device_check.cc)
+CUDA_SOURCES=()
+[[ $DRY == 0 ]] && CUDA_SOURCES=(native/src/cuda/*.cu)
+# The newest header: an object older than it (or than its source) is rebuilt.
+HEADERS_STAMP="$BUILD/headers.stamp"
+touch -d "@$(find native/src -name '*.h' -o -name '*.cuh' | xargs stat -c %Y | sort -n | tail -1)" "$HEADERS_STAMP"
+compile() {  # one source -> one object under $BUILD; prints the command's errors only
+  local src=$1 obj="$BUILD/obj/${1//\//_}.o"
+  mkdir -p "$BUILD/obj"
+  [[ -f "$obj" && "$obj" -nt "$src" && "$obj" -nt "$HEADERS_STAMP" ]] && return 0
+  if [[ $src == *.cu ]]; then
+    "$NVCC" -c -O3 -std=c++17 -Xcompiler -fPIC -Inative/src \
+      -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90a,code=sm_90a "$src" -o "$obj"
+  else
+    "$CXX" "${CXXFLAGS[@]}" -c "$src" -o "$obj"
+  fi || { echo "FAIL: compiling $src"; return 1; }
+}
+t0=$SECONDS
+failed=0
+pids=()  # a FIFO of at most $JOBS compiles (explicit pids: a bare `wait` would also wait for tee)
+for src in "${SOURCES[@]}" "${CUDA_SOURCES[@]}"; do
+  if (( ${#pids[@]} >= JOBS )); then wait "${pids[0]}" || failed=1; pids=("${pids[@]:1}"); fi
+  compile "$src" &
+  pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p" || failed=1; done
+[[ $failed == 0 ]] || { echo "FAIL: build"; exit 1; }
+LIBS=(-lpthread -ldl)
+[[ $DRY == 0 ]] && LIBS=("$CUDA_ROOT/lib64/libcudart_static.a" -ldl -lrt -lpthread)
+"$CXX" -o "$BUILD/device_check" "$BUILD"/obj/*.o "${LIBS[@]}" || { echo "FAIL: link"; exit 1; }
+echo "built $BUILD/device_check in $((SECONDS - t0)) s"
 
-step "2. build"
-if [[ -d .devcarry ]]; then  # a machine without Node or network: use what `pack` carried
-  mkdir -p /tmp/nl-node/bin /tmp/nl-node/lib
-  tar -xJf .devcarry/node.tar.xz -C /tmp/nl-node/bin
-  tar -xJf .devcarry/headers.tar.xz -C /tmp/nl-node
-  tar -xJf .devcarry/node-gyp.tar.xz -C /tmp/nl-node/lib
-  [[ -d node_modules ]] || tar -xJf .devcarry/node_modules.tar.xz
-  export PATH="/tmp/nl-node/bin:$PATH"
-  (cd native && timeout 900 node /tmp/nl-node/lib/node-gyp/bin/node-gyp.js rebuild --nodedir=/tmp/nl-node)
-  [[ -d dist ]] || { echo "FAIL: carry dist/ (compiled TypeScript) with .devcarry"; exit 1; }
-elif [[ -d node_modules ]]; then
-  timeout 900 npm run install
-  timeout 300 npx tsc -p tsconfig.json
-else
-  timeout 1200 npm install
-  timeout 300 npx tsc -p tsconfig.json
-fi
-node -e '
-  const ci = require("./dist/src/index.js").native().cudaInfo();
-  console.log("cudaInfo:", JSON.stringify(ci));
-  if (!ci.compiled || ci.devices < 1) { console.error("FAIL: no usable CUDA device: " + ci.error); process.exit(1); }'
+step "3. device_check"
+ARGS=()
+[[ $DRY == 1 ]] && ARGS+=(--dry-run)
+timeout "${NL_CHECK_TIMEOUT:-330}" "$BUILD/device_check" "${ARGS[@]}"
+rc=$?
+[[ $rc == 124 ]] && echo "FAIL: device_check ran past its ${NL_CHECK_TIMEOUT:-330} s (the table has what finished)"
 
-VITEST="node node_modules/vitest/vitest.mjs run"
-step "3. op tests (cpu and cuda vs reference)"
-timeout 900 $VITEST test/kernels.test.ts
-
-step "4. model tests (cuda vs cpu, golden logits on cuda and cpu)"
-timeout 900 $VITEST test/model-cuda.test.ts test/model-golden.test.ts
-
-step "5. speed: 45M bench checkpoint, cpu vs cuda"
-NEMOTRON_LAB_BENCH_BACKENDS=cpu,cuda NEMOTRON_LAB_BENCH_NO_HF=1 timeout 900 node dist/bench/run.js model
-
-step "done: all checks passed"
+step "summary"
+grep '^RESULT ' "$LOG" | sed 's/^RESULT //' |
+  awk -F' \\| ' '{ printf "%-5s %-86s %-34s %-26s %s\n", $4, $1, $2, $3, "" }' | sed 's/ *$//'
+fails=$(grep -c '^RESULT .*| FAIL$' "$LOG")
+echo "$(grep -c '^RESULT ' "$LOG") checks, $fails failed (log: $LOG)"
+[[ $rc == 0 && $fails == 0 ]]

@@ -4,9 +4,9 @@
 // the readable definition of each op, llm.c style) implement it, and so does the CUDA
 // backend (cuda/backend.cu). The op list is mirrored in TypeScript by src/backend/native.ts.
 //
-// Conventions: activations are fp32, row-major; a weight is a [rows, cols] matrix in its
-// stored dtype (F32, BF16, F16, FP8 E4M3/E5M2) with an optional fp32 scale per
-// [block_rows, block_cols] block, converted to fp32 inside the kernel (never copied).
+// Conventions: activations are fp32, row-major; a weight is a StoredMatrix (stored_matrix.h):
+// [rows, cols] in its stored dtype (F32, BF16, F16, FP8 E4M3/E5M2) with an optional fp32
+// scale per [block_rows, block_cols] block, converted to fp32 inside the kernel (never copied).
 // Accumulation is fp32 in the fast kernels and fp64 in the references.
 //
 // Memory (after ggml-backend's buffers): activations and per-sequence state are allocated
@@ -19,27 +19,9 @@
 #include <cstdint>
 #include <string>
 
-#include "common.h"
+#include "stored_matrix.h"
 
 namespace nl {
-
-// A weight matrix as stored: element (r, c) = value(data[r * cols + c]) * scale[r / br, c / bc].
-struct WeightView {
-  const uint8_t* data = nullptr;
-  DType dtype = DType::F32;
-  int64_t rows = 0, cols = 0;
-  const float* scale = nullptr;  // null: unscaled
-  int64_t block_rows = 1, block_cols = 1;
-
-  int64_t scale_cols() const { return (cols + block_cols - 1) / block_cols; }
-  float scale_at(int64_t r, int64_t c) const {
-    return scale ? scale[(r / block_rows) * scale_cols() + c / block_cols] : 1.0f;
-  }
-  bool empty() const { return data == nullptr; }
-};
-
-// One stored element as fp32 (the definition; kernels use vectorised equivalents).
-float element_f32(const uint8_t* data, DType t, int64_t i);
 
 // Arguments of the Mamba-2 selective scan (prefill and one-token step share them).
 struct SsdArgs {
@@ -85,9 +67,9 @@ struct Backend {
 
   // --- ops ---
   // y (T, w.rows) = x (T, w.cols) · wᵀ (+ bias)
-  virtual void linear(const float* x, int64_t T, const WeightView& w, const float* bias, float* y) = 0;
+  virtual void linear(const float* x, int64_t T, const StoredMatrix& w, const float* bias, float* y) = 0;
   // out (T, table.cols) = table[ids]
-  virtual void embedding(const WeightView& table, const int32_t* ids, int64_t T, float* out) = 0;
+  virtual void embedding(const StoredMatrix& table, const int32_t* ids, int64_t T, float* out) = 0;
   // y (T, n) = x / sqrt(mean(x²) + eps) * w
   virtual void rmsnorm(const float* x, int64_t T, int64_t n, const float* w, float eps, float* y) = 0;
   // out (T, n) = groupnorm_rms(y * silu(z)) * w, over contiguous groups of `group` channels; z has row stride ldz

@@ -11,6 +11,14 @@ export { packageRoot };
 
 export type Bytes = ArrayBufferView | ArrayBuffer;
 
+/**
+ * A stored matrix as every addon function that reads tensors takes it (seven arguments,
+ * native/src/stored_matrix.h and napi/tensor_arg.h): element (r, c) = value(src[r * cols + c])
+ * * scale[r / blockRows, c / blockCols]. Tensor.nativeArgs() produces it.
+ */
+export type StoredMatrixArgs = readonly [src: Bytes, dtype: number, rows: number, cols: number, scale: Float32Array | null,
+  blockRows: number, blockCols: number];
+
 export interface NativeMoments {
   sum: number; sumsq: number; min: number; max: number; absmax: number; minAbsNonzero: number;
   finite: number; zeros: number; nan: number; posInf: number; negInf: number;
@@ -44,30 +52,23 @@ export interface NativeAddon {
   fp8Decode(codes: Bytes, format: number, mul: number, out: Float32Array): void;
   fp8EncodeReference(src: Float32Array, format: number, saturate: boolean, out: Uint8Array): void;
   fp8DecodeReference(codes: Uint8Array, format: number, out: Float32Array): void;
-  dequantize(src: Bytes, dtype: number, rows: number, cols: number, scale: Float32Array | null,
-    blockRows: number, blockCols: number, out: Float32Array): void;
-  tensorMoments(src: Bytes, dtype: number, rows: number, cols: number, scale: Float32Array | null,
-    blockRows: number, blockCols: number, reference: boolean): NativeMoments;
+  dequantize(...a: [...m: StoredMatrixArgs, out: Float32Array]): void;
+  tensorMoments(...a: [...m: StoredMatrixArgs, reference: boolean]): NativeMoments;
   /** Moments and the percentiles q together (one counting pass for 8/16-bit dtypes). */
-  tensorStats(src: Bytes, dtype: number, rows: number, cols: number, scale: Float32Array | null,
-    blockRows: number, blockCols: number, q: Float64Array): NativeMoments & { percentiles: Float64Array };
+  tensorStats(...a: [...m: StoredMatrixArgs, q: Float64Array]): NativeMoments & { percentiles: Float64Array };
   /** NaN lo / hi: the data's own range. */
-  tensorHistogram(src: Bytes, dtype: number, rows: number, cols: number, scale: Float32Array | null,
-    blockRows: number, blockCols: number, bins: number, lo: number, hi: number, log: boolean):
+  tensorHistogram(...a: [...m: StoredMatrixArgs, bins: number, lo: number, hi: number, log: boolean]):
     { edges: Float64Array; counts: Float64Array; below: number; above: number };
   /** Fused FP8 quantization (native/src/cpu/quantize.cc); mode 0 amax, 1 percentile, 2 search, 3 given scales. */
-  quantizeFp8(src: Bytes, dtype: number, rows: number, cols: number, srcScale: Float32Array | null, srcBlockRows: number,
-    srcBlockCols: number, format: number, blockRows: number, blockCols: number, mode: number, percentile: number,
-    searchSteps: number, searchMinRatio: number, scales: Float32Array, codes: Uint8Array, metrics: boolean, reference: boolean): {
+  quantizeFp8(...a: [...m: StoredMatrixArgs, format: number, blockRows: number, blockCols: number, mode: number, percentile: number,
+    searchSteps: number, searchMinRatio: number, scales: Float32Array, codes: Uint8Array, metrics: boolean, reference: boolean]): {
     nonfinite: number; count: number; sig: number; noise: number; dot: number; qq: number; sumAbs: number; maxAbs: number;
     zeros: number; clipped: number; flushedZero: number; subnormal: number;
   };
   // Backend ops (native/src/backend.h). The last argument picks the backend: false = "cpu",
   // true = "reference", or a name (src/backend/select.ts); test/kernels.test.ts compares them.
-  opLinear(x: Float32Array, T: number, w: Bytes, dtype: number, rows: number, cols: number, scale: Float32Array | null,
-    blockRows: number, blockCols: number, bias: Float32Array | null, y: Float32Array, backend: OpBackend): void;
-  opEmbedding(table: Bytes, dtype: number, rows: number, cols: number, scale: Float32Array | null, blockRows: number,
-    blockCols: number, ids: Int32Array, out: Float32Array, backend: OpBackend): void;
+  opLinear(...a: [x: Float32Array, T: number, ...w: StoredMatrixArgs, bias: Float32Array | null, y: Float32Array, backend: OpBackend]): void;
+  opEmbedding(...a: [...table: StoredMatrixArgs, ids: Int32Array, out: Float32Array, backend: OpBackend]): void;
   opRmsnorm(x: Float32Array, T: number, n: number, w: Float32Array, eps: number, y: Float32Array, backend: OpBackend): void;
   opGatedRmsnorm(y: Float32Array, z: Float32Array, ldz: number, T: number, n: number, group: number, w: Float32Array,
     eps: number, out: Float32Array, backend: OpBackend): void;
@@ -86,8 +87,7 @@ export interface NativeAddon {
   softmax(x: Float32Array, temperature: number): number;
   // The native model object (native/src/model/nemotron_h.h); used by src/model/nemotron-h.ts.
   modelCreate(config: NativeModelConfig, backend: BackendName): NativeHandle;
-  modelBind(model: NativeHandle, layer: number, role: number, expert: number, bytes: Bytes, dtype: number, rows: number,
-    cols: number, scale: Float32Array | null, blockRows: number, blockCols: number): void;
+  modelBind(...a: [model: NativeHandle, layer: number, role: number, expert: number, ...w: StoredMatrixArgs]): void;
   modelCheck(model: NativeHandle): void;
   modelSetInputQuant(model: NativeHandle, layer: number, role: number, mode: number, format: number, scale: number): void;
   modelObserveInput(model: NativeHandle, layer: number, role: number, on: boolean): number;

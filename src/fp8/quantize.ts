@@ -8,8 +8,8 @@
  * 1/scale, so codes equal torch's `(x.float() / scale).clamp(-max, max).to(float8)`.
  */
 import { native } from "../backend/native";
-import { Tensor, ScaleInfo } from "../tensor/tensor";
-import { DType, dtypeCode } from "../tensor/dtype";
+import { Tensor } from "../tensor/tensor";
+import { DType } from "../tensor/dtype";
 import { formatShape } from "../util/format";
 import { Fp8Format, FP8_MAX, formatCode, decodeFp8 } from "./codec";
 import { QuantErrorMetrics, QuantSums, metricsFromSums } from "./metrics";
@@ -119,16 +119,12 @@ export function blockShape(name: string, rows: number, cols: number, granularity
 
 /** Quantizes a tensor (any float dtype; FP8 input is dequantised with its scale first). */
 export function quantizeTensor(t: Tensor, options: QuantizeOptions = {}): QuantizedTensor {
-  const srcScale = t.scaleValues();
-  return run(t.name, t.bytes(), t.dtype, [...t.shape], t.rows, t.cols, srcScale, t.scale, options);
+  return run(t, options);
 }
 
 /** Quantizes raw values: a Float32Array, or the bits of `dtype` (e.g. a Uint16Array of BF16). */
 export function quantizeArray(name: string, values: Float32Array | Uint16Array | Uint8Array, shape: number[], options: QuantizeOptions & { dtype?: DType } = {}): QuantizedTensor {
-  const dtype = options.dtype ?? "F32";
-  const rows = shape.length === 0 ? 1 : shape[0];
-  const numel = shape.reduce((a, b) => a * b, 1);
-  return run(name, values, dtype, shape, rows, shape.length <= 1 ? 1 : numel / rows, undefined, undefined, options);
+  return run(Tensor.fromArray(name, values, shape, options.dtype ?? "F32"), options);
 }
 
 /** @deprecated name kept for callers of the first version: quantizeArray over float32. */
@@ -136,8 +132,9 @@ export function quantizeValues(values: Float32Array, rows: number, cols: number,
   return quantizeArray("values", values, [rows, cols], options);
 }
 
-function run(name: string, src: ArrayBufferView, dtype: DType, shape: number[], rows: number, cols: number,
-  srcScale: Float32Array | undefined, srcInfo: ScaleInfo | undefined, options: QuantizeOptions): QuantizedTensor {
+function run(t: Tensor, options: QuantizeOptions): QuantizedTensor {
+  const { name, dtype, rows, cols } = t;
+  const shape = [...t.shape];
   const format = options.format ?? "e4m3";
   const fcode = formatCode(format);
   const granularity = options.granularity ?? "tensor";
@@ -154,8 +151,7 @@ function run(name: string, src: ArrayBufferView, dtype: DType, shape: number[], 
   const mode = options.scales ? 3 : choice.kind === "amax" ? 0 : choice.kind === "percentile" ? 1 : 2;
   const wantMetrics = options.metrics ?? true;
   const t0 = performance.now();
-  const sums = native().quantizeFp8(src, dtypeCode(dtype), rows, cols, srcScale ?? null, srcInfo?.blockRows ?? 1, srcInfo?.blockCols ?? 1,
-    fcode, br, bc, mode, choice.kind === "percentile" ? choice.percentile : 100,
+  const sums = native().quantizeFp8(...t.nativeArgs(), fcode, br, bc, mode, choice.kind === "percentile" ? choice.percentile : 100,
     choice.kind === "search" ? choice.steps ?? SEARCH_DEFAULTS.steps : 1, choice.kind === "search" ? choice.minRatio ?? SEARCH_DEFAULTS.minRatio : 1,
     scales, codes, wantMetrics, options.reference ?? false);
   const seconds = (performance.now() - t0) / 1000;
@@ -191,9 +187,7 @@ export function toFp8Tensor(q: QuantizedTensor): Tensor {
 /** codes * scale as float32, [rows * cols]. */
 export function dequantize(q: QuantizedTensor): Float32Array {
   if (q.granularity === "tensor") return decodeFp8(q.codes, q.format, q.scales[0]);
-  const out = new Float32Array(q.rows * q.cols);
-  native().dequantize(q.codes, dtypeCode(q.format === "e4m3" ? "F8_E4M3" : "F8_E5M2"), q.rows, q.cols, q.scales, q.blockRows, q.blockCols, out);
-  return out;
+  return toFp8Tensor(q).values();
 }
 
 /** The FP8 max of a format, for plots and reports. */

@@ -13,7 +13,6 @@ import { BackendChoice, resolveBackend } from "../backend/select";
 import { Checkpoint } from "../io/checkpoint";
 import { NemotronHConfig, derivedSizes } from "../io/config";
 import { Tensor } from "../tensor/tensor";
-import { dtypeCode } from "../tensor/dtype";
 import { formatShape } from "../util/format";
 import { BLOCK_KIND, HOOK_POINT, PlanSlot, ROLE, executionPlan } from "./plan";
 import { CausalLM, ForwardOptions, ModelState } from "./types";
@@ -225,11 +224,8 @@ export class NemotronH implements CausalLM {
   // ---------------------------------------------------------------------------------------
   private bind(name: string, t: Tensor): void {
     if (!SUPPORTED.has(t.dtype)) throw new Error(`${name}: weights must be F32, BF16, F16, F8_E4M3 or F8_E5M2, got ${t.dtype}`);
-    const scale = t.scaleValues() ?? null;
-    for (const s of this.slotsByName.get(name)!) {
-      native().modelBind(this.handle, s.layer, s.role, s.expert, t.bytes(), dtypeCode(t.dtype), t.rows, t.cols,
-        scale, t.scale?.blockRows ?? 1, t.scale?.blockCols ?? 1);
-    }
+    const w = t.nativeArgs();
+    for (const s of this.slotsByName.get(name)!) native().modelBind(this.handle, s.layer, s.role, s.expert, ...w);
   }
 
   private hookPoint(name: string): [number, number] {

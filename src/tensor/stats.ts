@@ -4,7 +4,6 @@
  * moments, percentiles and histograms.
  */
 import { native } from "../backend/native";
-import { dtypeCode } from "./dtype";
 import type { Tensor } from "./tensor";
 
 export interface StatsOptions {
@@ -49,13 +48,8 @@ export interface Histogram {
   log: boolean;
 }
 
-function sourceArgs(t: Tensor) {
-  const s = t.scaleValues();
-  return [t.bytes(), dtypeCode(t.dtype), t.rows, t.cols, s ?? null, t.scale?.blockRows ?? 1, t.scale?.blockCols ?? 1] as const;
-}
-
 export function computeStats(t: Tensor, options: StatsOptions = {}): TensorStats {
-  const args = sourceArgs(t);
+  const args = t.nativeArgs();
   const q = options.percentiles ?? [];
   for (const p of q) {
     if (!(p >= 0 && p <= 100)) throw new RangeError(`${t.name}: percentile ${p} is outside [0, 100]`);
@@ -85,6 +79,6 @@ export function computeHistogram(t: Tensor, options: HistogramOptions = {}): His
   const log = options.log ?? false;
   const range = options.range ?? [NaN, NaN];  // the native side finds the data's range in the same pass
   if (log && options.range && !(range[0] > 0)) throw new RangeError(`${t.name}: log histogram needs a range starting above 0, got [${range}]`);
-  const h = native().tensorHistogram(...sourceArgs(t), bins, range[0], range[1], log);
+  const h = native().tensorHistogram(...t.nativeArgs(), bins, range[0], range[1], log);
   return { ...h, log };
 }

@@ -3,7 +3,7 @@
  * its path in the file. Bytes stay where they are (memory-mapped) until asked for;
  * FP8 weights carry their scale, so values() and the statistics are always dequantised.
  */
-import { native } from "../backend/native";
+import { native, StoredMatrixArgs } from "../backend/native";
 import { DType, DTYPE_SIZE, dtypeCode, isFloat8 } from "./dtype";
 import { TensorStats, StatsOptions, Histogram, HistogramOptions, computeStats, computeHistogram } from "./stats";
 import { escapeHtml, formatBytes, formatShape } from "../util/format";
@@ -69,6 +69,21 @@ export class Tensor {
     return this.scaleCache;
   }
 
+  /**
+   * The addon's arguments for rows [start, end) of the 2-D view (StoredMatrixArgs): the one
+   * place a tensor is handed to native code. A scaled tensor's start is on a block boundary.
+   */
+  nativeArgs(start = 0, end = this.rows): StoredMatrixArgs {
+    const cols = this.cols, size = DTYPE_SIZE[this.dtype];
+    const scale = this.scaleValues();
+    const br = this.scale?.blockRows ?? 1, bc = this.scale?.blockCols ?? 1;
+    if (scale && start % br !== 0) throw new RangeError(`${this.name}: rows from ${start} do not start on a scale block of ${br} rows`);
+    const all = this.bytes();
+    const bytes = start === 0 && end === this.rows ? all : all.subarray(start * cols * size, end * cols * size);
+    const scaleSub = scale && start > 0 ? scale.subarray((start / br) * Math.ceil(cols / bc)) : scale ?? null;
+    return [bytes, dtypeCode(this.dtype), end - start, cols, scaleSub, br, bc];
+  }
+
   /** All values as float32, dequantised with the scale. */
   values(): Float32Array {
     return this.readRows(0, this.rows);
@@ -90,12 +105,8 @@ export class Tensor {
     // A block scale row is shared by blockRows rows: start the read on a block boundary.
     const br = this.scale?.blockRows ?? 1;
     const first = scale ? Math.floor(start / br) * br : start;
-    const size = DTYPE_SIZE[this.dtype];
-    const all = this.bytes();
-    const src = all.subarray(first * cols * size, end * cols * size);
     const out = new Float32Array((end - first) * cols);
-    const scaleSub = scale ? scale.subarray((first / br) * Math.ceil(cols / this.scale!.blockCols)) : null;
-    native().dequantize(src, dtypeCode(this.dtype), end - first, cols, scaleSub, br, this.scale?.blockCols ?? 1, out);
+    native().dequantize(...this.nativeArgs(first, end), out);
     return first === start ? out : out.subarray((start - first) * cols);
   }
 

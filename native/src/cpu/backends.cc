@@ -44,8 +44,8 @@ namespace {
 
 struct CpuBackend : Backend {
   const char* name() const override { return "cpu"; }
-  void linear(const float* x, int64_t T, const WeightView& w, const float* bias, float* y) override { linear_fast(x, T, w, bias, y); }
-  void embedding(const WeightView& e, const int32_t* ids, int64_t T, float* out) override { embedding_fast(e, ids, T, out); }
+  void linear(const float* x, int64_t T, const StoredMatrix& w, const float* bias, float* y) override { linear_fast(x, T, w, bias, y); }
+  void embedding(const StoredMatrix& e, const int32_t* ids, int64_t T, float* out) override { embedding_fast(e, ids, T, out); }
   void rmsnorm(const float* x, int64_t T, int64_t n, const float* w, float eps, float* y) override { rmsnorm_fast(x, T, n, w, eps, y); }
   void gated_rmsnorm(const float* y, const float* z, int64_t ldz, int64_t T, int64_t n, int64_t group, const float* w,
                      float eps, float* out) override { gated_rmsnorm_fast(y, z, ldz, T, n, group, w, eps, out); }
@@ -62,8 +62,8 @@ struct CpuBackend : Backend {
 
 struct ReferenceBackend : Backend {
   const char* name() const override { return "reference"; }
-  void linear(const float* x, int64_t T, const WeightView& w, const float* bias, float* y) override { linear_reference(x, T, w, bias, y); }
-  void embedding(const WeightView& e, const int32_t* ids, int64_t T, float* out) override { embedding_reference(e, ids, T, out); }
+  void linear(const float* x, int64_t T, const StoredMatrix& w, const float* bias, float* y) override { linear_reference(x, T, w, bias, y); }
+  void embedding(const StoredMatrix& e, const int32_t* ids, int64_t T, float* out) override { embedding_reference(e, ids, T, out); }
   void rmsnorm(const float* x, int64_t T, int64_t n, const float* w, float eps, float* y) override { rmsnorm_reference(x, T, n, w, eps, y); }
   void gated_rmsnorm(const float* y, const float* z, int64_t ldz, int64_t T, int64_t n, int64_t group, const float* w,
                      float eps, float* out) override { gated_rmsnorm_reference(y, z, ldz, T, n, group, w, eps, out); }

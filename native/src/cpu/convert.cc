@@ -23,17 +23,37 @@ void to_f32(const uint8_t* src, DType t, size_t start, size_t n, float* out) {
   }
 }
 
-void dequantize(const uint8_t* src, DType t, size_t rows, size_t cols, const float* scale, size_t block_rows,
-                size_t block_cols, float* out) {
-  size_t scale_cols = scale ? (cols + block_cols - 1) / block_cols : 0;
+float element_f32(const uint8_t* data, DType t, int64_t i) {
+  switch (t) {
+    case DType::F32: return reinterpret_cast<const float*>(data)[i];
+    case DType::BF16: return bf16_to_f32(reinterpret_cast<const uint16_t*>(data)[i]);
+    case DType::F16: return f16_to_f32(reinterpret_cast<const uint16_t*>(data)[i]);
+    case DType::F8_E4M3: return e4m3_to_f32(data[i]);
+    case DType::F8_E5M2: return e5m2_to_f32(data[i]);
+    default: NL_CHECK(false, "weights must be F32, BF16, F16, F8_E4M3 or F8_E5M2, got dtype code " + std::to_string(int(t)));
+  }
+  return 0;
+}
+
+const float* read_span(const StoredMatrix& s, size_t i, size_t m, float* buf) {
+  if (!s.scale && s.dtype == DType::F32) return reinterpret_cast<const float*>(s.data) + i;
+  to_f32(s.data, s.dtype, i, m, buf);
+  if (s.scale) {
+    const size_t cols = size_t(s.cols), c0 = i % cols, bc = size_t(s.block_cols);
+    const float* sc = s.scale_row(int64_t(i / cols));
+    for (size_t k = 0; k < m; k++) buf[k] *= sc[(c0 + k) / bc];
+  }
+  return buf;
+}
+
+void dequantize(const StoredMatrix& s, float* out) {
+  const size_t rows = size_t(s.rows), cols = size_t(s.cols);
   size_t grain = cols >= (1u << 16) ? 1 : (size_t(1) << 16) / (cols ? cols : 1);
   parallel_for(rows, grain, [&](size_t rb, size_t re) {
     for (size_t r = rb; r < re; r++) {
       float* o = out + r * cols;
-      to_f32(src, t, r * cols, cols, o);
-      if (!scale) continue;
-      const float* s = scale + (r / block_rows) * scale_cols;
-      for (size_t c = 0; c < cols; c++) o[c] *= s[c / block_cols];
+      const float* v = read_span(s, r * cols, cols, o);
+      if (v != o) std::memcpy(o, v, cols * 4);
     }
   });
 }

@@ -1,6 +1,7 @@
-// Bulk FP8 encode/decode and dtype -> f32 conversion (see cpu/fp8.cc).
+// Bulk FP8 encode/decode (cpu/fp8.cc) and dtype -> f32 conversion (cpu/convert.cc).
 #pragma once
 #include "fp8.h"
+#include "stored_matrix.h"
 
 namespace nl {
 
@@ -13,10 +14,16 @@ void fp8_decode(const uint8_t* codes, size_t n, Fp8Format f, float mul, float* o
 uint8_t fp8_encode_reference(float x, Fp8Format f, bool saturate);
 float fp8_decode_reference(uint8_t c, Fp8Format f);
 
-// Converts elements [start, start+n) of a buffer of dtype t to f32.
+// Converts elements [start, start+n) of a buffer of dtype t to f32 (cpu/convert.cc).
 void to_f32(const uint8_t* src, DType t, size_t start, size_t n, float* out);
-// out[r, c] = value(src[r, c]) * scale[r / block_rows, c / block_cols] (scale may be null).
-void dequantize(const uint8_t* src, DType t, size_t rows, size_t cols, const float* scale, size_t block_rows,
-                size_t block_cols, float* out);
+// One stored element of a floating dtype as fp32: the definition the kernels' vectorised
+// conversions are tested against.
+float element_f32(const uint8_t* data, DType t, int64_t i);
+// The m values from flat index i, dequantised into buf; an unscaled F32 matrix is read in
+// place (the returned pointer). A scaled span must stay within one row. The one span
+// reader of the statistics and the quantization.
+const float* read_span(const StoredMatrix& s, size_t i, size_t m, float* buf);
+// out (rows, cols) = the matrix as fp32, multi-threaded.
+void dequantize(const StoredMatrix& s, float* out);
 
 }  // namespace nl

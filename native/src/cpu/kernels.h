@@ -5,16 +5,16 @@
 
 namespace nl {
 
-void check_weight(const WeightView& w);
+void check_weight(const StoredMatrix& w);
 
 // Σ a·b and y += alpha·x over n floats (cpu/vector_ops.cc).
 float dot_f32(const float* a, const float* b, int64_t n);
 void axpy_f32(float alpha, const float* x, float* y, int64_t n);
 
-void linear_fast(const float* x, int64_t T, const WeightView& w, const float* bias, float* y);
-void linear_reference(const float* x, int64_t T, const WeightView& w, const float* bias, float* y);
-void embedding_fast(const WeightView& e, const int32_t* ids, int64_t T, float* out);
-void embedding_reference(const WeightView& e, const int32_t* ids, int64_t T, float* out);
+void linear_fast(const float* x, int64_t T, const StoredMatrix& w, const float* bias, float* y);
+void linear_reference(const float* x, int64_t T, const StoredMatrix& w, const float* bias, float* y);
+void embedding_fast(const StoredMatrix& e, const int32_t* ids, int64_t T, float* out);
+void embedding_reference(const StoredMatrix& e, const int32_t* ids, int64_t T, float* out);
 
 void rmsnorm_fast(const float* x, int64_t T, int64_t n, const float* w, float eps, float* y);
 void rmsnorm_reference(const float* x, int64_t T, int64_t n, const float* w, float eps, float* y);

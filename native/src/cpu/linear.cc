@@ -21,19 +21,7 @@ namespace nl {
 
 using namespace simd;
 
-float element_f32(const uint8_t* data, DType t, int64_t i) {
-  switch (t) {
-    case DType::F32: return reinterpret_cast<const float*>(data)[i];
-    case DType::BF16: return bf16_to_f32(reinterpret_cast<const uint16_t*>(data)[i]);
-    case DType::F16: return f16_to_f32(reinterpret_cast<const uint16_t*>(data)[i]);
-    case DType::F8_E4M3: return e4m3_to_f32(data[i]);
-    case DType::F8_E5M2: return e5m2_to_f32(data[i]);
-    default: NL_CHECK(false, "weights must be F32, BF16, F16, F8_E4M3 or F8_E5M2, got dtype code " + std::to_string(int(t)));
-  }
-  return 0;
-}
-
-void check_weight(const WeightView& w) {
+void check_weight(const StoredMatrix& w) {
   NL_CHECK(w.data && w.rows > 0 && w.cols > 0, "empty weight");
   NL_CHECK(w.dtype == DType::F32 || w.dtype == DType::BF16 || w.dtype == DType::F16 || w.dtype == DType::F8_E4M3 ||
                w.dtype == DType::F8_E5M2,
@@ -43,7 +31,7 @@ void check_weight(const WeightView& w) {
 
 // ---------------------------------------------------------------------------------------
 // Reference: y[t, r] = Σ_c x[t, c] · w(r, c) + bias[r], accumulated in fp64.
-void linear_reference(const float* x, int64_t T, const WeightView& w, const float* bias, float* y) {
+void linear_reference(const float* x, int64_t T, const StoredMatrix& w, const float* bias, float* y) {
   check_weight(w);
   for (int64_t t = 0; t < T; t++) {
     for (int64_t r = 0; r < w.rows; r++) {
@@ -57,7 +45,7 @@ void linear_reference(const float* x, int64_t T, const WeightView& w, const floa
   }
 }
 
-void embedding_reference(const WeightView& e, const int32_t* ids, int64_t T, float* out) {
+void embedding_reference(const StoredMatrix& e, const int32_t* ids, int64_t T, float* out) {
   for (int64_t t = 0; t < T; t++) {
     NL_CHECK(ids[t] >= 0 && ids[t] < e.rows, "token id " + std::to_string(ids[t]) + " outside the vocabulary [0, " + std::to_string(e.rows) + ")");
     for (int64_t c = 0; c < e.cols; c++) out[t * e.cols + c] = element_f32(e.data, e.dtype, ids[t] * e.cols + c) * e.scale_at(ids[t], c);
@@ -71,7 +59,7 @@ namespace {
 // 16-aligned column block (multiplied into each converted vector).
 enum ScaleMode { kNoScale, kRowScale, kColBlockScale, kGeneric };
 
-ScaleMode scale_mode(const WeightView& w) {
+ScaleMode scale_mode(const StoredMatrix& w) {
   if (!w.scale) return kNoScale;
   if (w.block_cols >= w.cols) return kRowScale;
   if (w.block_cols % 16 == 0) return kColBlockScale;
@@ -80,7 +68,7 @@ ScaleMode scale_mode(const WeightView& w) {
 
 // Converts weight row r, columns [c0, c0+n), to fp32 with its scale applied.
 template <DType D>
-NL_INLINE void convert_row(const WeightView& w, int64_t r, int64_t c0, int64_t n, float* out) {
+NL_INLINE void convert_row(const StoredMatrix& w, int64_t r, int64_t c0, int64_t n, float* out) {
   const int64_t base = r * w.cols + c0;
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) store(out + i, cvt16<D>(w.data, base + i));
@@ -102,7 +90,7 @@ NL_INLINE void convert_row(const WeightView& w, int64_t r, int64_t c0, int64_t n
 // left, then the row scale and the bias.
 template <DType D, int MR, int NT>
 NL_INLINE void finish_rows(v16f (&acc)[MR][NT], const float* const (&srow)[MR], const float* x, int64_t ldx,
-                           const WeightView& w, ScaleMode mode, int64_t r, int64_t k0, const float* bias, float* y,
+                           const StoredMatrix& w, ScaleMode mode, int64_t r, int64_t k0, const float* bias, float* y,
                            int64_t ldy) {
   const int64_t K = w.cols;
   for (int i = 0; i < MR; i++) {
@@ -121,7 +109,7 @@ NL_INLINE void finish_rows(v16f (&acc)[MR][NT], const float* const (&srow)[MR], 
 
 // Few tokens: MR rows × NT tokens of dot products, weights converted in registers.
 template <DType D, int MR, int NT>
-NL_INLINE void dot_block(const float* x, int64_t ldx, const WeightView& w, ScaleMode mode, int64_t r, const float* bias,
+NL_INLINE void dot_block(const float* x, int64_t ldx, const StoredMatrix& w, ScaleMode mode, int64_t r, const float* bias,
                          float* y, int64_t ldy) {
   const int64_t K = w.cols, K16 = K & ~int64_t(15);
   v16f acc[MR][NT];
@@ -147,7 +135,7 @@ NL_INLINE void dot_block(const float* x, int64_t ldx, const WeightView& w, Scale
 // FP8, few tokens: 64 codes are loaded as 16 words; lane j of shift s holds code 4j+s, so
 // x is pre-permuted the same way (xq, blocks of 64) and no byte widening is needed.
 template <DType D, int MR, int NT>
-NL_INLINE void dot_block_fp8(const float* xq, const float* x, const WeightView& w, ScaleMode mode, int64_t r,
+NL_INLINE void dot_block_fp8(const float* xq, const float* x, const StoredMatrix& w, ScaleMode mode, int64_t r,
                              const float* bias, float* y) {
   const int64_t K = w.cols, K64 = K & ~int64_t(63);
   v16f acc[MR][NT];
@@ -272,7 +260,7 @@ struct Bf16Conv {
 };
 
 template <class Conv, int MR, int NT>
-NL_TARGET_AVX512 NL_INLINE void dot_block_avx512(const Conv& cv, const float* xq, const float* x, const WeightView& w,
+NL_TARGET_AVX512 NL_INLINE void dot_block_avx512(const Conv& cv, const float* xq, const float* x, const StoredMatrix& w,
                                                  ScaleMode mode, int64_t r, const float* bias, float* y) {
   constexpr int E = Conv::E, Q = E / 16;
   constexpr int64_t PF = NL_PF;
@@ -316,7 +304,7 @@ NL_TARGET_AVX512 NL_INLINE void dot_block_avx512(const Conv& cv, const float* xq
 }
 
 template <class Conv, int NT>
-NL_TARGET_AVX512 void linear_few_avx512(const float* xq, const float* x, const WeightView& w, const float* bias, float* y,
+NL_TARGET_AVX512 void linear_few_avx512(const float* xq, const float* x, const StoredMatrix& w, const float* bias, float* y,
                                         int64_t r0, int64_t r1) {
   const Conv cv(w.dtype);
   ScaleMode mode = scale_mode(w);
@@ -327,7 +315,7 @@ NL_TARGET_AVX512 void linear_few_avx512(const float* xq, const float* x, const W
 
 // Few tokens through the AVX-512 path; false when this CPU or weight layout cannot take it.
 template <class Conv>
-bool linear_few_avx512_all(const float* x, int64_t T, const WeightView& w, const float* bias, float* y, int64_t grain) {
+bool linear_few_avx512_all(const float* x, int64_t T, const StoredMatrix& w, const float* bias, float* y, int64_t grain) {
   if (!cpu_has_avx512vbmi() || (scale_mode(w) == kColBlockScale && w.block_cols % Conv::E != 0)) return false;
   const int64_t K = w.cols, rows = w.rows;
   std::vector<float> xq(size_t(T * K));
@@ -340,7 +328,7 @@ bool linear_few_avx512_all(const float* x, int64_t T, const WeightView& w, const
 #endif
 
 template <DType D, int NT>
-NL_KERNEL void linear_few_fp8(const float* xq, const float* x, const WeightView& w, const float* bias, float* y,
+NL_KERNEL void linear_few_fp8(const float* xq, const float* x, const StoredMatrix& w, const float* bias, float* y,
                               int64_t r0, int64_t r1) {
   ScaleMode mode = scale_mode(w);
   int64_t r = r0;
@@ -349,7 +337,7 @@ NL_KERNEL void linear_few_fp8(const float* xq, const float* x, const WeightView&
 }
 
 template <DType D, int NT>
-NL_KERNEL void linear_few(const float* x, const WeightView& w, const float* bias, float* y, int64_t r0, int64_t r1) {
+NL_KERNEL void linear_few(const float* x, const StoredMatrix& w, const float* bias, float* y, int64_t r0, int64_t r1) {
   ScaleMode mode = scale_mode(w);
   int64_t r = r0;
   for (; r + 4 <= r1; r += 4) dot_block<D, 4, NT>(x, w.cols, w, mode, r, bias, y, w.rows);
@@ -377,7 +365,7 @@ NL_INLINE void micro(const float* wt, const float* xp, int64_t kc, float* c) {
 }
 
 template <DType D>
-NL_KERNEL void gemm_panels(const float* xp, int64_t T, const WeightView& w, const float* bias, float* y, int64_t p0,
+NL_KERNEL void gemm_panels(const float* xp, int64_t T, const StoredMatrix& w, const float* bias, float* y, int64_t p0,
                            int64_t p1) {
   const int64_t K = w.cols, nblocks = (T + NB - 1) / NB;
   std::vector<float> wt(MR * KC), cbuf(size_t(nblocks) * MR * NB);
@@ -400,7 +388,7 @@ NL_KERNEL void gemm_panels(const float* xp, int64_t T, const WeightView& w, cons
 }
 
 template <DType D>
-void linear_typed(const float* x, int64_t T, const WeightView& w, const float* bias, float* y) {
+void linear_typed(const float* x, int64_t T, const StoredMatrix& w, const float* bias, float* y) {
   const int64_t rows = w.rows, K = w.cols;
   if (T < 8) {
     // Grain: ~64 KiB of weights per task, in whole 4-row groups.
@@ -463,7 +451,7 @@ void linear_typed(const float* x, int64_t T, const WeightView& w, const float* b
 
 }  // namespace
 
-void linear_fast(const float* x, int64_t T, const WeightView& w, const float* bias, float* y) {
+void linear_fast(const float* x, int64_t T, const StoredMatrix& w, const float* bias, float* y) {
   check_weight(w);
   if (scale_mode(w) == kGeneric && T < 8) {
     // Column blocks that are not a multiple of 16 wide: convert rows, then dot (rare layouts).
@@ -490,7 +478,7 @@ void linear_fast(const float* x, int64_t T, const WeightView& w, const float* bi
   }
 }
 
-void embedding_fast(const WeightView& e, const int32_t* ids, int64_t T, float* out) {
+void embedding_fast(const StoredMatrix& e, const int32_t* ids, int64_t T, float* out) {
   for (int64_t t = 0; t < T; t++) {
     NL_CHECK(ids[t] >= 0 && ids[t] < e.rows, "token id " + std::to_string(ids[t]) + " outside the vocabulary [0, " + std::to_string(e.rows) + ")");
   }

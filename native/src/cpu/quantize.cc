@@ -37,19 +37,13 @@ namespace {
 constexpr size_t kSpan = 2048;
 constexpr size_t kGrainElems = size_t(1) << 16;
 
-size_t grid_cols(const TensorSource& s, const QuantParams& p) { return (s.cols + p.block_cols - 1) / p.block_cols; }
-size_t grid_rows(const TensorSource& s, const QuantParams& p) { return (s.rows + p.block_rows - 1) / p.block_rows; }
+// The output scale grid (p's blocks over s).
+size_t grid_cols(const StoredMatrix& s, const QuantParams& p) { return size_t(blocks_covering(s.cols, int64_t(p.block_cols))); }
+size_t grid_rows(const StoredMatrix& s, const QuantParams& p) { return size_t(blocks_covering(s.rows, int64_t(p.block_rows))); }
 
 // m values of row r from column c0, dequantised; F32 without scale is read in place.
-const float* read_span(const TensorSource& s, size_t r, size_t c0, size_t m, float* buf) {
-  size_t i = r * s.cols + c0;
-  if (!s.scale && s.dtype == DType::F32) return reinterpret_cast<const float*>(s.data) + i;
-  to_f32(s.data, s.dtype, i, m, buf);
-  if (s.scale) {
-    const float* sc = s.scale + (r / s.block_rows) * ((s.cols + s.block_cols - 1) / s.block_cols);
-    for (size_t k = 0; k < m; k++) buf[k] *= sc[(c0 + k) / s.block_cols];
-  }
-  return buf;
+const float* read_span(const StoredMatrix& s, size_t r, size_t c0, size_t m, float* buf) {
+  return nl::read_span(s, r * size_t(s.cols) + c0, m, buf);
 }
 
 // Calls fn(t, begin, end) over [0, n) in chunks of `grain`, t = the thread's slot.
@@ -297,7 +291,7 @@ bool percentile_of_top(TopValues& t, double q, float* out) {
 // The fused path's inner loops on AVX2, reading F32/BF16/F16 straight from the source:
 // amax, then y = x / s, the saturating encoder, and (optionally) the error sums in double
 // lanes, in one sweep over data that is still in cache.
-bool direct_source(const TensorSource& s) {
+bool direct_source(const StoredMatrix& s) {
   return !s.scale && cpu_has_avx2() && (s.dtype == DType::F32 || s.dtype == DType::BF16 || s.dtype == DType::F16);
 }
 
@@ -888,27 +882,27 @@ bool row_scales_ok(const float* scs, size_t n) {
 
 #if NL_X86
 // max |x| of a span read straight from the source (direct_source), the best SIMD level.
-float amax_direct(const TensorSource& s, size_t i0, size_t m, uint32_t* nonfinite) {
+float amax_direct(const StoredMatrix& s, size_t i0, size_t m, uint32_t* nonfinite) {
   return cpu_has_avx512vbmi() ? amax_avx512(s.data, s.dtype, i0, m, nonfinite) : amax_avx2(s.data, s.dtype, i0, m, nonfinite);
 }
 #endif
 
 // Per-block amax (finite values), multi-threaded; adds the non-finite count.
-std::vector<float> block_amax(const TensorSource& s, const QuantParams& p, uint64_t* nonfinite) {
+std::vector<float> block_amax(const StoredMatrix& s, const QuantParams& p, uint64_t* nonfinite) {
   size_t gc = grid_cols(s, p), nb = grid_rows(s, p) * gc;
   int T = num_threads();
   std::vector<std::vector<float>> local(T, std::vector<float>(nb, 0.0f));
   std::vector<uint64_t> nf(T * 8, 0);
-  for_chunks(s.rows, std::max<size_t>(1, kGrainElems / std::max<size_t>(1, s.cols)), [&](int t, size_t rb, size_t re) {
+  for_chunks(s.rows, std::max<size_t>(1, kGrainElems / std::max<size_t>(1, size_t(s.cols))), [&](int t, size_t rb, size_t re) {
     alignas(64) float buf[kSpan];
     uint32_t bad = 0;
     float* am = local[t].data();
     for (size_t r = rb; r < re; r++) {
       float* row_am = am + (r / p.block_rows) * gc;
-      for (size_t c0 = 0; c0 < s.cols;) {
-        size_t m = std::min({kSpan, s.cols - c0, p.block_cols - c0 % p.block_cols});
+      for (size_t c0 = 0; c0 < size_t(s.cols);) {
+        size_t m = std::min({kSpan, size_t(s.cols) - c0, p.block_cols - c0 % p.block_cols});
 #if NL_X86
-        float v = direct_source(s) ? amax_direct(s, r * s.cols + c0, m, &bad) : span_amax(read_span(s, r, c0, m, buf), m, &bad);
+        float v = direct_source(s) ? amax_direct(s, r * size_t(s.cols) + c0, m, &bad) : span_amax(read_span(s, r, c0, m, buf), m, &bad);
 #else
         float v = span_amax(read_span(s, r, c0, m, buf), m, &bad);
 #endif
@@ -929,10 +923,10 @@ std::vector<float> block_amax(const TensorSource& s, const QuantParams& p, uint6
 
 // Visits every span of block b: fn(values, count).
 template <class Fn>
-void for_block_spans(const TensorSource& s, const QuantParams& p, size_t b, float* buf, Fn&& fn) {
+void for_block_spans(const StoredMatrix& s, const QuantParams& p, size_t b, float* buf, Fn&& fn) {
   size_t gc = grid_cols(s, p);
-  size_t r0 = (b / gc) * p.block_rows, r1 = std::min(s.rows, r0 + p.block_rows);
-  size_t c0 = (b % gc) * p.block_cols, c1 = std::min(s.cols, c0 + p.block_cols);
+  size_t r0 = (b / gc) * p.block_rows, r1 = std::min(size_t(s.rows), r0 + p.block_rows);
+  size_t c0 = (b % gc) * p.block_cols, c1 = std::min(size_t(s.cols), c0 + p.block_cols);
   for (size_t r = r0; r < r1; r++) {
     for (size_t c = c0; c < c1;) {
       size_t m = std::min(kSpan, c1 - c);
@@ -967,7 +961,7 @@ size_t argmin_first(const double* err, size_t n) {
   return best;
 }
 
-void choose_scales(const TensorSource& s, const QuantParams& p, const std::vector<float>& amax, float* scales) {
+void choose_scales(const StoredMatrix& s, const QuantParams& p, const std::vector<float>& amax, float* scales) {
   size_t nb = amax.size();
   int T = num_threads();
   if (p.mode == ScaleMode::Amax) {
@@ -985,7 +979,7 @@ void choose_scales(const TensorSource& s, const QuantParams& p, const std::vecto
     size_t gc = grid_cols(s, p);
     auto block_elems = [&](size_t b) {
       size_t r0 = (b / gc) * p.block_rows, c0 = (b % gc) * p.block_cols;
-      return (std::min(s.rows, r0 + p.block_rows) - r0) * (std::min(s.cols, c0 + p.block_cols) - c0);
+      return (std::min(size_t(s.rows), r0 + p.block_rows) - r0) * (std::min(size_t(s.cols), c0 + p.block_cols) - c0);
     };
     if (nb >= size_t(4 * T)) {  // many blocks: a block per work item
       for_chunks(nb, 1, [&](int, size_t bb, size_t be) {
@@ -1008,11 +1002,11 @@ void choose_scales(const TensorSource& s, const QuantParams& p, const std::vecto
         need[b] = rank_need(block_elems(b), p.percentile);
         for (int t = 0; t < T; t++) tops[t][b].reset(need[b] ? need[b] : SIZE_MAX / 4);
       }
-      for_chunks(s.rows, std::max<size_t>(1, kGrainElems / std::max<size_t>(1, s.cols)), [&](int t, size_t rb, size_t re) {
+      for_chunks(s.rows, std::max<size_t>(1, kGrainElems / std::max<size_t>(1, size_t(s.cols))), [&](int t, size_t rb, size_t re) {
         alignas(64) float buf[kSpan];
         for (size_t r = rb; r < re; r++) {
-          for (size_t c0 = 0; c0 < s.cols;) {
-            size_t m = std::min({kSpan, s.cols - c0, p.block_cols - c0 % p.block_cols});
+          for (size_t c0 = 0; c0 < size_t(s.cols);) {
+            size_t m = std::min({kSpan, size_t(s.cols) - c0, p.block_cols - c0 % p.block_cols});
             tops[t][(r / p.block_rows) * gc + c0 / p.block_cols].push(read_span(s, r, c0, m, buf), m);
             c0 += m;
           }
@@ -1048,12 +1042,12 @@ void choose_scales(const TensorSource& s, const QuantParams& p, const std::vecto
       std::vector<std::vector<float>> cand(nb);
       for (size_t b = 0; b < nb; b++) cand[b] = search_scales(amax[b], p);
       std::vector<std::vector<double>> err(T, std::vector<double>(nb * steps, 0.0));
-      for_chunks(s.rows, std::max<size_t>(1, kGrainElems / std::max<size_t>(1, s.cols)), [&](int t, size_t rb, size_t re) {
+      for_chunks(s.rows, std::max<size_t>(1, kGrainElems / std::max<size_t>(1, size_t(s.cols))), [&](int t, size_t rb, size_t re) {
         alignas(64) float buf[kSpan];
         alignas(64) uint8_t codes[kSpan];
         for (size_t r = rb; r < re; r++) {
-          for (size_t c0 = 0; c0 < s.cols;) {
-            size_t m = std::min({kSpan, s.cols - c0, p.block_cols - c0 % p.block_cols});
+          for (size_t c0 = 0; c0 < size_t(s.cols);) {
+            size_t m = std::min({kSpan, size_t(s.cols) - c0, p.block_cols - c0 % p.block_cols});
             size_t b = (r / p.block_rows) * gc + c0 / p.block_cols;
             candidate_errors(read_span(s, r, c0, m, buf), m, cand[b], p.format, err[t].data() + b * steps, codes);
             c0 += m;
@@ -1070,7 +1064,7 @@ void choose_scales(const TensorSource& s, const QuantParams& p, const std::vecto
 }
 
 // Encodes rows [rb, re) with the given scales, adding the error to `acc` when asked.
-void encode_rows(const TensorSource& s, const QuantParams& p, const float* scales, uint8_t* codes, size_t rb, size_t re,
+void encode_rows(const StoredMatrix& s, const QuantParams& p, const float* scales, uint8_t* codes, size_t rb, size_t re,
                  QuantMetrics* acc, float* buf) {
 #if NL_X86
   Metrics512 m512;
@@ -1082,20 +1076,20 @@ void encode_rows(const TensorSource& s, const QuantParams& p, const float* scale
     // With metrics on AVX-512, a whole row in one call (short blocks would pay the
     // kernel's set-up and fold per block).
     if (acc && direct_source(s) && cpu_has_avx512vbmi() && (gc == 1 || p.block_cols % 64 == 0) && row_scales_ok(srow, gc)) {
-      encode_metrics_avx512(s.data, s.dtype, r * s.cols, s.cols, srow, gc == 1 ? s.cols : p.block_cols, p.format, codes + r * s.cols, m512, acc);
+      encode_metrics_avx512(s.data, s.dtype, r * size_t(s.cols), size_t(s.cols), srow, gc == 1 ? size_t(s.cols) : p.block_cols, p.format, codes + r * size_t(s.cols), m512, acc);
       continue;
     }
 #endif
-    for (size_t c0 = 0; c0 < s.cols;) {
-      size_t m = std::min({kSpan, s.cols - c0, p.block_cols - c0 % p.block_cols});
+    for (size_t c0 = 0; c0 < size_t(s.cols);) {
+      size_t m = std::min({kSpan, size_t(s.cols) - c0, p.block_cols - c0 % p.block_cols});
       float sc = srow[c0 / p.block_cols];
-      uint8_t* out = codes + r * s.cols + c0;
+      uint8_t* out = codes + r * size_t(s.cols) + c0;
 #if NL_X86
       if (direct_source(s)) {
-        if (cpu_has_avx512vbmi() && !acc) encode_div_avx512(s.data, s.dtype, r * s.cols + c0, m, sc, p.format, out);
-        else if (cpu_has_avx512vbmi() && metrics512_ok(sc)) encode_metrics_avx512(s.data, s.dtype, r * s.cols + c0, m, &sc, m, p.format, out, m512, acc);
-        else if (acc && metrics512_ok(sc)) encode_metrics_avx2(s.data, s.dtype, r * s.cols + c0, m, sc, p.format, out, m512, acc);
-        else encode_div_avx2(s.data, s.dtype, r * s.cols + c0, m, sc, p.format, out, acc);
+        if (cpu_has_avx512vbmi() && !acc) encode_div_avx512(s.data, s.dtype, r * size_t(s.cols) + c0, m, sc, p.format, out);
+        else if (cpu_has_avx512vbmi() && metrics512_ok(sc)) encode_metrics_avx512(s.data, s.dtype, r * size_t(s.cols) + c0, m, &sc, m, p.format, out, m512, acc);
+        else if (acc && metrics512_ok(sc)) encode_metrics_avx2(s.data, s.dtype, r * size_t(s.cols) + c0, m, sc, p.format, out, m512, acc);
+        else encode_div_avx2(s.data, s.dtype, r * size_t(s.cols) + c0, m, sc, p.format, out, acc);
         c0 += m;
         continue;
       }
@@ -1111,7 +1105,7 @@ void encode_rows(const TensorSource& s, const QuantParams& p, const float* scale
 #endif
 }
 
-void check_params(const TensorSource& s, const QuantParams& p) {
+void check_params(const StoredMatrix& s, const QuantParams& p) {
   NL_CHECK(p.block_rows > 0 && p.block_cols > 0, "quantize: block sizes must be positive");
   NL_CHECK(p.mode != ScaleMode::Percentile || (p.percentile > 0 && p.percentile <= 100), "quantize: percentile must be in (0, 100]");
   NL_CHECK(p.mode != ScaleMode::Search || (p.search_steps >= 1 && p.search_min_ratio > 0 && p.search_min_ratio <= 1),
@@ -1123,28 +1117,28 @@ struct alignas(64) PaddedMetrics { QuantMetrics m; uint64_t nonfinite = 0; };
 
 }  // namespace
 
-QuantResult quantize_fp8(const TensorSource& s, const QuantParams& p, float* scales, uint8_t* codes) {
+QuantResult quantize_fp8(const StoredMatrix& s, const QuantParams& p, float* scales, uint8_t* codes) {
   check_params(s, p);
   QuantResult res;
   int T = num_threads();
   std::vector<PaddedMetrics> acc(T);
   size_t gc = grid_cols(s, p);
-  if (p.mode == ScaleMode::Amax && p.block_rows < s.rows) {
+  if (p.mode == ScaleMode::Amax && p.block_rows < size_t(s.rows)) {
     // The fused path: per band of block_rows rows, amax -> scales -> codes (+ error), in cache.
     size_t bands = grid_rows(s, p);
-    size_t band_elems = std::max<size_t>(1, p.block_rows * s.cols);
+    size_t band_elems = std::max<size_t>(1, p.block_rows * size_t(s.cols));
     for_chunks(bands, std::max<size_t>(1, kGrainElems / band_elems), [&](int t, size_t bb, size_t be) {
       alignas(64) float buf[kSpan];
       uint32_t bad = 0;
       for (size_t band = bb; band < be; band++) {
-        size_t r0 = band * p.block_rows, r1 = std::min(s.rows, r0 + p.block_rows);
+        size_t r0 = band * p.block_rows, r1 = std::min(size_t(s.rows), r0 + p.block_rows);
         float* srow = scales + band * gc;
         for (size_t j = 0; j < gc; j++) srow[j] = 0.0f;
         for (size_t r = r0; r < r1; r++) {
-          for (size_t c0 = 0; c0 < s.cols;) {
-            size_t m = std::min({kSpan, s.cols - c0, p.block_cols - c0 % p.block_cols});
+          for (size_t c0 = 0; c0 < size_t(s.cols);) {
+            size_t m = std::min({kSpan, size_t(s.cols) - c0, p.block_cols - c0 % p.block_cols});
 #if NL_X86
-            float v = direct_source(s) ? amax_direct(s, r * s.cols + c0, m, &bad)
+            float v = direct_source(s) ? amax_direct(s, r * size_t(s.cols) + c0, m, &bad)
                                        : span_amax(read_span(s, r, c0, m, buf), m, &bad);
 #else
             float v = span_amax(read_span(s, r, c0, m, buf), m, &bad);
@@ -1161,7 +1155,7 @@ QuantResult quantize_fp8(const TensorSource& s, const QuantParams& p, float* sca
   } else {
     std::vector<float> amax = block_amax(s, p, &res.nonfinite);
     choose_scales(s, p, amax, scales);
-    for_chunks(s.rows, std::max<size_t>(1, kGrainElems / std::max<size_t>(1, s.cols)), [&](int t, size_t rb, size_t re) {
+    for_chunks(s.rows, std::max<size_t>(1, kGrainElems / std::max<size_t>(1, size_t(s.cols))), [&](int t, size_t rb, size_t re) {
       alignas(64) float buf[kSpan];
       encode_rows(s, p, scales, codes, rb, re, p.metrics ? &acc[t].m : nullptr, buf);
     });
@@ -1170,17 +1164,16 @@ QuantResult quantize_fp8(const TensorSource& s, const QuantParams& p, float* sca
   return res;
 }
 
-QuantResult quantize_fp8_reference(const TensorSource& s, const QuantParams& p, float* scales, uint8_t* codes) {
+QuantResult quantize_fp8_reference(const StoredMatrix& s, const QuantParams& p, float* scales, uint8_t* codes) {
   check_params(s, p);
   QuantResult res;
   size_t gr = grid_rows(s, p), gc = grid_cols(s, p);
   // All values as f32 (dequantised input), one thread.
   std::vector<float> x(s.count());
-  for (size_t r = 0; r < s.rows; r++) {
-    to_f32(s.data, s.dtype, r * s.cols, s.cols, x.data() + r * s.cols);
+  for (size_t r = 0; r < size_t(s.rows); r++) {
+    to_f32(s.data, s.dtype, r * size_t(s.cols), size_t(s.cols), x.data() + r * size_t(s.cols));
     if (s.scale) {
-      size_t sgc = (s.cols + s.block_cols - 1) / s.block_cols;
-      for (size_t c = 0; c < s.cols; c++) x[r * s.cols + c] *= s.scale[(r / s.block_rows) * sgc + c / s.block_cols];
+      for (size_t c = 0; c < size_t(s.cols); c++) x[r * size_t(s.cols) + c] *= s.scale_at(int64_t(r), int64_t(c));
     }
   }
   auto finite = [](float v) { return std::isfinite(v); };
@@ -1189,10 +1182,10 @@ QuantResult quantize_fp8_reference(const TensorSource& s, const QuantParams& p, 
   const float* table = fp8_decode_table(p.format);
   for (size_t bi = 0; bi < gr; bi++) {
     for (size_t bj = 0; bj < gc; bj++) {
-      size_t r0 = bi * p.block_rows, r1 = std::min(s.rows, r0 + p.block_rows);
-      size_t c0 = bj * p.block_cols, c1 = std::min(s.cols, c0 + p.block_cols);
+      size_t r0 = bi * p.block_rows, r1 = std::min(size_t(s.rows), r0 + p.block_rows);
+      size_t c0 = bj * p.block_cols, c1 = std::min(size_t(s.cols), c0 + p.block_cols);
       std::vector<float> block;
-      for (size_t r = r0; r < r1; r++) for (size_t c = c0; c < c1; c++) block.push_back(x[r * s.cols + c]);
+      for (size_t r = r0; r < r1; r++) for (size_t c = c0; c < c1; c++) block.push_back(x[r * size_t(s.cols) + c]);
       float amax = 0;
       for (float v : block) if (finite(v)) amax = std::max(amax, std::fabs(v));
       float& scale = scales[bi * gc + bj];
@@ -1221,9 +1214,9 @@ QuantResult quantize_fp8_reference(const TensorSource& s, const QuantParams& p, 
       }
       for (size_t r = r0; r < r1; r++) {
         for (size_t c = c0; c < c1; c++) {
-          float v = x[r * s.cols + c];
+          float v = x[r * size_t(s.cols) + c];
           uint8_t code = f32_to_fp8(v / scale, p.format, true);
-          codes[r * s.cols + c] = code;
+          codes[r * size_t(s.cols) + c] = code;
           if (!p.metrics || !finite(v)) continue;
           double q = double(table[code] * scale), d = q - double(v);
           QuantMetrics& m = res.m;

@@ -4,7 +4,7 @@
 // the error of the dequantised result against the input. cpu/quantize.cc holds the fast
 // multi-threaded kernel and a plain single-threaded reference; the tests compare them.
 #pragma once
-#include "cpu/stats.h"
+#include "stored_matrix.h"
 #include "fp8.h"
 
 namespace nl {
@@ -38,7 +38,7 @@ struct QuantResult {
 };
 
 // scales: ceil(rows/br) * ceil(cols/bc) floats, read for Given, written otherwise.
-QuantResult quantize_fp8(const TensorSource& src, const QuantParams& p, float* scales, uint8_t* codes);
-QuantResult quantize_fp8_reference(const TensorSource& src, const QuantParams& p, float* scales, uint8_t* codes);
+QuantResult quantize_fp8(const StoredMatrix& src, const QuantParams& p, float* scales, uint8_t* codes);
+QuantResult quantize_fp8_reference(const StoredMatrix& src, const QuantParams& p, float* scales, uint8_t* codes);
 
 }  // namespace nl

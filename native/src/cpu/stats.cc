@@ -20,8 +20,8 @@ constexpr size_t kSpan = 2048;
 // Visits the tensor as spans of <= kSpan f32 values (dequantised), split across threads.
 // fn(thread_slot, values, count) — thread_slot indexes per-thread accumulators.
 template <class Fn>
-void for_each_span(const TensorSource& s, Fn&& fn, int slots) {
-  size_t n = s.count();
+void for_each_span(const StoredMatrix& s, Fn&& fn, int slots) {
+  size_t n = size_t(s.count());
   size_t chunks = std::max<size_t>(1, std::min<size_t>(size_t(slots) * 8, (n + (1 << 16) - 1) >> 16));
   size_t per = (n + chunks - 1) / chunks;
   std::atomic<size_t> next{0};
@@ -33,19 +33,8 @@ void for_each_span(const TensorSource& s, Fn&& fn, int slots) {
       size_t b = c * per, e = std::min(n, b + per);
       for (size_t i = b; i < e;) {
         size_t m = std::min(kSpan, e - i);
-        if (s.scale) {
-          size_t r = i / s.cols, col = i % s.cols;
-          m = std::min(m, s.cols - col);  // stay within one row so the scale row is fixed
-          to_f32(s.data, s.dtype, i, m, buf);
-          const float* sc = s.scale + (r / s.block_rows) * ((s.cols + s.block_cols - 1) / s.block_cols);
-          for (size_t k = 0; k < m; k++) buf[k] *= sc[(col + k) / s.block_cols];
-          fn(t, buf, m);
-        } else if (s.dtype == DType::F32) {
-          fn(t, reinterpret_cast<const float*>(s.data) + i, m);
-        } else {
-          to_f32(s.data, s.dtype, i, m, buf);
-          fn(t, buf, m);
-        }
+        if (s.scale) m = std::min(m, size_t(s.cols) - i % size_t(s.cols));  // one row: one scale row
+        fn(t, read_span(s, i, m, buf), m);
         i += m;
       }
     }
@@ -154,7 +143,7 @@ void add_value(Moments& m, double v) {
   else m.min_abs_nonzero = std::min(m.min_abs_nonzero, std::fabs(v));
 }
 
-void count_nonfinite(Moments& a, const TensorSource& s, size_t b, size_t e) {
+void count_nonfinite(Moments& a, const StoredMatrix& s, size_t b, size_t e) {
   float buf[1024];
   for (size_t i = b; i < e; i += 1024) {
     size_t m = std::min<size_t>(1024, e - i);
@@ -182,16 +171,16 @@ void add_span(Moments& a, const SpanSums& r, size_t m) {
 
 }  // namespace
 
-Moments compute_moments(const TensorSource& s) {
+Moments compute_moments(const StoredMatrix& s) {
   int T = num_threads();
   std::vector<Moments> per(T);
 #if NL_X86
   // Unscaled F32/BF16/F16 (the common case): vector loads straight from the mapped bytes.
   if (!s.scale && cpu_has_avx2() && (s.dtype == DType::F32 || s.dtype == DType::BF16 || s.dtype == DType::F16)) {
-    std::vector<Moments> chunks((s.count() + kChunk - 1) / kChunk);
+    std::vector<Moments> chunks((size_t(s.count()) + kChunk - 1) / kChunk);
     parallel_for(chunks.size(), 1, [&](size_t cb, size_t ce) {
       for (size_t c = cb; c < ce; c++) {
-        size_t b = c * kChunk, e = std::min(s.count(), b + kChunk);
+        size_t b = c * kChunk, e = std::min(size_t(s.count()), b + kChunk);
         SpanSums r = span_sums_avx2(s.data, s.dtype, b, e);
         add_span(chunks[c], r, e - b);
         if (r.nonfinite) count_nonfinite(chunks[c], s, b, e);
@@ -218,14 +207,14 @@ Moments compute_moments(const TensorSource& s) {
   return total;
 }
 
-Moments compute_moments_reference(const TensorSource& s) {
+Moments compute_moments_reference(const StoredMatrix& s) {
   Moments m;
   std::vector<float> row(s.cols);
-  for (size_t r = 0; r < s.rows; r++) {
-    to_f32(s.data, s.dtype, r * s.cols, s.cols, row.data());
-    for (size_t c = 0; c < s.cols; c++) {
+  for (size_t r = 0; r < size_t(s.rows); r++) {
+    to_f32(s.data, s.dtype, r * size_t(s.cols), size_t(s.cols), row.data());
+    for (size_t c = 0; c < size_t(s.cols); c++) {
       double v = row[c];
-      if (s.scale) v = float(v * s.scale[(r / s.block_rows) * ((s.cols + s.block_cols - 1) / s.block_cols) + c / s.block_cols]);
+      if (s.scale) v = float(v * s.scale_at(int64_t(r), int64_t(c)));
       add_value(m, v);
     }
   }
@@ -236,8 +225,8 @@ namespace {
 
 // 8- and 16-bit dtypes have at most 65536 distinct values: one counting pass over the raw
 // codes gives exact percentiles and histograms (F32 takes the radix select below).
-bool countable(const TensorSource& s) {
-  bool one_scale = !s.scale || (s.block_rows >= s.rows && s.block_cols >= s.cols);
+bool countable(const StoredMatrix& s) {
+  bool one_scale = s.single_scale();
   return one_scale && s.dtype != DType::F32 && s.dtype != DType::F64 && s.dtype != DType::I32 && s.dtype != DType::I64;
 }
 
@@ -246,9 +235,9 @@ struct CodeCounts {
   std::vector<double> values;    // value of each code (with the tensor's one scale)
 };
 
-CodeCounts code_counts(const TensorSource& s) {
+CodeCounts code_counts(const StoredMatrix& s) {
   size_t ncodes = dtype_size(s.dtype) == 2 ? 65536 : 256;
-  size_t n = s.count();
+  size_t n = size_t(s.count());
   int T = num_threads();
   std::vector<std::vector<uint32_t>> per(T, std::vector<uint32_t>(2 * ncodes, 0));
   std::atomic<size_t> next{0};
@@ -330,7 +319,7 @@ std::vector<double> percentiles_from_counts(const CodeCounts& cc, const std::vec
 
 }  // namespace
 
-Moments compute_stats(const TensorSource& s, const std::vector<double>& q, std::vector<double>& percentiles) {
+Moments compute_stats(const StoredMatrix& s, const std::vector<double>& q, std::vector<double>& percentiles) {
   if (!q.empty() && countable(s)) {  // one counting pass answers both
     CodeCounts cc = code_counts(s);
     Moments m = moments_from_counts(cc);
@@ -342,7 +331,7 @@ Moments compute_stats(const TensorSource& s, const std::vector<double>& q, std::
   return m;
 }
 
-std::vector<double> compute_percentiles(const TensorSource& s, const std::vector<double>& q, uint64_t finite) {
+std::vector<double> compute_percentiles(const StoredMatrix& s, const std::vector<double>& q, uint64_t finite) {
   std::vector<double> out(q.size(), NAN);
   if (finite == 0) return out;
   if (countable(s)) return percentiles_from_counts(code_counts(s), q, finite);
@@ -400,7 +389,7 @@ std::vector<double> compute_percentiles(const TensorSource& s, const std::vector
   return out;
 }
 
-Histogram compute_histogram(const TensorSource& s, size_t bins, double lo, double hi, bool log_bins) {
+Histogram compute_histogram(const StoredMatrix& s, size_t bins, double lo, double hi, bool log_bins) {
   NL_CHECK(bins > 0, "histogram needs at least one bin");
   // 8/16-bit tensors: one counting pass gives the range (when not given) and the bins.
   std::unique_ptr<CodeCounts> cc;

@@ -4,32 +4,22 @@
 #pragma once
 #include <vector>
 
-#include "common.h"
+#include "stored_matrix.h"
 
 namespace nl {
-
-// A tensor viewed as [rows, cols] whose element (r, c) is value(src) * scale[r/br, c/bc].
-struct TensorSource {
-  const uint8_t* data = nullptr;
-  DType dtype = DType::F32;
-  size_t rows = 0, cols = 0;
-  const float* scale = nullptr;  // optional
-  size_t block_rows = 1, block_cols = 1;
-  size_t count() const { return rows * cols; }
-};
 
 struct Moments {
   double sum = 0, sumsq = 0, min = INFINITY, max = -INFINITY, absmax = 0, min_abs_nonzero = INFINITY;
   uint64_t finite = 0, zeros = 0, nan = 0, pos_inf = 0, neg_inf = 0;
 };
 
-Moments compute_moments(const TensorSource& s);
+Moments compute_moments(const StoredMatrix& s);
 
 // Moments and the percentiles q (empty: none) together: one counting pass for 8/16-bit dtypes.
-Moments compute_stats(const TensorSource& s, const std::vector<double>& q, std::vector<double>& percentiles);
+Moments compute_stats(const StoredMatrix& s, const std::vector<double>& q, std::vector<double>& percentiles);
 
 // Exact percentiles (numpy's "linear" interpolation) of the finite values; q in [0, 100].
-std::vector<double> compute_percentiles(const TensorSource& s, const std::vector<double>& q, uint64_t finite);
+std::vector<double> compute_percentiles(const StoredMatrix& s, const std::vector<double>& q, uint64_t finite);
 
 struct Histogram {
   std::vector<double> edges;     // bins + 1
@@ -38,9 +28,9 @@ struct Histogram {
 };
 // Linear bins over [lo, hi] of x, or log bins over [lo, hi] of |x| (lo > 0). A NaN lo or hi
 // means the data's own range ([min, max]; log: [smallest non-zero |x|, max |x|]).
-Histogram compute_histogram(const TensorSource& s, size_t bins, double lo, double hi, bool log_bins);
+Histogram compute_histogram(const StoredMatrix& s, size_t bins, double lo, double hi, bool log_bins);
 
 // Plain single-threaded reference of moments (doubles throughout), for tests.
-Moments compute_moments_reference(const TensorSource& s);
+Moments compute_moments_reference(const StoredMatrix& s);
 
 }  // namespace nl

@@ -5,6 +5,11 @@
 // One block per (t, h) of 4 warps; each warp takes every 4th key with an online softmax
 // (running max, sum and weighted values in fp32, hd/32 values per lane), and the four
 // partial results are merged at the end. Works for any context length (no score buffer).
+// Decode (T = 1) is flash-decoding: the keys are also split across blocks (a block per
+// (head, key range), so 40 heads still fill the GPU at long context), each writing its
+// unnormalised (max, sum, values), and a second kernel merges the ranges.
+#include <algorithm>
+
 #include "cuda/kernels.h"
 
 namespace nl {
@@ -15,9 +20,12 @@ namespace {
 constexpr int kWarps = 4;
 constexpr int kMaxHdPerLane = 8;  // hd <= 256
 
-__global__ void attention_kernel(AttnArgs a) {
-  const int64_t t = blockIdx.x / a.nq, h = blockIdx.x % a.nq, kv = h / (a.nq / a.nkv);
-  const int64_t hd = a.hd, ldq = a.nq * hd, ldk = a.nkv * hd, len = a.past + t + 1;
+// Online softmax of query (t, h) over keys [u0, u1) of its causal range; the block's four
+// warps merged into (M, L, o[hd]) unnormalised, in shared memory, returned by thread.
+struct Partial { float m, l; };
+
+__device__ Partial attend_range(const AttnArgs& a, int64_t t, int64_t h, int64_t u0, int64_t u1, float* o_shared) {
+  const int64_t kv = h / (a.nq / a.nkv), hd = a.hd, ldq = a.nq * hd, ldk = a.nkv * hd;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   float q[kMaxHdPerLane], acc[kMaxHdPerLane];
 #pragma unroll
@@ -27,7 +35,7 @@ __global__ void attention_kernel(AttnArgs a) {
     acc[j] = 0.0f;
   }
   float m = -INFINITY, l = 0.0f;
-  for (int64_t u = warp; u < len; u += kWarps) {
+  for (int64_t u = u0 + warp; u < u1; u += kWarps) {
     const float* k = a.k + u * ldk + kv * hd;
     const float* v = a.v + u * ldk + kv * hd;
     float d = 0.0f;
@@ -65,8 +73,63 @@ __global__ void attention_kernel(AttnArgs a) {
   for (int64_t i = threadIdx.x; i < hd; i += blockDim.x) {
     float o = 0.0f;
     for (int w = 0; w < kWarps; w++) o += sacc[w][i] * f[w];
-    a.out[t * ldq + h * hd + i] = o / L;
+    o_shared[i] = o;
   }
+  return {M, L};
+}
+
+__global__ void attention_kernel(AttnArgs a) {
+  const int64_t t = blockIdx.x / a.nq, h = blockIdx.x % a.nq;
+  __shared__ float o[32 * kMaxHdPerLane];
+  const Partial p = attend_range(a, t, h, 0, a.past + t + 1, o);
+  for (int64_t i = threadIdx.x; i < a.hd; i += blockDim.x) a.out[t * a.nq * a.hd + h * a.hd + i] = o[i] / p.l;
+}
+
+// Decode: block (h, s) takes keys [s·per, (s+1)·per) of the one new query; part[h, s] =
+// (M, L, o[hd]) for the merge.
+__global__ void attention_split_kernel(AttnArgs a, int64_t per, float* __restrict__ part) {
+  const int64_t h = blockIdx.x, s = blockIdx.y, len = a.past + 1;
+  const int64_t u0 = s * per, u1 = min(len, u0 + per);
+  __shared__ float o[32 * kMaxHdPerLane];
+  const Partial p = attend_range(a, 0, h, u0, max(u0, u1), o);
+  float* dst = part + (h * gridDim.y + s) * (a.hd + 2);
+  if (threadIdx.x == 0) { dst[0] = p.m; dst[1] = p.l; }
+  for (int64_t i = threadIdx.x; i < a.hd; i += blockDim.x) dst[2 + i] = o[i];
+}
+
+// out[h] = Σ_s o_s·e^(M_s - M) / Σ_s L_s·e^(M_s - M): one block per head.
+__global__ void attention_merge_kernel(AttnArgs a, int splits, const float* __restrict__ part) {
+  const int64_t h = blockIdx.x;
+  const float* p = part + h * splits * (a.hd + 2);
+  float M = -INFINITY;
+  for (int s = 0; s < splits; s++) M = fmaxf(M, p[s * (a.hd + 2)]);
+  float L = 0.0f;
+  for (int s = 0; s < splits; s++) {
+    const float* q = p + s * (a.hd + 2);
+    if (q[1] > 0.0f) L += q[1] * expf(q[0] - M);
+  }
+  for (int64_t i = threadIdx.x; i < a.hd; i += blockDim.x) {
+    float o = 0.0f;
+    for (int s = 0; s < splits; s++) {
+      const float* q = p + s * (a.hd + 2);
+      if (q[1] > 0.0f) o += q[2 + i] * expf(q[0] - M);
+    }
+    a.out[h * a.hd + i] = o / L;
+  }
+}
+
+// Scratch for the decode partials: device memory kept between calls (grown, never shrunk).
+float* split_scratch(size_t floats) {
+  static float* buf = nullptr;
+  static size_t cap = 0;
+  if (cap < floats) {
+    if (buf) cudaFree(buf);  // synchronises: no queued kernel still reads it
+    buf = nullptr;
+    cap = 0;
+    CUDA_CHECK(cudaMalloc(&buf, floats * sizeof(float)));
+    cap = floats;
+  }
+  return buf;
 }
 
 }  // namespace
@@ -76,7 +139,17 @@ void attention(const AttnArgs& a, cudaStream_t s) {
   NL_CHECK(a.nkv > 0 && a.nq % a.nkv == 0, "cuda attention: kv heads must divide query heads");
   if (a.T == 0) return;
   NL_CHECK(a.T * a.nq <= int64_t(INT32_MAX), "cuda attention: too many (token, head) pairs in one call");
-  attention_kernel<<<unsigned(a.T * a.nq), kWarps * 32, 0, s>>>(a);
+  constexpr int64_t kKeysPerSplit = 512;
+  const int64_t len = a.past + 1, splits = std::min<int64_t>(64, (len + kKeysPerSplit - 1) / kKeysPerSplit);
+  if (a.T == 1 && splits > 1) {
+    const int64_t per = (len + splits - 1) / splits;
+    float* part = split_scratch(size_t(a.nq * splits * (a.hd + 2)));
+    attention_split_kernel<<<dim3(unsigned(a.nq), unsigned(splits)), kWarps * 32, 0, s>>>(a, per, part);
+    CUDA_LAUNCHED();
+    attention_merge_kernel<<<unsigned(a.nq), 128, 0, s>>>(a, int(splits), part);
+  } else {
+    attention_kernel<<<unsigned(a.T * a.nq), kWarps * 32, 0, s>>>(a);
+  }
   CUDA_LAUNCHED();
 }
 

@@ -1,15 +1,24 @@
 // The CUDA backend (backend.h's interface on device 0, one stream). Memory: activations and
-// state are managed memory from alloc(), so the host can still read them after sync() and
-// copy() works between any two addresses; the op arguments that are weights (WeightView
-// bytes and scales, and the model's fp32 vectors: norms, biases, conv taps, A, D, dt_bias)
-// are host memory, uploaded once into plain device memory and cached by host address
-// until forget_weight(). An activation argument that is not this backend's memory is an
-// error (named), not a silent host read.
+// state are plain device memory (cudaMalloc, never managed memory: on a shared GPU machine
+// page-faulting managed memory can stall the whole GPU); the host reaches them only through
+// copy(), which stages host transfers through one pinned buffer. The op arguments that are
+// weights (StoredMatrix bytes and scales, and the model's fp32 vectors: norms, biases, conv
+// taps, A, D, dt_bias) are host memory, uploaded once and cached by host address until
+// forget_weight(); the embedding table is the exception: its rows are gathered on the host
+// and only those go up (the 9B's table is 1.2 GB). An activation argument that is not this
+// backend's memory is an error (named), not a silent host read.
+//
+// Errors: every op checks its launch and names itself; with NEMOTRON_LAB_CUDA_SYNC=1 it also
+// synchronises after each op, so a kernel fault is reported against the op that caused it.
+// Errors are thrown (a JS exception at the N-API boundary), never an abort.
+#include <cstdlib>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <unordered_map>
 #include <vector>
 
+#include "cpu/fp8_codec.h"
 #include "cuda/cuda_backend.h"
 #include "cuda/kernels.h"
 
@@ -17,19 +26,43 @@ namespace nl {
 
 namespace {
 
-using cuda::DevWeight;
-
 struct CudaBackend : Backend {
   cudaStream_t stream = nullptr;
   std::map<uintptr_t, size_t> owned;  // base -> bytes of alloc()'d memory
   struct Cached { void* dev; size_t bytes; };
   std::unordered_map<const void*, Cached> weights;
-  int32_t* ids_dev = nullptr;  // token ids of the current call
-  int64_t ids_cap = 0;
+  void* staging = nullptr;  // pinned host memory for host <-> device copies
+  size_t staging_bytes = 0;
+  const bool debug_sync = std::getenv("NEMOTRON_LAB_CUDA_SYNC") && std::strcmp(std::getenv("NEMOTRON_LAB_CUDA_SYNC"), "0") != 0;
 
   CudaBackend() {
     CUDA_CHECK(cudaSetDevice(0));
     CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+  }
+
+  // After an op's launches: a bad launch is reported at once, named; a fault inside the
+  // kernel surfaces at the next sync (at once with NEMOTRON_LAB_CUDA_SYNC=1).
+  void done(const char* op) {
+    cudaError_t e = cudaGetLastError();
+    if (e == cudaSuccess && debug_sync) e = cudaStreamSynchronize(stream);
+    if (e != cudaSuccess) throw Error(std::string("CUDA error in ") + op + ": " + cudaGetErrorString(e) + hint(e));
+  }
+  static std::string hint(cudaError_t e) {
+    // A fault inside a kernel poisons the CUDA context: the process (and notebook) lives on,
+    // but this backend cannot run again until the kernel is restarted.
+    const bool sticky = e == cudaErrorIllegalAddress || e == cudaErrorLaunchFailure || e == cudaErrorIllegalInstruction ||
+                        e == cudaErrorMisalignedAddress || e == cudaErrorAssert;
+    return sticky ? " (the GPU context is unusable now: restart the kernel to use CUDA again)" : "";
+  }
+  void* stage(size_t bytes) {
+    if (staging_bytes < bytes) {
+      if (staging) cudaFreeHost(staging);
+      staging = nullptr;
+      staging_bytes = 0;
+      CUDA_CHECK(cudaMallocHost(&staging, std::max<size_t>(bytes, size_t(1) << 20)));
+      staging_bytes = std::max<size_t>(bytes, size_t(1) << 20);
+    }
+    return staging;
   }
   // Never destroyed (a process-wide object whose frees may run in late finalizers).
 
@@ -39,7 +72,14 @@ struct CudaBackend : Backend {
   // --- memory ---
   void* alloc(size_t bytes) override {
     void* p = nullptr;
-    CUDA_CHECK(cudaMallocManaged(&p, std::max<size_t>(bytes, 16)));
+    const cudaError_t e = cudaMalloc(&p, std::max<size_t>(bytes, 16));
+    if (e != cudaSuccess) {
+      cudaGetLastError();  // out of memory is not sticky: clear it
+      size_t free_b = 0, total = 0;
+      cudaMemGetInfo(&free_b, &total);
+      throw Error("CUDA out of device memory allocating " + std::to_string(bytes >> 20) + " MiB (" +
+                  std::to_string(free_b >> 20) + " MiB free of " + std::to_string(total >> 20) + "): " + cudaGetErrorString(e));
+    }
     owned[uintptr_t(p)] = std::max<size_t>(bytes, 16);
     return p;
   }
@@ -56,14 +96,33 @@ struct CudaBackend : Backend {
   }
   void copy(void* dst, const void* src, size_t bytes) override {
     if (!bytes || dst == src) return;
-    CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, stream));
-    if (!owns(dst, bytes) || !owns(src, bytes)) sync();  // host memory involved: done on return
+    const bool dev_dst = owns(dst, bytes), dev_src = owns(src, bytes);
+    if (dev_dst && dev_src) {
+      CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream));
+    } else if (dev_src) {  // device -> host, through pinned memory (done on return)
+      void* p = stage(bytes);
+      CUDA_CHECK(cudaMemcpyAsync(p, src, bytes, cudaMemcpyDeviceToHost, stream));
+      sync();
+      std::memcpy(dst, p, bytes);
+    } else if (dev_dst) {  // host -> device (the host memory may change once this returns)
+      void* p = stage(bytes);
+      std::memcpy(p, src, bytes);
+      CUDA_CHECK(cudaMemcpyAsync(dst, p, bytes, cudaMemcpyHostToDevice, stream));
+      sync();
+    } else {
+      std::memcpy(dst, src, bytes);
+    }
   }
   void zero(void* p, size_t bytes) override {
     NL_CHECK(owns(p, bytes), "cuda backend: zero() of memory it did not allocate");
     CUDA_CHECK(cudaMemsetAsync(p, 0, bytes, stream));
   }
-  void sync() override { CUDA_CHECK(cudaStreamSynchronize(stream)); }
+  void sync() override {
+    const cudaError_t e = cudaStreamSynchronize(stream);
+    if (e != cudaSuccess)
+      throw Error(std::string("CUDA error in a queued op: ") + cudaGetErrorString(e) + hint(e) +
+                  (debug_sync ? "" : "; set NEMOTRON_LAB_CUDA_SYNC=1 to report it against the op that caused it"));
+  }
   void forget_weight(const void* data) override {
     auto it = weights.find(data);
     if (it == weights.end()) return;
@@ -100,54 +159,61 @@ struct CudaBackend : Backend {
   const float* vec(const float* host, int64_t n) {
     return static_cast<const float*>(weight(host, size_t(n) * sizeof(float)));
   }
-  DevWeight dev_weight(const WeightView& w) {
+  // The weight with its data and scale grid in device memory (uploaded once, cached).
+  StoredMatrix dev_weight(const StoredMatrix& w) {
     NL_CHECK(w.data && w.rows > 0 && w.cols > 0, "cuda backend: empty weight");
     NL_CHECK(!w.scale || (w.block_rows > 0 && w.block_cols > 0), "scale block sizes must be positive");
-    DevWeight d;
-    d.data = static_cast<const uint8_t*>(weight(w.data, size_t(w.rows * w.cols) * dtype_size(w.dtype)));
-    const int64_t sr = (w.rows + w.block_rows - 1) / w.block_rows;
-    d.scale = w.scale ? vec(w.scale, sr * w.scale_cols()) : nullptr;
-    d.dtype = int(w.dtype);
-    d.rows = w.rows; d.cols = w.cols; d.br = w.block_rows; d.bc = w.block_cols; d.sc = w.scale_cols();
+    StoredMatrix d = w;
+    d.data = static_cast<const uint8_t*>(weight(w.data, size_t(w.bytes())));
+    d.scale = w.scale ? vec(w.scale, w.scale_count()) : nullptr;
     return d;
   }
 
   // --- ops ---
-  void linear(const float* x, int64_t T, const WeightView& w, const float* bias, float* y) override {
-    DevWeight d = dev_weight(w);
+  void linear(const float* x, int64_t T, const StoredMatrix& w, const float* bias, float* y) override {
+    StoredMatrix d = dev_weight(w);
     cuda::linear(act(x, T * w.cols, "linear x"), T, d, vec(bias, w.rows), act(y, T * w.rows, "linear y"), stream);
+    done("linear");
   }
-  void embedding(const WeightView& e, const int32_t* ids, int64_t T, float* out) override {
-    // ids are few: checked on the host (they may be host or managed memory), then copied.
+  // The rows are gathered and converted to fp32 on the host; only T rows go up.
+  void embedding(const StoredMatrix& e, const int32_t* ids, int64_t T, float* out) override {
     std::vector<int32_t> h(static_cast<size_t>(T));
-    copy(h.data(), ids, size_t(T) * 4);
+    copy(h.data(), ids, size_t(T) * 4);  // ids may be host or device memory
     for (int64_t t = 0; t < T; t++)
       NL_CHECK(h[t] >= 0 && h[t] < e.rows, "token id " + std::to_string(h[t]) + " outside the vocabulary [0, " + std::to_string(e.rows) + ")");
-    if (ids_cap < T) {
-      if (ids_dev) free(ids_dev);
-      ids_dev = static_cast<int32_t*>(alloc(size_t(T) * 4));
-      ids_cap = T;
+    act(out, T * e.cols, "embedding out");
+    const size_t bytes = size_t(T * e.cols) * sizeof(float);
+    float* rows = static_cast<float*>(stage(bytes));
+    for (int64_t t = 0; t < T; t++) {
+      float* row = rows + t * e.cols;
+      to_f32(e.data, e.dtype, size_t(h[t] * e.cols), size_t(e.cols), row);
+      if (e.scale)
+        for (int64_t c = 0; c < e.cols; c++) row[c] *= e.scale_at(h[t], c);
     }
-    copy(ids_dev, h.data(), size_t(T) * 4);
-    cuda::embedding(dev_weight(e), ids_dev, T, act(out, T * e.cols, "embedding out"), stream);
+    CUDA_CHECK(cudaMemcpyAsync(out, rows, bytes, cudaMemcpyHostToDevice, stream));
+    sync();  // the staging buffer is reused by the next copy
   }
   void rmsnorm(const float* x, int64_t T, int64_t n, const float* w, float eps, float* y) override {
     cuda::rmsnorm(act(x, T * n, "rmsnorm x"), T, n, vec(w, n), eps, act(y, T * n, "rmsnorm y"), stream);
+    done("rmsnorm");
   }
   void gated_rmsnorm(const float* y, const float* z, int64_t ldz, int64_t T, int64_t n, int64_t group, const float* w,
                      float eps, float* out) override {
     cuda::gated_rmsnorm(act(y, T * n, "gated_rmsnorm y"), act(z, (T - 1) * ldz + n, "gated_rmsnorm z"), ldz, T, n, group,
                         vec(w, n), eps, act(out, T * n, "gated_rmsnorm out"), stream);
+    done("gated_rmsnorm");
   }
   void conv1d_silu(const float* in, int64_t ld, int64_t T, int64_t C, int64_t K, const float* w, const float* b,
                    float* st, float* out) override {
     cuda::conv1d_silu(act(in, (T - 1) * ld + C, "conv1d in"), ld, T, C, K, vec(w, C * K), vec(b, C),
                       act(st, (K - 1) * C, "conv1d state"), act(out, T * C, "conv1d out"), stream);
+    done("conv1d_silu");
   }
   void dt_softplus(const float* raw, int64_t ld, int64_t T, int64_t nh, const float* bias, float lo, float hi,
                    float* dt) override {
     cuda::dt_softplus(act(raw, (T - 1) * ld + nh, "dt_softplus raw"), ld, T, nh, vec(bias, nh), lo, hi,
                       act(dt, T * nh, "dt_softplus dt"), stream);
+    done("dt_softplus");
   }
   SsdArgs dev_ssd(const SsdArgs& a) {
     SsdArgs d = a;
@@ -161,8 +227,8 @@ struct CudaBackend : Backend {
     d.y = act(a.y, a.T * a.nh * a.P, "ssm y");
     return d;
   }
-  void ssd_scan(const SsdArgs& a) override { cuda::ssm_scan(dev_ssd(a), stream); }
-  void ssm_step(const SsdArgs& a) override { cuda::ssm_scan(dev_ssd(a), stream); }
+  void ssd_scan(const SsdArgs& a) override { cuda::ssm_scan(dev_ssd(a), stream); done("ssd_scan"); }
+  void ssm_step(const SsdArgs& a) override { cuda::ssm_scan(dev_ssd(a), stream); done("ssm_step"); }
   void attention(const AttnArgs& a) override {
     AttnArgs d = a;
     const int64_t nk = (a.past + a.T) * a.nkv * a.hd;
@@ -171,9 +237,10 @@ struct CudaBackend : Backend {
     d.v = act(a.v, nk, "attention v");
     d.out = act(a.out, a.T * a.nq * a.hd, "attention out");
     cuda::attention(d, stream);
+    done("attention");
   }
-  void relu2(float* x, int64_t n) override { cuda::relu2(act(x, n, "relu2 x"), n, stream); }
-  void add(float* h, const float* y, int64_t n) override { cuda::add(act(h, n, "add h"), act(y, n, "add y"), n, stream); }
+  void relu2(float* x, int64_t n) override { cuda::relu2(act(x, n, "relu2 x"), n, stream); done("relu2"); }
+  void add(float* h, const float* y, int64_t n) override { cuda::add(act(h, n, "add h"), act(y, n, "add y"), n, stream); done("add"); }
 };
 
 }  // namespace

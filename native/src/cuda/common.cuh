@@ -1,6 +1,6 @@
 // Shared device-side helpers of the CUDA kernels: the error check (throws nl::Error with
-// file and line, never exits: a notebook kernel must survive a bad cell), the weight view
-// as the kernels see it, stored-element conversion to fp32, and warp/block sums.
+// file and line, never exits: a notebook kernel must survive a bad cell), stored-element
+// conversion to fp32 (weights are StoredMatrix with device pointers), and warp/block sums.
 #pragma once
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <string>
 
-#include "common.h"
+#include "stored_matrix.h"
 
 #define CUDA_CHECK(call)                                                                                  \
   do {                                                                                                    \
@@ -22,14 +22,6 @@
 
 namespace nl {
 namespace cuda {
-
-// A weight in device memory: element (r, c) = value(data[r*cols + c]) * scale[r/br, c/bc].
-struct DevWeight {
-  const uint8_t* data;
-  const float* scale;  // null: unscaled
-  int dtype;           // DType code
-  int64_t rows, cols, br, bc, sc;  // sc: scale columns
-};
 
 constexpr int kF32 = int(DType::F32), kBF16 = int(DType::BF16), kF16 = int(DType::F16),
               kE4M3 = int(DType::F8_E4M3), kE5M2 = int(DType::F8_E5M2);

@@ -1,8 +1,6 @@
-// Element-wise ops and the embedding gather.
+// Element-wise ops (the embedding gather runs on the host: backend.cu uploads only the rows).
 //   relu2:     x (n) = relu(x)²
 //   add:       h (n) += y (n)
-//   embedding: out (T, cols) = table[ids[t]] converted to fp32 with its scale; ids (T) are
-//              device memory, already checked against the vocabulary by the caller.
 #include <algorithm>
 
 #include "cuda/kernels.h"
@@ -24,16 +22,6 @@ __global__ void add_kernel(float* h, const float* y, int64_t n) {
     h[i] += y[i];
 }
 
-// one block per token
-__global__ void embedding_kernel(DevWeight e, const int32_t* __restrict__ ids, float* __restrict__ out) {
-  const int64_t t = blockIdx.x, r = ids[t];
-  for (int64_t c = threadIdx.x; c < e.cols; c += blockDim.x) {
-    float v = elem_any(e.data, e.dtype, r * e.cols + c);
-    if (e.scale) v *= e.scale[(r / e.br) * e.sc + c / e.bc];
-    out[t * e.cols + c] = v;
-  }
-}
-
 unsigned grid_for(int64_t n) { return unsigned(std::min<int64_t>((n + 255) / 256, 65535)); }
 
 }  // namespace
@@ -47,12 +35,6 @@ void relu2(float* x, int64_t n, cudaStream_t s) {
 void add(float* h, const float* y, int64_t n, cudaStream_t s) {
   if (n == 0) return;
   add_kernel<<<grid_for(n), 256, 0, s>>>(h, y, n);
-  CUDA_LAUNCHED();
-}
-
-void embedding(const DevWeight& table, const int32_t* ids, int64_t T, float* out, cudaStream_t s) {
-  if (T == 0) return;
-  embedding_kernel<<<unsigned(T), 256, 0, s>>>(table, ids, out);
   CUDA_LAUNCHED();
 }
 

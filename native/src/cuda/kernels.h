@@ -10,9 +10,8 @@ namespace nl {
 namespace cuda {
 
 // linear.cu: y (T, rows) = x (T, cols) · Wᵀ (+ bias)
-void linear(const float* x, int64_t T, const DevWeight& w, const float* bias, float* y, cudaStream_t s);
+void linear(const float* x, int64_t T, const StoredMatrix& w, const float* bias, float* y, cudaStream_t s);
 // elementwise.cu
-void embedding(const DevWeight& table, const int32_t* ids, int64_t T, float* out, cudaStream_t s);
 void relu2(float* x, int64_t n, cudaStream_t s);
 void add(float* h, const float* y, int64_t n, cudaStream_t s);
 // norm.cu

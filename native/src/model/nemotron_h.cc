@@ -39,7 +39,7 @@ float* Model::scratch(int slot, int64_t n) const {
   return b.data();
 }
 
-void Model::forget(const WeightView& w) {
+void Model::forget(const StoredMatrix& w) {
   if (w.data) be.forget_weight(w.data);
   if (w.scale) be.forget_weight(w.scale);
 }
@@ -67,7 +67,7 @@ Model::Model(ModelConfig c, Backend& backend) : cfg(std::move(c)), be(backend) {
   }
 }
 
-void Model::set_matrix(int layer, int role, int expert, const WeightView& w) {
+void Model::set_matrix(int layer, int role, int expert, const StoredMatrix& w) {
   NL_CHECK(!role_is_vector(role) && role >= 0 && role < R_COUNT, "model: role " + std::to_string(role) + " is not a matrix");
   // A device backend's cached copy of the weight this replaces must go (its host memory may be reused).
   if (role == R_EMBED) { if (embed.data != lm_head.data) forget(embed); embed = w; return; }
@@ -76,7 +76,7 @@ void Model::set_matrix(int layer, int role, int expert, const WeightView& w) {
   LayerWeights& lw = layers[layer];
   if (role == R_EXPERT_UP || role == R_EXPERT_DOWN) {
     NL_CHECK(expert >= 0 && expert < cfg.E, "model: expert " + std::to_string(expert) + " out of range");
-    WeightView& slot = (role == R_EXPERT_UP ? lw.expert_up : lw.expert_down)[expert];
+    StoredMatrix& slot = (role == R_EXPERT_UP ? lw.expert_up : lw.expert_down)[expert];
     forget(slot);
     slot = w;
     return;
@@ -94,7 +94,7 @@ InputQuant& Model::input_quant(int layer, int role) {
   return layers[layer].input[role];
 }
 
-void Model::linear(const float* x, int64_t T, const WeightView& w, const float* bias, float* y, InputQuant* in) const {
+void Model::linear(const float* x, int64_t T, const StoredMatrix& w, const float* bias, float* y, InputQuant* in) const {
   if (!in || !in->active()) {
     be.linear(x, T, w, bias, y);
     return;
@@ -126,7 +126,7 @@ void Model::linear(const float* x, int64_t T, const WeightView& w, const float* 
   be.linear(x, T, w, bias, y);
 }
 
-void Model::set_vector(int layer, int role, const WeightView& w) {
+void Model::set_vector(int layer, int role, const StoredMatrix& w) {
   NL_CHECK(role_is_vector(role), "model: role " + std::to_string(role) + " is not a vector");
   std::vector<float> v(size_t(w.rows * w.cols));
   for (int64_t i = 0; i < w.rows * w.cols; i++) v[i] = element_f32(w.data, w.dtype, i) * w.scale_at(i / w.cols, i % w.cols);
@@ -179,6 +179,12 @@ State Model::new_state(int64_t max_tokens) const {
     if (cfg.kinds[i] == K_MAMBA) {
       s.layers[i].conv = Buffer(be, (cfg.K - 1) * conv_dim);
       s.layers[i].ssm = Buffer(be, cfg.nh * cfg.P * cfg.N);
+    } else if (cfg.kinds[i] == K_ATTENTION && max_tokens > 0) {
+      // A bounded state gets its whole KV cache now (up to the 9B's 128k context; a larger
+      // bound, e.g. "generate without end", grows past that): never grown, never held twice.
+      const int64_t cap = std::min<int64_t>(max_tokens, 131072);
+      s.layers[i].k = Buffer(be, cap * cfg.nkv * cfg.hd);
+      s.layers[i].v = Buffer(be, cap * cfg.nkv * cfg.hd);
     }
   }
   reset(s);
@@ -229,8 +235,8 @@ void Model::attention(const LayerWeights& w, LayerState& st, int64_t past, const
   // cache grows by doubling, up to the state's limit when it has one.
   const int64_t need = (past + T) * kvd;
   if (st.k.size() < need) {
+    // (a state with max_tokens was given its whole cache in new_state: only unbounded ones grow)
     int64_t cap = std::max(need, 2 * st.k.size());
-    // (max_tokens is not known here; doubling past it only costs memory)
     Buffer k(be, cap), v(be, cap);
     if (past > 0) {
       be.copy(k.data(), st.k.data(), size_t(past * kvd) * sizeof(float));
@@ -246,7 +252,7 @@ void Model::attention(const LayerWeights& w, LayerState& st, int64_t past, const
   linear(o, T, w.mat[R_O], bias(R_O_B), out, &w.input[R_O]);
 }
 
-void Model::mlp(const WeightView& up, const float* up_b, const WeightView& down, const float* down_b, const float* x,
+void Model::mlp(const StoredMatrix& up, const float* up_b, const StoredMatrix& down, const float* down_b, const float* x,
                 int64_t T, float* out, InputQuant* up_in, InputQuant* down_in) const {
   float* u = scratch(S_U, T * up.rows);
   linear(x, T, up, up_b, u, up_in);   // (T, I)

@@ -50,10 +50,10 @@ struct InputQuant {
 };
 
 struct LayerWeights {
-  std::array<WeightView, R_COUNT> mat{};
+  std::array<StoredMatrix, R_COUNT> mat{};
   mutable std::array<InputQuant, R_COUNT> input{};  // changed by forwards that observe
   std::array<std::vector<float>, R_COUNT> vec{};
-  std::vector<WeightView> expert_up, expert_down;
+  std::vector<StoredMatrix> expert_up, expert_down;
 };
 
 // n floats of a backend's memory; copying copies the contents (for State clones).
@@ -104,7 +104,7 @@ struct Model {
   ModelConfig cfg;
   Backend& be;
   std::vector<LayerWeights> layers;
-  WeightView embed, lm_head;
+  StoredMatrix embed, lm_head;
   std::vector<float> norm_f;
 
   Model(ModelConfig c, Backend& backend);
@@ -112,8 +112,8 @@ struct Model {
   Model(const Model&) = delete;
   Model& operator=(const Model&) = delete;
   // Binds a matrix (view of stored bytes) or converts a small vector to fp32.
-  void set_matrix(int layer, int role, int expert, const WeightView& w);
-  void set_vector(int layer, int role, const WeightView& w);
+  void set_matrix(int layer, int role, int expert, const StoredMatrix& w);
+  void set_vector(int layer, int role, const StoredMatrix& w);
   void check_complete() const;
   // The input quantization of a linear weight slot (lm_head: layer -1).
   InputQuant& input_quant(int layer, int role);
@@ -129,12 +129,12 @@ struct Model {
   mutable std::array<Buffer, S_COUNT> scratch_;
   mutable InputQuant lm_head_input_;
   // y = x' · wᵀ (+ bias), x' = x fake-quantized (and observed) as `in` says.
-  void linear(const float* x, int64_t T, const WeightView& w, const float* bias, float* y, InputQuant* in) const;
+  void linear(const float* x, int64_t T, const StoredMatrix& w, const float* bias, float* y, InputQuant* in) const;
   float* scratch(int slot, int64_t n) const;  // at least n floats, contents undefined
-  void forget(const WeightView& w);
+  void forget(const StoredMatrix& w);
   void mamba(const LayerWeights& w, LayerState& st, bool fresh, const float* x, int64_t T, float* out) const;
   void attention(const LayerWeights& w, LayerState& st, int64_t past, const float* x, int64_t T, float* out) const;
-  void mlp(const WeightView& up, const float* up_b, const WeightView& down, const float* down_b, const float* x,
+  void mlp(const StoredMatrix& up, const float* up_b, const StoredMatrix& down, const float* down_b, const float* x,
            int64_t T, float* out, InputQuant* up_in = nullptr, InputQuant* down_in = nullptr) const;
   void moe(const LayerWeights& w, const float* x, int64_t T, float* out) const;
 };

@@ -1,6 +1,6 @@
 // FP8 codec and dtype conversion: fp8Encode, fp8Decode, their references, dequantize.
 #include "cpu/fp8_codec.h"
-#include "napi/util.h"
+#include "napi/tensor_arg.h"
 
 namespace nl {
 
@@ -61,26 +61,10 @@ NL_EXPORT(fp8DecodeReference) {
 
 // dequantize(src, dtype, rows, cols, scale: Float32Array | null, blockRows, blockCols, out: Float32Array)
 NL_EXPORT(dequantize) {
-  Bytes src = arg_bytes(info, 0, "src");
-  DType t = arg_dtype(info, 1);
-  size_t rows = size_t(arg_int(info, 2, "rows")), cols = size_t(arg_int(info, 3, "cols"));
-  const float* scale = nullptr;
-  size_t scale_n = 0;
-  if (!info[4].IsNull() && !info[4].IsUndefined()) {
-    Bytes s = arg_bytes(info, 4, "scale");
-    scale = reinterpret_cast<const float*>(s.data);
-    scale_n = s.size / 4;
-  }
-  size_t br = size_t(arg_int(info, 5, "blockRows")), bc = size_t(arg_int(info, 6, "blockCols"));
+  StoredMatrix s = arg_stored_matrix(info, 0, "dequantize");
   Bytes out = arg_bytes(info, 7, "out");
-  NL_CHECK(src.size >= rows * cols * dtype_size(t), "dequantize: source holds fewer than rows*cols elements");
-  NL_CHECK(out.size >= rows * cols * 4, "dequantize: output too small");
-  NL_CHECK(br > 0 && bc > 0, "dequantize: block sizes must be positive");
-  if (scale) {
-    size_t need = ((rows + br - 1) / br) * ((cols + bc - 1) / bc);
-    NL_CHECK(scale_n >= need, "dequantize: scale holds " + std::to_string(scale_n) + " values, blocks need " + std::to_string(need));
-  }
-  dequantize(src.data, t, rows, cols, scale, br, bc, reinterpret_cast<float*>(out.data));
+  NL_CHECK(int64_t(out.size / 4) >= s.count(), "dequantize: output too small");
+  dequantize(s, reinterpret_cast<float*>(out.data));
   return info.Env().Undefined();
 }
 

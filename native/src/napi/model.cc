@@ -8,11 +8,9 @@
 #include <tuple>
 
 #include "model/nemotron_h.h"
-#include "napi/util.h"
+#include "napi/tensor_arg.h"
 
 namespace nl {
-
-WeightView arg_weight(const Napi::CallbackInfo& info, size_t i);
 
 namespace {
 
@@ -74,7 +72,7 @@ NL_EXPORT(modelCreate) {
 NL_EXPORT(modelBind) {
   ModelHandle& m = model_arg(info, 0);
   int layer = int(arg_int(info, 1, "layer")), role = int(arg_int(info, 2, "role")), expert = int(arg_int(info, 3, "expert"));
-  WeightView w = arg_weight(info, 4);
+  StoredMatrix w = arg_weight(info, 4, "modelBind");
   if (role_is_vector(role)) {
     m.model->set_vector(layer, role, w);
     return info.Env().Undefined();

@@ -7,7 +7,7 @@
 
 #include "backend.h"
 #include "cpu/kernels.h"
-#include "napi/util.h"
+#include "napi/tensor_arg.h"
 
 namespace nl {
 
@@ -37,9 +37,9 @@ class Stage {
     be_.copy(dev, host, bytes);
     return static_cast<T*>(dev);
   }
-  WeightView weight(WeightView w) {
-    w.data = (*this)(w.data, w.rows * w.cols * int64_t(dtype_size(w.dtype)), false);
-    if (w.scale) w.scale = (*this)(w.scale, ((w.rows + w.block_rows - 1) / w.block_rows) * w.scale_cols(), false);
+  StoredMatrix weight(StoredMatrix w) {
+    w.data = (*this)(w.data, w.bytes(), false);
+    if (w.scale) w.scale = (*this)(w.scale, w.scale_count(), false);
     return w;
   }
   void finish() {
@@ -68,32 +68,10 @@ const float* opt_f32(const Napi::CallbackInfo& info, size_t i, int64_t need, con
 
 }  // namespace
 
-// A weight passed as (bytes, dtype, rows, cols, scale | null, blockRows, blockCols) at argument i.
-WeightView arg_weight(const Napi::CallbackInfo& info, size_t i) {
-  WeightView w;
-  Bytes b = arg_bytes(info, i, "weight");
-  w.data = b.data;
-  w.dtype = arg_dtype(info, i + 1);
-  w.rows = arg_int(info, i + 2, "rows");
-  w.cols = arg_int(info, i + 3, "cols");
-  NL_CHECK(w.rows > 0 && w.cols > 0, "weight shape must be positive");
-  NL_CHECK(int64_t(b.size) >= w.rows * w.cols * int64_t(dtype_size(w.dtype)), "weight bytes shorter than rows*cols elements");
-  if (!info[i + 4].IsNull() && !info[i + 4].IsUndefined()) {
-    Bytes s = arg_bytes(info, i + 4, "scale");
-    w.scale = reinterpret_cast<const float*>(s.data);
-    w.block_rows = arg_int(info, i + 5, "blockRows");
-    w.block_cols = arg_int(info, i + 6, "blockCols");
-    NL_CHECK(w.block_rows > 0 && w.block_cols > 0, "scale block sizes must be positive");
-    int64_t need = ((w.rows + w.block_rows - 1) / w.block_rows) * w.scale_cols();
-    NL_CHECK(int64_t(s.size / 4) >= need, "scale holds " + std::to_string(s.size / 4) + " values, the blocks need " + std::to_string(need));
-  }
-  return w;
-}
-
 // opLinear(x, T, w..(7), bias|null, y, backend)
 NL_EXPORT(opLinear) {
   int64_t T = arg_int(info, 1, "T");
-  WeightView w = arg_weight(info, 2);
+  StoredMatrix w = arg_weight(info, 2, "opLinear");
   Backend& be = pick(info, 11);
   Stage st(be);
   const float* x = st(f32_arg(info, 0, T * w.cols, "x"), T * w.cols, false);
@@ -106,7 +84,7 @@ NL_EXPORT(opLinear) {
 
 // opEmbedding(table..(7), ids: Int32Array, out, backend)
 NL_EXPORT(opEmbedding) {
-  WeightView e = arg_weight(info, 0);
+  StoredMatrix e = arg_weight(info, 0, "opEmbedding");
   Bytes ids = arg_bytes(info, 7, "ids");
   int64_t T = int64_t(ids.size / 4);
   Backend& be = pick(info, 9);

@@ -9,7 +9,7 @@ namespace nl {
 //             scales: Float32Array (in for mode 3, else out), codes: Uint8Array, metrics: bool, reference: bool)
 //   -> { nonfinite, count, sig, noise, dot, qq, sumAbs, maxAbs, zeros, clipped, flushedZero, subnormal }
 NL_EXPORT(quantizeFp8) {
-  TensorSource s = arg_tensor_source(info, "quantizeFp8");
+  StoredMatrix s = arg_stored_matrix(info, 0, "quantizeFp8");
   QuantParams p;
   int64_t f = arg_int(info, 7, "format");
   NL_CHECK(f == 0 || f == 1, "quantizeFp8: format must be 0 (e4m3) or 1 (e5m2)");
@@ -28,9 +28,9 @@ NL_EXPORT(quantizeFp8) {
   Bytes codes = arg_bytes(info, 15, "codes");
   p.metrics = arg_bool(info, 16);
   bool reference = arg_bool(info, 17);
-  size_t nb = ((s.rows + p.block_rows - 1) / p.block_rows) * ((s.cols + p.block_cols - 1) / p.block_cols);
+  const size_t nb = size_t(scale_grid_count(s.rows, s.cols, br, bc));
   NL_CHECK(scales.size / 4 >= nb, "quantizeFp8: scales holds " + std::to_string(scales.size / 4) + " floats, blocks need " + std::to_string(nb));
-  NL_CHECK(codes.size >= s.count(), "quantizeFp8: codes output too small");
+  NL_CHECK(codes.size >= size_t(s.count()), "quantizeFp8: codes output too small");
   float* sp = reinterpret_cast<float*>(scales.data);
   QuantResult r = reference ? quantize_fp8_reference(s, p, sp, codes.data) : quantize_fp8(s, p, sp, codes.data);
   Napi::Object o = Napi::Object::New(info.Env());

@@ -18,13 +18,13 @@ static Napi::Object moments_object(Napi::Env env, const Moments& m) {
 // tensorMoments(src, dtype, rows, cols, scale, br, bc, reference?): the moments alone; the
 // single-threaded reference when asked (tests compare the two).
 NL_EXPORT(tensorMoments) {
-  TensorSource s = arg_tensor_source(info, "tensorMoments");
+  StoredMatrix s = arg_stored_matrix(info, 0, "tensorMoments");
   return moments_object(info.Env(), arg_bool(info, 7) ? compute_moments_reference(s) : compute_moments(s));
 }
 
 // tensorStats(src, dtype, rows, cols, scale, br, bc, q: Float64Array) -> moments + { percentiles }
 NL_EXPORT(tensorStats) {
-  TensorSource s = arg_tensor_source(info, "tensorStats");
+  StoredMatrix s = arg_stored_matrix(info, 0, "tensorStats");
   Bytes qb = arg_bytes(info, 7, "q");
   std::vector<double> q(reinterpret_cast<double*>(qb.data), reinterpret_cast<double*>(qb.data) + qb.size / 8);
   std::vector<double> p;
@@ -37,7 +37,7 @@ NL_EXPORT(tensorStats) {
 
 // tensorHistogram(src, dtype, rows, cols, scale, br, bc, bins, lo, hi, log); NaN lo/hi: the data's range
 NL_EXPORT(tensorHistogram) {
-  TensorSource s = arg_tensor_source(info, "tensorHistogram");
+  StoredMatrix s = arg_stored_matrix(info, 0, "tensorHistogram");
   size_t bins = size_t(arg_int(info, 7, "bins"));
   double lo = arg_number(info, 8, "lo"), hi = arg_number(info, 9, "hi");
   Histogram h = compute_histogram(s, bins, lo, hi, arg_bool(info, 10));
