@@ -1,7 +1,9 @@
 /**
  * `nemotron-lab kernel install [--user | --sys-prefix | --prefix DIR] [--name NAME]`: writes the
- * kernelspec (kernel.json and logos) where Jupyter looks for kernels. The spec runs this
- * package's compiled kernel with the Node.js that ran the installer.
+ * kernelspec (kernel.json and logos) where Jupyter looks for kernels, and beside it (in
+ * share/jupyter/labextensions) JupyterLab's renderer for our plotly figures (labextension/) with
+ * plotly.min.js from our plotly.js-dist-min dependency. The spec runs this package's compiled
+ * kernel with the Node.js that ran the installer.
  */
 import { execFileSync } from "child_process";
 import * as fs from "fs";
@@ -60,8 +62,29 @@ export function kernelSpec(): Record<string, unknown> {
   };
 }
 
-/** Installs the spec and returns its folder. */
+/** The prebuilt JupyterLab extension that draws application/vnd.plotly.v1+json (labextension/ in this package). */
+export const LABEXTENSION_NAME = "nemotron-lab-plotly";
+const LABEXTENSION_SRC = path.join(__dirname, "..", "..", "labextension");
+
+/**
+ * Puts the plotly renderer where JupyterLab looks for prebuilt extensions (a sibling of the
+ * kernels folder); returns its folder. Rewrites it every time, so a reinstall is an upgrade.
+ */
+export function installLabextension(where: InstallOptions["where"]): string {
+  const dir = path.join(path.dirname(kernelsDir(where)), "labextensions", LABEXTENSION_NAME);
+  const pkg = path.join(LABEXTENSION_SRC, "package.json");
+  if (!fs.existsSync(pkg)) throw new Error(`${pkg} is missing: the package is incomplete, reinstall nemotron-lab`);
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(path.join(dir, "static"), { recursive: true });
+  fs.copyFileSync(pkg, path.join(dir, "package.json"));
+  fs.copyFileSync(path.join(LABEXTENSION_SRC, "static", "remoteEntry.js"), path.join(dir, "static", "remoteEntry.js"));
+  fs.copyFileSync(require.resolve("plotly.js-dist-min/plotly.min.js"), path.join(dir, "static", "plotly.min.js"));
+  return dir;
+}
+
+/** Installs the spec and the plotly renderer; returns the spec's folder. */
 export function installKernelspec(opts: InstallOptions): string {
+  installLabextension(opts.where);
   const dir = path.join(kernelsDir(opts.where), opts.name ?? KERNEL_NAME);
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, "kernel.json"), `${JSON.stringify(kernelSpec(), null, 2)}\n`);

@@ -151,9 +151,13 @@ describe("display helpers outside a kernel", () => {
   it("renders values through Symbol.for('Jupyter.display') and plotly offline", () => {
     expect(mimeBundleOf({ [Symbol.for("Jupyter.display")]: () => ({ "text/html": "<i>t</i>" }) })["text/html"]).toBe("<i>t</i>");
     expect(mimeBundleOf("s")["text/plain"]).toBe("'s'");
-    const first = plotlyBundle({ data: [{ y: [1, 2] }] });
-    const second = plotlyBundle({ data: [{ y: [3] }] });
-    expect(first["application/vnd.plotly.v1+json"]).toEqual({ data: [{ y: [1, 2] }], layout: {}, config: {} });
+    // By default the fallback is small (JupyterLab's renderer and the report draw the JSON).
+    const plain = plotlyBundle({ data: [{ y: [1, 2] }] });
+    expect(plain["application/vnd.plotly.v1+json"]).toEqual({ data: [{ y: [1, 2] }], layout: {}, config: {} });
+    expect((plain["text/html"] as string).length).toBeLessThan(10_000);
+    expect(plain["text/html"] as string).toMatch(/kernel install/);
+    const first = plotlyBundle({ data: [{ y: [1, 2] }] }, { inline: "once" });
+    const second = plotlyBundle({ data: [{ y: [3] }] }, { inline: "once" });
     expect((first["text/html"] as string).length).toBeGreaterThan(1_000_000); // plotly.js inlined
     expect((second["text/html"] as string).length).toBeLessThan(10_000); // reuses window.Plotly
     expect(second["text/html"] as string).not.toMatch(/<script[^>]+src=/);

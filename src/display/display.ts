@@ -162,7 +162,7 @@ export interface PlotlyFigure {
 
 let plotlyInlined = false;
 let plotlyJs: string | undefined;
-let inlineDefault: "once" | "always" = "once";
+let inlineDefault: "never" | "once" | "always" = "never";
 
 /** plotly.min.js from the plotly.js-dist-min package, safe to put inside a <script>. */
 export function plotlySource(): string {
@@ -171,10 +171,12 @@ export function plotlySource(): string {
 }
 
 /**
- * Whether figures' HTML fallback carries plotly.js "once" per process (default; later figures
- * wait for window.Plotly, which keeps notebooks small) or "always" (every output stands alone).
+ * Whether figures' HTML fallback carries plotly.js: "never" (default: JupyterLab draws the plotly
+ * mime type with the renderer `kernel install` puts in place, and the report loads plotly.js
+ * itself), "once" per process (for frontends with neither; later figures wait for window.Plotly)
+ * or "always" (every output stands alone).
  */
-export function setPlotlyInline(mode: "once" | "always"): void {
+export function setPlotlyInline(mode: "never" | "once" | "always"): void {
   inlineDefault = mode;
 }
 
@@ -184,23 +186,27 @@ function scriptJson(v: unknown): string {
 }
 
 /**
- * A plotly figure as application/vnd.plotly.v1+json (JupyterLab renders it natively) plus a
- * text/html fallback that works offline: plotly.js is inlined from plotly.js-dist-min, the first
- * time in a process (later figures wait for window.Plotly), or every time with inline: "always".
+ * A plotly figure as application/vnd.plotly.v1+json (JupyterLab draws it with our renderer, the
+ * report with its plotly.js) plus a small text/html fallback: it draws where the page already has
+ * window.Plotly and otherwise says how to get the renderer. With inline "once" (the first figure
+ * of a process) or "always", the fallback carries plotly.js from plotly.js-dist-min (4.9 MB).
  */
-export function plotlyBundle(figure: PlotlyFigure, options: { inline?: "once" | "always"; height?: number } = {}): MimeBundle {
+export function plotlyBundle(figure: PlotlyFigure, options: { inline?: "never" | "once" | "always"; height?: number } = {}): MimeBundle {
   const fig = { data: figure.data, layout: figure.layout ?? {}, config: figure.config ?? {} };
   const id = `plotly-${randomUUID()}`;
-  const inline = (options.inline ?? inlineDefault) === "always" || !plotlyInlined;
-  plotlyInlined = true;
+  const mode = options.inline ?? inlineDefault;
+  const inline = mode === "always" || (mode === "once" && !plotlyInlined);
+  if (inline) plotlyInlined = true;
   const height = options.height ?? (typeof fig.layout.height === "number" ? fig.layout.height : 420);
-  const plot = `Plotly.newPlot(${scriptJson(id)}, ${scriptJson(fig.data)}, ${scriptJson(fig.layout)}, ${scriptJson({ responsive: true, ...fig.config })});`;
+  const plot = `var n = document.getElementById(${scriptJson(`${id}-note`)}); if (n) n.remove(); ` +
+    `Plotly.newPlot(${scriptJson(id)}, ${scriptJson(fig.data)}, ${scriptJson(fig.layout)}, ${scriptJson({ responsive: true, ...fig.config })});`;
   const html =
-    `<div id="${id}" style="width:100%;height:${height}px"></div>\n` +
+    `<div id="${id}" style="width:100%;max-width:100%;height:${height}px"></div>\n` +
+    `<div id="${id}-note" style="font-size:small;color:#777">plotly figure: run <code>npx nemotron-lab kernel install</code> for JupyterLab's renderer</div>\n` +
     (inline ? `<script type="text/javascript">if (!window.Plotly) {\n${plotlySource()}\n}</script>\n` : "") +
     `<script type="text/javascript">(function () {\n` +
     `  var tries = 0;\n` +
-    `  function draw() { if (window.Plotly) { ${plot} } else if (tries++ < 200) { setTimeout(draw, 50); } }\n` +
+    `  function draw() { if (window.Plotly) { ${plot} } else if (tries++ < ${inline ? 200 : 20}) { setTimeout(draw, 50); } }\n` +
     `  draw();\n})();</script>`;
   const text = `<plotly figure: ${fig.data.length} trace(s)${typeof (fig.layout as { title?: unknown }).title === "string" ? `, "${(fig.layout as { title: string }).title}"` : ""}>`;
   return { "application/vnd.plotly.v1+json": fig, "text/html": html, "text/plain": text };

@@ -89,9 +89,18 @@ function layerChart(points: { layer: number; kind: string; name: string; y: numb
   const data: Trace[] = kinds.map((k) => {
     const ps = points.filter((p) => p.kind === k);
     return { type: "scatter", mode: "markers", name: k, x: ps.map((p) => (p.layer < 0 ? lastLayer + 1 : p.layer)), y: ps.map((p) => p.y), text: ps.map((p) => p.name),
-      marker: { color: KIND_COLORS[k] ?? "#333", size: 9 }, hovertemplate: "%{text}<br>%{y:.4g}<extra></extra>" };
+      marker: { color: KIND_COLORS[k] ?? "#333", size: 9 }, hovertemplate: `%{text} (${k})<br>%{y:.4g}<extra></extra>` };
   });
-  return new Figure(data, { title: { text: title }, xaxis: { title: { text: `layer (${lastLayer + 1} = lm_head)` }, dtick: 1 }, yaxis: { title: { text: ytitle }, type: logY ? "log" : "linear" } });
+  // Readable at notebook width: a tick every 1/2/5/10 layers (about 12 at most, upright), the
+  // range just around the layers, the kinds in a legend above the plot.
+  const n = lastLayer + 2;
+  const dtick = [1, 2, 5, 10, 20, 50].find((d) => n / d <= 12) ?? Math.ceil(n / 12);
+  return new Figure(data, {
+    title: { text: title }, height: 400, margin: { l: 60, r: 20, t: 70, b: 50 },
+    legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom", title: { text: "kind" } },
+    xaxis: { title: { text: `layer (${lastLayer + 1} = lm_head)` }, range: [-0.7, lastLayer + 1.7], tickmode: "linear", tick0: 0, dtick, tickangle: 0, zeroline: false },
+    yaxis: { title: { text: ytitle }, type: logY ? "log" : "linear" },
+  });
 }
 
 /** SQNR of every quantized tensor across the layers. */

@@ -61,7 +61,9 @@ export class QuantReport {
   table(): SortableTable {
     const hasInput = this.rows.some((r) => r.inputScale !== undefined);
     const cols: Column[] = [
-      { header: "tensor" }, { header: "layer" }, { header: "kind" }, { header: "shape" }, { header: "fmt" }, { header: "granularity" }, { header: "scale" },
+      { header: "tensor" }, { header: "layer" }, { header: "kind" }, { header: "shape" },
+      // One column for how it was quantized keeps the table near notebook width.
+      { header: "format", title: "FP8 format, scale granularity, scale choice" },
       { header: "SQNR dB", format: fixed(2), title: "10 log10(|x|^2 / |q - x|^2)" }, { header: "rel L2", title: "|q - x| / |x|" },
       { header: "max |err|" }, { header: "mean |err|" }, { header: "cosine", format: fixed(6) },
       { header: "clipped", format: percentFormat, title: "fraction with |x / scale| above the format max" },
@@ -72,7 +74,7 @@ export class QuantReport {
       { header: "ms", format: fixed(2) },
     ];
     const rows: Cell[][] = this.rows.map((r) => [
-      r.name, r.layer, r.kind, formatShape(r.shape), r.format, r.granularity, r.scaleChoice,
+      r.name, r.layer, r.kind, formatShape(r.shape), `${r.format} ${r.granularity} ${r.scaleChoice}`,
       r.metrics.sqnrDb, r.metrics.relL2, r.metrics.maxAbs, r.metrics.meanAbs, r.metrics.cosine,
       r.metrics.fracClipped, r.metrics.fracFlushedZero, r.metrics.fracSubnormal, r.scales, r.scaleMin, r.scaleMax,
       ...(hasInput ? [r.inputScale ?? NaN] : []), r.seconds * 1000,

@@ -33,11 +33,13 @@ export class SortableTable {
   toHtml(): string {
     const id = `nl-table-${process.pid}-${++tableId}`;
     const th = this.columns.map((c, i) =>
-      `<th style="cursor:pointer;text-align:left" title="${escapeHtml(c.title ?? "click to sort")}" onclick="nlSort_${id.replace(/-/g, "_")}(${i})">${escapeHtml(c.header)} &#x21C5;</th>`).join("");
+      `<th style="cursor:pointer;text-align:left;padding:1px 4px" title="${escapeHtml(c.title ?? "click to sort")}" onclick="nlSort_${id.replace(/-/g, "_")}(${i})">${escapeHtml(c.header)} &#x21C5;</th>`).join("");
     const body = this.rows.map((r) => "<tr>" + r.map((v, c) => {
       const num = typeof v === "number";
       const key = num ? (Number.isNaN(v) ? "" : String(v)) : escapeHtml(v);
-      return `<td data-v="${key}" style="text-align:${num ? "right" : "left"};font-family:monospace">${escapeHtml(this.show(c, v))}</td>`;
+      // Long names (checkpoint paths) may break after a dot rather than widen the table.
+      const text = escapeHtml(this.show(c, v));
+      return `<td data-v="${key}" style="text-align:${num ? "right" : "left"};font-family:monospace;padding:1px 4px">${num ? text : text.replace(/\./g, ".<wbr>")}</td>`;
     }).join("") + "</tr>").join("");
     const fn = `nlSort_${id.replace(/-/g, "_")}`;
     // Sorts numerically when both keys parse as numbers (Infinity included), else as text; a second click reverses.
@@ -47,7 +49,9 @@ export class SortableTable {
       `if(!isNaN(p)&&!isNaN(q))return (p-q)*d||0;return a<z?-d:a>z?d:0;});rs.forEach(function(r){b.appendChild(r)});` +
       `t.setAttribute("data-col",String(c));t.setAttribute("data-dir",d<0?"desc":"asc");}</script>`;
     const cap = this.caption ? `<caption style="text-align:left"><b>${escapeHtml(this.caption)}</b></caption>` : "";
-    return `<table id="${id}" style="border-collapse:collapse">${cap}<thead><tr>${th}</tr></thead><tbody>${body}</tbody></table>${script}`;
+    // Fits the output area: compact type, and a horizontal scrollbar of its own when still wider.
+    return `<div class="nemotron-lab-table" style="max-width:100%;overflow-x:auto">` +
+      `<table id="${id}" style="border-collapse:collapse;font-size:12px">${cap}<thead><tr>${th}</tr></thead><tbody>${body}</tbody></table></div>${script}`;
   }
 
   [Symbol.for("Jupyter.display")](): Record<string, string> {
