@@ -61,7 +61,7 @@ async function menu(page: Page, top: string, item: string): Promise<void> {
 /** Plotly figures in output areas: how many, and how many have an SVG with at least one trace. */
 async function figures(page: Page): Promise<{ total: number; drawn: number }> {
   return page.evaluate(() => {
-    const all = Array.from(document.querySelectorAll(".jp-OutputArea-output .nemotron-lab-plotly"));
+    const all = Array.from(document.querySelectorAll(".jp-OutputArea .nemotron-lab-plotly"));
     return { total: all.length, drawn: all.filter((f) => f.querySelector("svg.main-svg") && f.querySelector(".trace")).length };
   });
 }
@@ -79,10 +79,13 @@ async function waitForFigures(page: Page, what: string): Promise<{ total: number
 
 /** Types code into a new cell at the end of the notebook (edit mode, cursor at its end). */
 async function newCell(page: Page, code: string): Promise<void> {
-  await page.locator(".jp-Notebook .jp-Cell").last().locator(".jp-InputPrompt").click();
-  await page.keyboard.press("Escape");
-  await page.keyboard.press("b");
-  await page.keyboard.press("Enter");
+  await page.evaluate(async () => {
+    const app = (window as any).jupyterapp;
+    const nb = app.shell.currentWidget.content;
+    nb.activeCellIndex = nb.widgets.length - 1;
+    await app.commands.execute("notebook:insert-cell-below");
+    await app.commands.execute("notebook:enter-edit-mode");
+  });
   await page.keyboard.type(code);
 }
 
