@@ -16,10 +16,10 @@ import unittest
 import zmq
 from jupyter_client.manager import KernelManager
 
-TIMEOUT = 30
+from kernel_client import TIMEOUT, ClientReads
 
 
-class KernelBehaviour(unittest.TestCase):
+class KernelBehaviour(ClientReads, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.workdir = tempfile.mkdtemp(prefix="nemotron-lab-notebook-")
@@ -42,27 +42,6 @@ class KernelBehaviour(unittest.TestCase):
                 self.kc.get_iopub_msg(timeout=0.05)
             except queue.Empty:
                 return
-
-    def reply_for(self, msg_id, timeout=TIMEOUT):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            msg = self.kc.get_shell_msg(timeout=deadline - time.time())
-            if msg["parent_header"].get("msg_id") == msg_id:
-                return msg
-        raise AssertionError("no reply")
-
-    def outputs_for(self, msg_id, timeout=TIMEOUT):
-        """iopub messages parented to msg_id, up to and including its idle status."""
-        out = []
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            msg = self.kc.get_iopub_msg(timeout=deadline - time.time())
-            if msg["parent_header"].get("msg_id") != msg_id:
-                continue
-            out.append(msg)
-            if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
-                return out
-        raise AssertionError("no idle")
 
     def run_cell(self, code, **kw):
         msg_id = self.kc.execute(code, **kw)

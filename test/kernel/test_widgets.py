@@ -10,16 +10,15 @@ Run by test/widgets-protocol.test.ts with JUPYTER_PATH pointing at a temporary k
 import queue
 import struct
 import tempfile
-import time
 import unittest
 
 from jupyter_client.manager import KernelManager
 
-TIMEOUT = 30
+from kernel_client import TIMEOUT, ClientReads
 VIEW = "application/vnd.jupyter.widget-view+json"
 
 
-class WidgetProtocol(unittest.TestCase):
+class WidgetProtocol(ClientReads, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.km = KernelManager(kernel_name="nemotron-lab")
@@ -37,24 +36,9 @@ class WidgetProtocol(unittest.TestCase):
 
     # -- helpers --------------------------------------------------------------------------------
 
-    def outputs_for(self, msg_id):
-        out, deadline = [], time.time() + TIMEOUT
-        while time.time() < deadline:
-            msg = self.kc.get_iopub_msg(timeout=deadline - time.time())
-            if msg["parent_header"].get("msg_id") != msg_id:
-                continue
-            out.append(msg)
-            if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
-                return out
-        raise AssertionError("no idle")
-
     def run_ok(self, code):
         msg_id = self.kc.execute(code)
-        deadline = time.time() + TIMEOUT
-        while True:
-            reply = self.kc.get_shell_msg(timeout=deadline - time.time())
-            if reply["parent_header"].get("msg_id") == msg_id:
-                break
+        reply = self.reply_for(msg_id)
         out = self.outputs_for(msg_id)
         errors = [m["content"] for m in out if m["msg_type"] == "error"]
         assert reply["content"]["status"] == "ok", (reply["content"], errors)
