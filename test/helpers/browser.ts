@@ -37,13 +37,20 @@ export function browserMissingReason(): string | null {
   return null;
 }
 
-/** True when chromium and playwright-core are here; otherwise warns (once per call site) or, in CI, throws. */
-export function hasBrowser(): boolean {
-  const why = browserMissingReason();
+/**
+ * Whether `what` can run (why === null); otherwise warns loudly, or throws where CI requires the
+ * browser tests (NEMOTRON_LAB_REQUIRE_BROWSER), so they are never skipped silently.
+ */
+export function canRunOrSkip(what: string, why: string | null): boolean {
   if (why === null) return true;
-  if (process.env.NEMOTRON_LAB_REQUIRE_BROWSER) throw new Error(`browser tests required but cannot run: ${why}`);
-  console.warn(`\n*** SKIPPED: browser tests — ${why} ***\n`);
+  if (process.env.NEMOTRON_LAB_REQUIRE_BROWSER) throw new Error(`${what} required but cannot run: ${why}`);
+  console.warn(`\n*** SKIPPED: ${what} — ${why} ***\n`);
   return false;
+}
+
+/** True when chromium and playwright-core are here (see canRunOrSkip). */
+export function hasBrowser(): boolean {
+  return canRunOrSkip("browser tests", browserMissingReason());
 }
 
 function launchOptions(extra: LaunchOptions = {}): LaunchOptions {

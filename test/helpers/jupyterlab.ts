@@ -10,6 +10,7 @@ import * as fs from "fs";
 import * as net from "net";
 import * as path from "path";
 import { installSpec, jupyterEnv, ROOT } from "../kernel/helpers";
+import { canRunOrSkip } from "./browser";
 
 export const VENV_JUPYTER = path.join(ROOT, ".venv", "bin", "jupyter");
 
@@ -22,13 +23,9 @@ export function jupyterLabMissingReason(): string | null {
   return null;
 }
 
-/** True when JupyterLab is here; warns loudly otherwise, and in CI (NEMOTRON_LAB_REQUIRE_BROWSER) throws. */
+/** True when JupyterLab is here (see canRunOrSkip). */
 export function hasJupyterLab(): boolean {
-  const why = jupyterLabMissingReason();
-  if (why === null) return true;
-  if (process.env.NEMOTRON_LAB_REQUIRE_BROWSER) throw new Error(`JupyterLab tests required but cannot run: ${why}`);
-  console.warn(`\n*** SKIPPED: JupyterLab tests — ${why} ***\n`);
-  return false;
+  return canRunOrSkip("JupyterLab tests", jupyterLabMissingReason());
 }
 
 async function freePort(): Promise<number> {
