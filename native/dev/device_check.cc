@@ -482,8 +482,6 @@ std::vector<int32_t> prompt_ids(int64_t n, int64_t vocab, uint64_t seed) {
   return ids;
 }
 
-double rel_err(const std::vector<float>& a, const std::vector<float>& ref) { return norm_err(a, ref); }
-
 // Prefill then `steps` greedy decode steps; returns the logits of every step and the tokens.
 struct Run { std::vector<std::vector<float>> logits; std::vector<int32_t> tokens; };
 Run greedy_run(const Model& m, const std::vector<int32_t>& prompt, int steps, const std::vector<int32_t>* forced) {
@@ -528,7 +526,7 @@ void check_model(Backend& dev, const Shape& shape, DType dt, int64_t prompt_len,
       got = greedy_run(*m, prompt, steps, &want.tokens);  // teacher-forced: same inputs as the CPU run
     }
     double worst = 0;
-    for (size_t i = 0; i < want.logits.size(); i++) worst = std::max(worst, rel_err(got.logits[i], want.logits[i]));
+    for (size_t i = 0; i < want.logits.size(); i++) worst = std::max(worst, norm_err(got.logits[i], want.logits[i]));
     result("model", label + " logits, prefill " + std::to_string(prompt_len) + " + " + std::to_string(steps) + " decode steps",
            fmt("%.2e", worst), "<= 1e-03", worst <= 1e-3 ? "PASS" : "FAIL");
     if (greedy) {
