@@ -8,7 +8,7 @@ import * as fs from "fs";
 import { intFlag, parse, UsageError } from "./args";
 import { interruptSignal } from "./interrupt";
 import { Checkpoint } from "../src/io/checkpoint";
-import { TextTokenizer } from "../src/generate/tokenizer";
+import { TextTokenizer } from "../src/text/tokenizer";
 import { NemotronH } from "../src/model/nemotron-h";
 import { windowedPerplexity } from "../src/eval/perplexity";
 import { progress } from "../src/util/progress";

@@ -6,7 +6,7 @@
 import { parse, intFlag, numberFlag, UsageError } from "./args";
 import { interruptSignal } from "./interrupt";
 import { Checkpoint } from "../src/io/checkpoint";
-import { TextTokenizer } from "../src/generate/tokenizer";
+import { TextTokenizer } from "../src/text/tokenizer";
 import { stream, GenerateOptions, GenerationStream } from "../src/generate/generate";
 import type { CausalLM } from "../src/model/types";
 import type { Command } from "./command";

@@ -14,7 +14,7 @@ import { QuantReport, reportRow } from "../src/quant/report";
 import { ExportFormat, exportQuantized, exportSession } from "../src/quant/export";
 import { quantizeModel } from "../src/quant/session";
 import { NemotronH } from "../src/model/nemotron-h";
-import { TextTokenizer } from "../src/generate/tokenizer";
+import { TextTokenizer } from "../src/text/tokenizer";
 import { progress } from "../src/util/progress";
 import { abortError } from "../src/util/cancel";
 import { htmlPage, PagePart } from "../src/viz/figure";

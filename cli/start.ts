@@ -9,7 +9,7 @@ import * as path from "path";
 import { realStdoutWrite } from "../kernel/session/host";
 import { Checkpoint } from "../src/io/checkpoint";
 import { NemotronH } from "../src/model/nemotron-h";
-import { TextTokenizer } from "../src/generate/tokenizer";
+import { TextTokenizer } from "../src/text/tokenizer";
 import { generate } from "../src/generate/generate";
 import { windowedPerplexity } from "../src/eval/perplexity";
 import { distributionShift, recordLogits } from "../src/quant/compare";

@@ -12,6 +12,7 @@ import { CLI_MAIN, cli, tempDir } from "./helpers";
 
 // The built CLI (its lazy per-command requires need compiled modules).
 const { commands, reportError } = require(CLI_MAIN) as typeof import("../cli/main");
+const REPO = path.resolve(__dirname, "..");
 const STACK_LINE = /^\s+at .*(\.js|\.ts):\d+/m;
 
 describe("nemotron-lab SUBCOMMAND --help", () => {
@@ -23,12 +24,14 @@ describe("nemotron-lab SUBCOMMAND --help", () => {
       expect(r.stdout).toMatch(new RegExp(`usage:\\n  nemotron-lab ${c.name}\\b`));
       expect(r.stdout).toMatch(/\nexample:\n  nemotron-lab /);
       expect(cli([c.name, "-h"]).stdout).toBe(r.stdout);
-      // The example, as printed, through a shell: /tmp/tiny and models/tiny point at temp and
-      // bundled models, and a kernelspec goes to a temp prefix instead of the user's folder.
+      // The example, as printed, through a shell in a temp folder: /tmp/ paths go to that folder,
+      // models/tiny to the bundled tiny model, paths into the repo (models/, notebooks/) at the repo, and a
+      // kernelspec goes to a temp prefix instead of the user's folder.
       const work = tempDir();
       const example = r.stdout.slice(r.stdout.indexOf("\nexample:\n") + 10).trim()
-        .replaceAll("/tmp/tiny", path.join(work, "tiny"))
+        .replaceAll("/tmp/", `${work}/`)
         .replaceAll("models/tiny", await bundledModel("tiny"))
+        .replace(/(?<![\w/.])(models|notebooks)\//g, `${REPO}/$1/`)
         .replace("kernel install --user", `kernel install --prefix ${JSON.stringify(work)}`);
       const sh = spawnSync("bash", ["-c", `nemotron-lab() { "${process.execPath}" "${CLI_MAIN}" "$@"; }\n${example}`], {
         cwd: work, encoding: "utf8", env: { ...process.env, NEMOTRON_LAB_NO_PROGRESS: "1" }, timeout: 120_000,
@@ -39,7 +42,8 @@ describe("nemotron-lab SUBCOMMAND --help", () => {
   it("the top-level help lists every subcommand with its summary", () => {
     const r = cli(["--help"]);
     expect(r.code).toBe(0);
-    for (const c of commands()) expect(r.stdout).toContain(`  ${c.name.padEnd(9)}  ${c.summary}`);
+    const width = Math.max(...commands().map((c) => c.name.length));
+    for (const c of commands()) expect(r.stdout).toContain(`  ${c.name.padEnd(width)}  ${c.summary}`);
   });
 });
 

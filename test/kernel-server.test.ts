@@ -36,13 +36,21 @@ async function waitFor(url: string, ms: number): Promise<void> {
   throw new Error(`${url} did not come up`);
 }
 
-async function run(kernel: Kernel.IKernelConnection, code: string) {
+function start(kernel: Kernel.IKernelConnection, code: string) {
   const outputs: KernelMessage.IIOPubMessage[] = [];
+  let streamed!: () => void;
+  /** Resolves at the cell's first stream output: it is running (no guessing with sleeps). */
+  const running = new Promise<void>((r) => { streamed = r; });
   const future = kernel.requestExecute({ code, stop_on_error: true });
-  future.onIOPub = (msg) => { outputs.push(msg); };
-  const reply = (await future.done) as KernelMessage.IExecuteReplyMsg;
-  return { reply: reply.content, outputs };
+  future.onIOPub = (msg) => {
+    outputs.push(msg);
+    if (msg.header.msg_type === "stream") streamed();
+  };
+  const done = future.done.then((reply) => ({ reply: (reply as KernelMessage.IExecuteReplyMsg).content, outputs }));
+  return { running, done };
 }
+
+const run = (kernel: Kernel.IKernelConnection, code: string) => start(kernel, code).done;
 
 describe.skipIf(!ok)("Jupyter Server with @jupyterlab/services", () => {
   let server: ChildProcess | undefined;
@@ -92,11 +100,11 @@ describe.skipIf(!ok)("Jupyter Server with @jupyterlab/services", () => {
       expect(result.content.data["text/plain"]).toBe("42");
 
       // A long generation-style loop, interrupted through the server (interrupt_mode "message").
-      const long = run(kernel, "let produced = 0;\nwhile (true) {\n  await new Promise((r) => setTimeout(r, 10));\n  produced++;\n}");
-      await new Promise((r) => setTimeout(r, 800));
+      const long = start(kernel, 'let produced = 0;\nwhile (true) {\n  await new Promise((r) => setTimeout(r, 10));\n  if (produced++ === 0) console.log("started");\n}');
+      await long.running;
       const t0 = Date.now();
       await kernel.interrupt();
-      const interrupted = await long;
+      const interrupted = await long.done;
       expect(Date.now() - t0).toBeLessThan(5000);
       expect(interrupted.reply.status).toBe("error");
       expect((interrupted.reply as KernelMessage.IReplyErrorContent).ename).toBe("KeyboardInterrupt");
@@ -104,10 +112,11 @@ describe.skipIf(!ok)("Jupyter Server with @jupyterlab/services", () => {
       expect((kept.outputs.find((m) => m.header.msg_type === "execute_result") as KernelMessage.IExecuteResultMsg).content.data["text/plain"]).toBe("7");
 
       // A synchronous busy loop too.
-      const busy = run(kernel, "for (;;) {}");
-      await new Promise((r) => setTimeout(r, 500));
+      // (its marker needs a turn of the event loop to go out before the loop blocks it)
+      const busy = start(kernel, 'console.log("started");\nawait new Promise((r) => setTimeout(r, 100));\nfor (;;) {}');
+      await busy.running;
       await kernel.interrupt();
-      expect(((await busy).reply as KernelMessage.IReplyErrorContent).ename).toBe("KeyboardInterrupt");
+      expect(((await busy.done).reply as KernelMessage.IReplyErrorContent).ename).toBe("KeyboardInterrupt");
 
       await kernel.restart();
       const after = await run(kernel, "typeof require");

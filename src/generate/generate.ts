@@ -14,8 +14,8 @@
  */
 import { performance } from "perf_hooks";
 import type { CausalLM } from "../model/types";
-import type { TextTokenizer } from "./tokenizer";
-import { ChatMessage, chatMessages } from "./chat";
+import type { TextTokenizer } from "../text/tokenizer";
+import { ChatMessage, chatMessages } from "../text/chat";
 import { Sampler, SamplingOptions } from "./sampling";
 import { workSignal } from "../util/cancel";
 import { eosIds } from "../io/config";

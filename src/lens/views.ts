@@ -9,7 +9,7 @@ import { native } from "../backend/native";
 import { dtypeCode } from "../tensor/dtype";
 import { Figure } from "../viz/figure";
 import type { NemotronH } from "../model/nemotron-h";
-import type { ActivationCache } from "./cache";
+import type { ActivationCache } from "../model/activation-cache";
 
 const heatmap = (z: number[][], title: string, x: string, y: string, extra: Record<string, unknown> = {}) =>
   new Figure([{ type: "heatmap", z, colorscale: "Viridis", ...extra }],

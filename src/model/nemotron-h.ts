@@ -17,9 +17,9 @@ import { Tensor } from "../tensor/tensor";
 import { formatShape } from "../util/format";
 import { BLOCK_KIND, HOOK_POINT, PlanSlot, ROLE, executionPlan } from "./plan";
 import { LOGITS_HOOK, ModelHook, modelHooks } from "./arch";
-import { ActivationCache } from "../lens/cache";
-import { selectHooks, selectionBytes } from "../lens/hooks";
-import { TextTokenizer } from "../generate/tokenizer";
+import { ActivationCache } from "./activation-cache";
+import { selectHooks, selectionBytes } from "./hooks";
+import { TextTokenizer } from "../text/tokenizer";
 import { CausalLM, ForwardOptions, ModelState } from "./types";
 import type { ActivationQuant } from "./types";
 

@@ -18,7 +18,7 @@ import * as path from "path";
 import { packageRoot } from "../backend/native";
 import { makeTiny, TinyOptions } from "./make-tiny";
 import { NemotronH } from "../model/nemotron-h";
-import { TextTokenizer } from "../generate/tokenizer";
+import { TextTokenizer } from "../text/tokenizer";
 import { quantizeModel } from "../quant/session";
 import { exportSession } from "../quant/export";
 import { ArgumentError } from "../util/errors";

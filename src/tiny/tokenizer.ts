@@ -14,8 +14,8 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { NANO_V2_CHAT_TEMPLATE } from "../generate/chat";
-import { bytesToUnicode } from "../generate/byte-level";
+import { NANO_V2_CHAT_TEMPLATE } from "../text/chat";
+import { bytesToUnicode } from "../text/byte-level";
 
 export const TINY_SPECIAL_COUNT = 16;
 export const TINY_THINK_ID = 16;

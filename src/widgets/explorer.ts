@@ -13,7 +13,7 @@ import { quantizeTensor, toFp8Tensor, type Granularity, type QuantizedTensor } f
 import type { Fp8Format } from "../fp8/codec";
 import { distributionShift, recordLogits, type DistributionShift, type LogitsRecord } from "../quant/compare";
 import { tensorInfos, type TensorInfo } from "../quant/selector";
-import { TextTokenizer } from "../generate/tokenizer";
+import { TextTokenizer } from "../text/tokenizer";
 import { valueHistogram, errorHistogram } from "../quant/plots";
 import { clearOutput, display } from "../display/display";
 import { Button, Dropdown, HBox, HTML, ToggleButtons, VBox } from "./controls";

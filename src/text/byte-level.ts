@@ -1,6 +1,6 @@
 /**
  * The byte alphabet of byte-level BPE (GPT-2's ByteLevel pre-tokenizer and decoder), shared
- * by the tokenizer (generate/tokenizer.ts) and the tiny model's tokenizer trainer (tiny/tokenizer.ts).
+ * by the tokenizer (text/tokenizer.ts) and the tiny model's tokenizer trainer (tiny/tokenizer.ts).
  */
 
 /** GPT-2's reversible byte -> printable character map used by ByteLevel. */

@@ -6,7 +6,7 @@
  */
 import { NemotronHConfig, derivedSizes } from "../io/config";
 import { globToRegExp } from "../util/glob";
-import { LOGITS_HOOK, ModelHook, modelHooks } from "../model/arch";
+import { LOGITS_HOOK, ModelHook, modelHooks } from "./arch";
 
 /** The longest prompt an O(T²) hook (pattern, effective_attention) accepts. */
 export const MAX_SQUARE_TOKENS = 4096;
