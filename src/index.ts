@@ -86,3 +86,9 @@ export type { MimeBundle, Displayable, DisplayOptions, DisplaySink, DisplayHandl
 export * as widgets from "./widgets";
 export { interact } from "./widgets/interact";
 export { explore } from "./widgets/explorer";
+export { directLogitAttribution, logitAttributionView, attributionHooks } from "./lens/attribution";
+export type { LogitAttribution } from "./lens/attribution";
+export { activationPatching, activationPatchingView, patchingBaseline, PatchingBaseline } from "./lens/patching";
+export type { PatchTarget, PatchingOptions, PatchingResult } from "./lens/patching";
+export { cacheError, quantizationErrorByHook, quantizationErrorView } from "./lens/quant-error";
+export type { HookError } from "./lens/quant-error";
