@@ -86,6 +86,7 @@ export type { MimeBundle, Displayable, DisplayOptions, DisplaySink, DisplayHandl
 export * as widgets from "./widgets";
 export { interact } from "./widgets/interact";
 export { explore } from "./widgets/explorer";
+export { exploreActivations } from "./widgets/activations";
 export { directLogitAttribution, logitAttributionView, attributionHooks } from "./lens/attribution";
 export type { LogitAttribution } from "./lens/attribution";
 export { activationPatching, activationPatchingView, patchingBaseline, PatchingBaseline } from "./lens/patching";

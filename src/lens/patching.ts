@@ -82,6 +82,7 @@ function checkPrompts(model: NemotronH, clean: ArrayLike<number>, corrupted: Arr
   for (const [k, id] of [["answer", t.answer], ["wrong", t.wrong]] as const) {
     if (!(Number.isInteger(id) && id >= 0 && id < V)) throw new RangeError(`activation patching: ${k} token ${id} is outside the vocabulary [0, ${V})`);
   }
+  if (t.answer === t.wrong) throw new RangeError(`activation patching: answer and wrong are the same token (${t.answer}); the logit difference would be 0 on both prompts`);
   const p = t.position ?? clean.length - 1;
   if (!(Number.isInteger(p) && p >= 0 && p < clean.length)) throw new RangeError(`activation patching: position ${p} is outside [0, ${clean.length})`);
 }
