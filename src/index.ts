@@ -93,3 +93,6 @@ export { activationPatching, activationPatchingView, patchingBaseline, PatchingB
 export type { PatchTarget, PatchingOptions, PatchingResult } from "./lens/patching";
 export { cacheError, quantizationErrorByHook, quantizationErrorView } from "./lens/quant-error";
 export type { HookError } from "./lens/quant-error";
+export { statePrecision, statePrecisionTable, DEFAULT_STATE_SETTINGS } from "./lens/state-precision";
+export type { StatePrecisionOptions, StatePrecisionRow } from "./lens/state-precision";
+export type { StateDtypeName } from "./model/nemotron-h";
