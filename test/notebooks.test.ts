@@ -173,6 +173,9 @@ describe.skipIf(!ok)("the tutorial notebooks run on the kernel", () => {
     expect(all).toMatch(/after the last block: 1\.00/);
     expect(all).toContain("every hook before layer 28 exact: true");
     expect(all).toContain("model reverted: true");
+    const kl = /KL mean: bf16 SSM state ([\d.e+-]+), FP8 KV cache ([\d.e+-]+)/.exec(all)!;
+    expect(Number(kl[2])).toBeGreaterThan(Number(kl[1]));
+    expect(all).toMatch(/f32\s+fp8_e4m3\s+[\d.e+-]+/);
     const explorer = cells.find((c) => c.source.includes("lab.exploreActivations("))!;
     expect(joined(explorer.outputs.find((o) => o.data?.["application/vnd.jupyter.widget-view+json"])!.data!["text/html"])).toContain("logit lens at position");
     // effective attention, SSM state norms, attention pattern, residual norms, logit lens, attribution, patching, 2 × quantization error
