@@ -6,7 +6,7 @@
  * rounded) after every token. Per setting: KL to the fp32 run, top-1 agreement, the text's
  * perplexity, and how many greedy tokens of a continuation match the fp32 one.
  */
-import { Checkpoint } from "../io/checkpoint";
+import { Checkpoint } from "../model/checkpoint";
 import { NemotronH, type StateDtypeName } from "../model/nemotron-h";
 import { distributionShift, greedy, logSoftmax, type LogitsRecord } from "../quant/compare";
 import { SortableTable } from "../viz/table";
