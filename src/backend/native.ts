@@ -38,6 +38,8 @@ export interface NativeModelConfig {
   nq: number; nkv: number; hd: number; eps: number; dtLo: number; dtHi: number; dtClampMin: number;
   E: number; topk: number; nGroup: number; topkGroup: number; normTopk: boolean; routedScale: number;
   kinds: number[];
+  /** Storage precision of the SSM state / KV cache (native StateDtype: 0 f32, 1 bf16, 2 f16, 3 fp8 e4m3); default 0. */
+  ssmDtype?: number; kvDtype?: number;
 }
 
 export interface NativeAddon {

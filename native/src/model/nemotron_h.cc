@@ -127,6 +127,12 @@ Model::~Model() {
 
 Model::Model(ModelConfig c, Backend& backend) : cfg(std::move(c)), be(backend) {
   NL_CHECK(cfg.H > 0 && cfg.vocab > 0, "model: hidden size and vocabulary must be positive");
+  NL_CHECK(cfg.ssm_dtype == SD_F32 || cfg.ssm_dtype == SD_BF16 || cfg.ssm_dtype == SD_F16,
+           "model: ssm state dtype must be f32, bf16 or f16 (code " + std::to_string(cfg.ssm_dtype) + ")");
+  NL_CHECK(cfg.kv_dtype == SD_F32 || cfg.kv_dtype == SD_BF16 || cfg.kv_dtype == SD_FP8_E4M3,
+           "model: KV cache dtype must be f32, bf16 or fp8_e4m3 (code " + std::to_string(cfg.kv_dtype) + ")");
+  NL_CHECK(be.is_host() || (cfg.ssm_dtype == SD_F32 && cfg.kv_dtype == SD_F32),
+           "model: a reduced-precision SSM state or KV cache runs on the CPU backends only");
   layers.resize(cfg.kinds.size());
   for (size_t i = 0; i < cfg.kinds.size(); i++) {
     if (cfg.kinds[i] == K_MOE) {
@@ -246,8 +252,47 @@ State Model::new_state(int64_t max_tokens) const {
 void Model::reset(State& s) const {
   s.length = 0;
   for (auto& l : s.layers) {  // the KV cache keeps its memory; length 0 makes it empty
+    l.kscale.clear();
+    l.vscale.clear();
     if (l.conv.data()) be.zero(l.conv.data(), size_t(l.conv.size()) * sizeof(float));
     if (l.ssm.data()) be.zero(l.ssm.data(), size_t(l.ssm.size()) * sizeof(float));
+  }
+}
+
+namespace {
+// v rounded to a 16-bit storage dtype and read back.
+void round_floats(float* v, int64_t n, int dtype) {
+  if (dtype == SD_BF16) for (int64_t i = 0; i < n; i++) v[i] = bf16_to_f32(f32_to_bf16(v[i]));
+  if (dtype == SD_F16) for (int64_t i = 0; i < n; i++) v[i] = f16_to_f32(f32_to_f16(v[i]));
+}
+}  // namespace
+
+void Model::store_kv(LayerState& st, int64_t past, int64_t T) const {
+  const int64_t kvd = cfg.nkv * cfg.hd;
+  if (cfg.kv_dtype != SD_FP8_E4M3) {
+    round_floats(st.k.data() + past * kvd, T * kvd, cfg.kv_dtype);
+    round_floats(st.v.data() + past * kvd, T * kvd, cfg.kv_dtype);
+    return;
+  }
+  const float* table = fp8_decode_table(Fp8Format::E4M3);
+  const float fmax = fp8_max(Fp8Format::E4M3);
+  for (auto [buf, scale] : {std::pair{st.k.data(), &st.kscale}, std::pair{st.v.data(), &st.vscale}}) {
+    float* rows = buf + past * kvd;
+    if (scale->empty()) {  // the first write (the prefill) sets each head's scale: its amax / fmax
+      scale->assign(size_t(cfg.nkv), 1.0f);
+      for (int64_t h = 0; h < cfg.nkv; h++) {
+        float a = 0.0f;
+        for (int64_t t = 0; t < T; t++)
+          for (int64_t d = 0; d < cfg.hd; d++) a = std::max(a, std::fabs(rows[t * kvd + h * cfg.hd + d]));
+        if (a > 0.0f && std::isfinite(a)) (*scale)[size_t(h)] = a / fmax;
+      }
+    }
+    for (int64_t t = 0; t < T; t++)
+      for (int64_t h = 0; h < cfg.nkv; h++) {
+        const float s = (*scale)[size_t(h)];
+        float* r = rows + t * kvd + h * cfg.hd;
+        for (int64_t d = 0; d < cfg.hd; d++) r[d] = table[f32_to_fp8(r[d] / s, Fp8Format::E4M3, true)] * s;  // saturating
+      }
   }
 }
 
@@ -305,6 +350,8 @@ void Model::mamba(int layer, const LayerWeights& w, LayerState& st, bool fresh, 
   } else {
     be.ssd_scan(a);
   }
+  // The state as the cache keeps it until the next call (prefill piece or decode step).
+  round_floats(st.ssm.data(), cfg.nh * cfg.P * cfg.N, cfg.ssm_dtype);
   at_hook(layer, H_Y, y, T, di, di);
   // 8. gated group RMSNorm (gate first), in place over y; 9. out_proj   (T, H)
   be.gated_rmsnorm(y, zx, in_out, T, di, di / cfg.G, w.vec[R_MIXER_NORM].data(), cfg.eps, y);
@@ -337,6 +384,8 @@ void Model::attention(int layer, const LayerWeights& w, LayerState& st, int64_t 
   linear(x, T, w.mat[R_V], bias(R_V_B), st.v.data() + past * kvd, &w.input[R_V]);
   at_hook(layer, H_K, st.k.data() + past * kvd, T, kvd, kvd);
   at_hook(layer, H_V, st.v.data() + past * kvd, T, kvd, kvd);
+  // The cache holds the (possibly patched) rows in its dtype; the pattern and the attention read them.
+  if (cfg.kv_dtype != SD_F32) store_kv(st, past, T);
   const float scale = float(1.0 / std::sqrt(double(cfg.hd)));
   if (const Hook* h = hook(layer, H_PATTERN)) {
     NL_CHECK(past == 0, "pattern: needs a fresh state (a full pass from the first token)");
