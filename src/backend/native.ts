@@ -92,6 +92,8 @@ export interface NativeAddon {
   /** y (T, n) = FP8 round trip of x / s, times s; format 0 e4m3, 1 e5m2; s static or per row (dynamic). */
   opFakeQuantFp8(x: Float32Array, T: number, n: number, format: number, dynamic: boolean, scale: number, y: Float32Array,
     backend: OpBackend): void;
+  /** x = x rounded to a 16-bit storage dtype (dtype code of BF16 or F16) and read back. */
+  opRoundTo(x: Float32Array, dtype: number, backend: OpBackend): void;
   /** MoE router: settings [E, k, n_group, topk_group, norm_topk (0/1), routed_scaling_factor]; writes (T, k) experts and weights. */
   opMoeRoute(logits: Float32Array, T: number, settings: Float64Array, correction: Float32Array | null, experts: Int32Array,
     weights: Float32Array, backend: OpBackend): void;

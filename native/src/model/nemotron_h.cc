@@ -131,8 +131,6 @@ Model::Model(ModelConfig c, Backend& backend) : cfg(std::move(c)), be(backend) {
            "model: ssm state dtype must be f32, bf16 or f16 (code " + std::to_string(cfg.ssm_dtype) + ")");
   NL_CHECK(cfg.kv_dtype == SD_F32 || cfg.kv_dtype == SD_BF16 || cfg.kv_dtype == SD_FP8_E4M3,
            "model: KV cache dtype must be f32, bf16 or fp8_e4m3 (code " + std::to_string(cfg.kv_dtype) + ")");
-  NL_CHECK(be.is_host() || (cfg.ssm_dtype == SD_F32 && cfg.kv_dtype == SD_F32),
-           "model: a reduced-precision SSM state or KV cache runs on the CPU backends only");
   layers.resize(cfg.kinds.size());
   for (size_t i = 0; i < cfg.kinds.size(); i++) {
     if (cfg.kinds[i] == K_MOE) {
@@ -175,10 +173,10 @@ void Model::linear(const float* x, int64_t T, const StoredMatrix& w, const float
     return;
   }
   const int64_t n = T * w.cols;
-  if (in->observe) in->amax = std::max(in->amax, be.amax(x, n));
+  if (in->observe) in->amax = std::max(in->amax, be.amax(x, w.cols, T, w.cols));
   if (in->mode != 0) {
     float* q = scratch(S_INPUT_Q, n);
-    be.fake_quant_fp8(x, T, w.cols, in->format, in->mode == 2, in->scale, q);
+    be.fake_quant_fp8(x, w.cols, T, w.cols, in->format, in->mode == 2, in->scale, q, w.cols);
     x = q;
   }
   be.linear(x, T, w, bias, y);
@@ -259,40 +257,31 @@ void Model::reset(State& s) const {
   }
 }
 
-namespace {
-// v rounded to a 16-bit storage dtype and read back.
-void round_floats(float* v, int64_t n, int dtype) {
-  if (dtype == SD_BF16) for (int64_t i = 0; i < n; i++) v[i] = bf16_to_f32(f32_to_bf16(v[i]));
-  if (dtype == SD_F16) for (int64_t i = 0; i < n; i++) v[i] = f16_to_f32(f32_to_f16(v[i]));
+// The state as the cache keeps it: 16-bit storage rounds (and reads back), an FP8 KV cache has
+// one scale per KV head, set on the first write (the prefill) from its amax / fmax, saturating after.
+void Model::store_state(float* x, int64_t n, int dtype) const {
+  if (dtype == SD_BF16 || dtype == SD_F16) be.round_to(x, n, dtype == SD_BF16 ? DType::BF16 : DType::F16);
 }
-}  // namespace
 
 void Model::store_kv(LayerState& st, int64_t past, int64_t T) const {
   const int64_t kvd = cfg.nkv * cfg.hd;
   if (cfg.kv_dtype != SD_FP8_E4M3) {
-    round_floats(st.k.data() + past * kvd, T * kvd, cfg.kv_dtype);
-    round_floats(st.v.data() + past * kvd, T * kvd, cfg.kv_dtype);
+    store_state(st.k.data() + past * kvd, T * kvd, cfg.kv_dtype);
+    store_state(st.v.data() + past * kvd, T * kvd, cfg.kv_dtype);
     return;
   }
-  const float* table = fp8_decode_table(Fp8Format::E4M3);
   const float fmax = fp8_max(Fp8Format::E4M3);
   for (auto [buf, scale] : {std::pair{st.k.data(), &st.kscale}, std::pair{st.v.data(), &st.vscale}}) {
     float* rows = buf + past * kvd;
-    if (scale->empty()) {  // the first write (the prefill) sets each head's scale: its amax / fmax
+    if (scale->empty()) {
       scale->assign(size_t(cfg.nkv), 1.0f);
       for (int64_t h = 0; h < cfg.nkv; h++) {
-        float a = 0.0f;
-        for (int64_t t = 0; t < T; t++)
-          for (int64_t d = 0; d < cfg.hd; d++) a = std::max(a, std::fabs(rows[t * kvd + h * cfg.hd + d]));
+        const float a = be.amax(rows + h * cfg.hd, kvd, T, cfg.hd);
         if (a > 0.0f && std::isfinite(a)) (*scale)[size_t(h)] = a / fmax;
       }
     }
-    for (int64_t t = 0; t < T; t++)
-      for (int64_t h = 0; h < cfg.nkv; h++) {
-        const float s = (*scale)[size_t(h)];
-        float* r = rows + t * kvd + h * cfg.hd;
-        for (int64_t d = 0; d < cfg.hd; d++) r[d] = table[f32_to_fp8(r[d] / s, Fp8Format::E4M3, true)] * s;  // saturating
-      }
+    for (int64_t h = 0; h < cfg.nkv; h++)
+      be.fake_quant_fp8(rows + h * cfg.hd, kvd, T, cfg.hd, Fp8Format::E4M3, false, (*scale)[size_t(h)], rows + h * cfg.hd, kvd);
   }
 }
 
@@ -351,7 +340,7 @@ void Model::mamba(int layer, const LayerWeights& w, LayerState& st, bool fresh, 
     be.ssd_scan(a);
   }
   // The state as the cache keeps it until the next call (prefill piece or decode step).
-  round_floats(st.ssm.data(), cfg.nh * cfg.P * cfg.N, cfg.ssm_dtype);
+  store_state(st.ssm.data(), cfg.nh * cfg.P * cfg.N, cfg.ssm_dtype);
   at_hook(layer, H_Y, y, T, di, di);
   // 8. gated group RMSNorm (gate first), in place over y; 9. out_proj   (T, H)
   be.gated_rmsnorm(y, zx, in_out, T, di, di / cfg.G, w.vec[R_MIXER_NORM].data(), cfg.eps, y);

@@ -189,6 +189,7 @@ struct Model {
   void mamba(int layer, const LayerWeights& w, LayerState& st, bool fresh, const float* x, int64_t T, float* out) const;
   void attention(int layer, const LayerWeights& w, LayerState& st, int64_t past, const float* x, int64_t T, float* out) const;
   // Rounds the KV rows [past, past + T) to cfg.kv_dtype (FP8: the per-head scales are set on the first write).
+  void store_state(float* x, int64_t n, int dtype) const;
   void store_kv(LayerState& st, int64_t past, int64_t T) const;
   // layer < 0: no hooks (MoE experts)
   void mlp(int layer, const StoredMatrix& up, const float* up_b, const StoredMatrix& down, const float* down_b, const float* x,
