@@ -22,6 +22,11 @@ import { hasJupyterLab, JupyterLabServer, notebookJson, startJupyterLab } from "
 const ok = hasBrowser() && hasJupyterLab();
 
 const NOTEBOOK = "frontend.ipynb";
+/**
+ * JupyterLab 4.6's own error with any kernel that has no debugger: after each execute_reply its
+ * debugger handler calls displayModules(), which throws without a debug session.
+ */
+const JUPYTERLAB_DEBUGGER_ERROR = /^uncaught: No active debugger session$/;
 /** One cell per thing the page must show; the error cell is last (Run All stops at an error). */
 const CELLS = {
   figure: [
@@ -34,6 +39,12 @@ const CELLS = {
     '], { title: { text: "three traces" } })',
   ],
   table: ["lab.Checkpoint.open(MODEL)"],
+  report: [
+    "const model = lab.NemotronH.load(MODEL);",
+    'const session = lab.quantizeModel(model, { layers: "nvidia-fp8", format: "e4m3", granularity: "tensor" });',
+    "lab.display(session.report);",
+    "lab.sqnrByLayer(session.report)",
+  ],
   widgets: [
     "const W = lab.widgets;",
     'const n = new W.IntSlider({ value: 3, min: 1, max: 12, description: "bars" });',
@@ -45,7 +56,7 @@ const CELLS = {
   explorer: ['const ex = lab.explore(MODEL, { prompt: "The hybrid model reads" });'],
   error: ['throw new Error("boom from the browser test");'],
 };
-const CELL_ORDER = ["figure", "table", "widgets", "explorer", "error"] as const;
+const CELL_ORDER = ["figure", "table", "report", "widgets", "explorer", "error"] as const;
 
 /** What the page's notebook model says: code cells, their execution counts and error outputs. */
 interface NbState { kernel: string; code: number; executed: number; errors: string[] }
@@ -86,7 +97,10 @@ async function menu(page: Page, top: string, item: string): Promise<void> {
   await page.locator(".lm-Menu-itemLabel", { hasText: new RegExp(`^${item}`) }).first().click();
 }
 
-/** The output area of the n-th code cell. */
+/**
+ * The output area of one of CELLS' cells. Read it with textContent: JupyterLab skips drawing cells
+ * out of view (content-visibility), and innerText is empty there.
+ */
 function outputOf(page: Page, name: (typeof CELL_ORDER)[number]): Locator {
   return page.locator(".jp-Notebook .jp-CodeCell").nth(CELL_ORDER.indexOf(name)).locator(".jp-Cell-outputArea");
 }
@@ -114,7 +128,7 @@ async function newCell(page: Page, code: string): Promise<void> {
 }
 
 async function allOutputText(page: Page): Promise<string> {
-  return page.locator(".jp-OutputArea-output").allInnerTexts().then((t) => t.join("\n"));
+  return page.locator(".jp-OutputArea-output").allTextContents().then((t) => t.join("\n"));
 }
 
 describe.skipIf(!ok)("nemotron-lab in JupyterLab 4.6", () => {
@@ -151,10 +165,28 @@ describe.skipIf(!ok)("nemotron-lab in JupyterLab 4.6", () => {
     const table = outputOf(page, "table").locator("table");
     await expect.poll(() => table.count()).toBeGreaterThan(0);
     expect(await table.first().locator("tr").count()).toBeGreaterThan(10);
+    await table.first().scrollIntoViewIfNeeded();
     expect(await table.first().innerText()).toMatch(/backbone\.layers\.\d+\s+mamba/);
 
+    // At notebook width: the quantization report's table stays inside the output area (scrolling
+    // itself if it must), the by-layer plot has a dozen upright ticks, not one per layer.
+    const fit = await outputOf(page, "report").evaluate((el) => {
+      const t = el.querySelector(".nemotron-lab-table") as HTMLElement | null;
+      return { area: el.clientWidth, box: t?.getBoundingClientRect().width ?? -1, table: t?.querySelector("table")?.scrollWidth ?? -1 };
+    });
+    expect(fit.box, JSON.stringify(fit)).toBeGreaterThan(0);
+    expect(fit.box, JSON.stringify(fit)).toBeLessThanOrEqual(fit.area);
+    console.log(`quantization report table: ${fit.table} px wide in a ${fit.area} px output area`);
+    // One trace per block kind the nvidia-fp8 layout quantizes.
+    await expect.poll(async () => (await drawn(outputOf(page, "report"))).map((f) => f.svg && f.traces >= 2), { timeout: 60_000 }).toEqual([true]);
+    const ticks = await outputOf(page, "report").locator(".xaxislayer-above .xtick text").evaluateAll((ts) =>
+      ts.map((t) => `${t.getAttribute("transform") ?? ""}`));
+    expect(ticks.length).toBeGreaterThan(3);
+    expect(ticks.length).toBeLessThanOrEqual(13);
+    expect(ticks.filter((t) => /rotate\((?!0[,)])/.test(t))).toEqual([]);
+
     const err = outputOf(page, "error").locator('[data-mime-type="application/vnd.jupyter.stderr"]');
-    await expect.poll(() => err.innerText().catch(() => ""), { timeout: 10_000 }).toMatch(/Error: boom from the browser test/);
+    await expect.poll(() => err.textContent().catch(() => ""), { timeout: 10_000 }).toMatch(/Error: boom from the browser test/);
     expect(pageErrors.filter((e) => /nemotron-lab-plotly|Class constructor/.test(e))).toEqual([]);
   }, 180_000);
 
@@ -164,23 +196,24 @@ describe.skipIf(!ok)("nemotron-lab in JupyterLab 4.6", () => {
     await expect.poll(() => slider.count(), { timeout: 30_000 }).toBe(1);
     expect(await out.locator(".jupyter-widgets.widget-output").count()).toBeGreaterThan(0);
     const readout = slider.locator(".widget-readout");
-    expect(await readout.innerText()).toBe("3");
+    await expect.poll(() => readout.textContent()).toBe("3");
     await expect.poll(() => drawn(out), { timeout: 30_000 }).toMatchObject([{ svg: true, bars: 3 }]);
 
     // The browser moves it: two steps right from the keyboard on the slider's handle.
+    await slider.scrollIntoViewIfNeeded();
     await slider.locator(".noUi-handle").focus();
     await page.keyboard.press("ArrowRight");
     await page.keyboard.press("ArrowRight");
-    await expect.poll(() => readout.innerText()).toBe("5");
-    await expect.poll(() => out.innerText(), { timeout: 30_000 }).toMatch(/kernel saw 4 -> 5/);
+    await expect.poll(() => readout.textContent()).toBe("5");
+    await expect.poll(() => out.textContent(), { timeout: 30_000 }).toMatch(/kernel saw 4 -> 5/);
     await expect.poll(() => drawn(out), { timeout: 30_000 }).toMatchObject([{ svg: true, bars: 5 }]);
 
     // The kernel moves it.
     await newCell(page, "n.value = 9; console.log(`runs: ${bars.runs}`);");
     await page.keyboard.press("Shift+Enter");
-    await expect.poll(() => readout.innerText(), { timeout: 30_000 }).toBe("9");
+    await expect.poll(() => readout.textContent(), { timeout: 30_000 }).toBe("9");
     await expect.poll(() => drawn(out), { timeout: 30_000 }).toMatchObject([{ svg: true, bars: 9 }]);
-    await expect.poll(() => out.innerText()).toMatch(/kernel saw 5 -> 9/);
+    await expect.poll(() => out.textContent()).toMatch(/kernel saw 5 -> 9/);
     expect(pageErrors.filter((e) => /widget|comm/i.test(e)), log()).toEqual([]);
   }, 120_000);
 
@@ -195,13 +228,14 @@ describe.skipIf(!ok)("nemotron-lab in JupyterLab 4.6", () => {
     expect(await kl.count()).toBe(0);
     expect(await revert.isDisabled()).toBe(true);
     // Clicked in the page: the kernel quantizes the tensor in the live model and measures KL on the prompt.
+    await quantize.scrollIntoViewIfNeeded();
     await quantize.click();
     await expect.poll(() => kl.count(), { timeout: 60_000 }).toBe(1);
-    expect(Number(await kl.innerText())).toBeGreaterThan(0);
+    expect(Number(await kl.textContent())).toBeGreaterThan(0);
     await expect.poll(() => revert.isDisabled()).toBe(false);
     await revert.click();
-    await expect.poll(() => out.innerText(), { timeout: 60_000 }).toMatch(/reverted:\s*KL mean/);
-    expect(Number(await kl.innerText())).toBe(0);
+    await expect.poll(() => out.textContent(), { timeout: 60_000 }).toMatch(/reverted:\s*KL mean/);
+    expect(Number(await kl.textContent())).toBe(0);
     expect((await state(page)).errors).toEqual(["Error: boom from the browser test"]);
   }, 120_000);
 
@@ -261,4 +295,8 @@ describe.skipIf(!ok)("nemotron-lab in JupyterLab 4.6", () => {
     await expect.poll(() => allOutputText(page), { timeout: 30_000 }).toMatch(/Cannot find name 'kept'/);
     expect((await state(page)).kernel).not.toBe("dead");
   }, 180_000);
+
+  it("the page logged no errors of ours (nor any other than JupyterLab's debugger one)", () => {
+    expect(pageErrors.filter((e) => !JUPYTERLAB_DEBUGGER_ERROR.test(e))).toEqual([]);
+  });
 });
