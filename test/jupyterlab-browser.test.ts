@@ -2,7 +2,8 @@
  * nemotron-lab in a real JupyterLab 4.6 in a real browser (Debian's chromium), one server and one
  * page for the file. A notebook written by the test runs through the Run menu on our kernel:
  * - a plotly figure is drawn by our labextension renderer (an SVG with plotly's classes and one
- *   trace per data series), an HTML table renders, an error shows its message and traceback;
+ *   trace per data series), an HTML table renders, the quantization report's table fits the output
+ *   area and its by-layer plot has a dozen upright ticks, an error shows its message and traceback;
  * - widgets (jupyterlab-widgets): an IntSlider drives an interact-redrawn figure and an observe
  *   callback writing into an Output; the slider moved from the keyboard reaches the kernel, a
  *   kernel-side value change moves the view; `lab.explore` renders its controls and its quantize
