@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import { Executor } from "../kernel/session/executor";
 import { RequestOutlet } from "../kernel/outlet";
 import { tsVersion } from "../kernel/session/tsenv";
+import { inspect } from "../kernel/session/language";
 import { tempDir } from "./helpers";
 
 const shipped = (require(path.join(__dirname, "..", "package.json")) as { dependencies: Record<string, string> }).dependencies.typescript;
@@ -42,6 +43,14 @@ const first = pick(["a", "b"], "c");
     const info = ex.converter.inspect("const n = sum;", 10);
     expect(info?.displayParts?.map((p) => p.text).join("")).toBe("const sum: number");
     expect(ex.converter.complete("const m = su", 12).candidates).toContain("sum");
+  });
+
+  it("inspection inside a call shows the callee's signature (JupyterLab's Shift+Tab after \"(\")", () => {
+    const text = (code: string, pos = code.length) => inspect(ex.converter, code, pos).data["text/plain"];
+    expect(text("Math.max(")).toMatch(/^\(method\) Math\.max\(\.\.\.values: number\[\]\): number/);
+    expect(text("Math.max(1, (2), ")).toMatch(/^\(method\) Math\.max/);
+    expect(text("Math.max()", 9)).toMatch(/^\(method\) Math\.max/);
+    expect(text("Math.max(sum", 12)).toBe("const sum: number");
   });
 
   it("a later cell sees the names of earlier ones (the watch program rebuilds cell after cell)", async () => {

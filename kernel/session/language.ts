@@ -43,11 +43,31 @@ export interface Inspection {
   data: Record<string, string>;
 }
 
-/** Signature and doc comment of the symbol at (or just before) the cursor. */
+/**
+ * Where to ask for quick info. On a name ("foo|", "fo|o"): there, then one character back. Elsewhere
+ * inside a call ("foo(|", "foo(a, |", where JupyterLab's Shift+Tab usually is): the callee, as
+ * IPython shows the signature of the call being typed; TypeScript would answer "any" there.
+ */
+function inspectPositions(code: string, pos: number): number[] {
+  if (/[\w$]$/.test(code.slice(0, pos)) || /^[\w$]/.test(code.slice(pos))) return pos > 0 ? [pos, pos - 1] : [pos];
+  let depth = 0;
+  for (let i = pos - 1; i >= 0; i--) {
+    const ch = code[i];
+    if (ch === ")" || ch === "]" || ch === "}") depth++;
+    else if (ch === "(" || ch === "[" || ch === "{") {
+      if (depth-- > 0) continue;
+      const callee = ch === "(" ? /[\w$]\s*$/.exec(code.slice(0, i)) : null;
+      return callee ? [callee.index + 1] : [pos];
+    }
+  }
+  return [pos];
+}
+
+/** Signature and doc comment of the symbol at (or just before) the cursor, or of the call it is in. */
 export function inspect(conv: CellConverter, code: string, cursorPos: number): Inspection {
   const pos = codePointToUtf16(code, cursorPos);
-  // The cursor usually sits just after the name ("foo|"); try there, then one character back.
-  const info = conv.inspect(code, pos) ?? (pos > 0 ? conv.inspect(code, pos - 1) : undefined);
+  let info: ts.QuickInfo | undefined;
+  for (const p of inspectPositions(code, pos)) if ((info = conv.inspect(code, p))) break;
   if (!info) return { found: false, data: {} };
   const signature = ts.displayPartsToString(info.displayParts);
   const doc = ts.displayPartsToString(info.documentation);

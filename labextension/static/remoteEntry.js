@@ -45,44 +45,50 @@
   }
 
   function mimeExtension() {
-    var Widget = lumino.Widget;
-    function PlotlyRenderer(options) {
-      Widget.call(this);
-      this.mimeType = options.mimeType;
-      this.drawn = false;
-      this.addClass("nemotron-lab-plotly");
-      this.node.style.width = "100%";
+    // A real subclass: Lumino's Widget is an ES2015 class, so calling it as a function throws.
+    class PlotlyRenderer extends lumino.Widget {
+      constructor(options) {
+        super();
+        this.mimeType = options.mimeType;
+        this.drawn = false;
+        this.addClass("nemotron-lab-plotly");
+        this.node.style.width = "100%";
+      }
+
+      renderModel(model) {
+        var self = this;
+        var fig = model.data[this.mimeType] || {};
+        var layout = Object.assign({ autosize: true }, fig.layout || {});
+        this.node.style.height = (typeof layout.height === "number" ? layout.height : 420) + "px";
+        return loadPlotly().then(function (Plotly) {
+          self.Plotly = Plotly;
+          return Plotly.react(self.node, fig.data || [], layout, Object.assign({ responsive: true }, fig.config || {}));
+        }).then(function () {
+          self.drawn = true;
+          self.resize();
+        }, function (err) {
+          self.node.textContent = NAME + ": could not draw the figure: " + (err && err.message ? err.message : err);
+        });
+      }
+
+      resize() {
+        if (this.drawn && this.isAttached && this.node.offsetWidth > 0) this.Plotly.Plots.resize(this.node);
+      }
+
+      onAfterAttach() {
+        var self = this;
+        requestAnimationFrame(function () { self.resize(); });
+      }
+
+      onAfterShow() { this.onAfterAttach(); }
+
+      onResize() { this.resize(); }
+
+      dispose() {
+        if (this.drawn && this.Plotly) this.Plotly.purge(this.node);
+        super.dispose();
+      }
     }
-    PlotlyRenderer.prototype = Object.create(Widget.prototype);
-    PlotlyRenderer.prototype.constructor = PlotlyRenderer;
-    PlotlyRenderer.prototype.renderModel = function (model) {
-      var self = this;
-      var fig = model.data[this.mimeType] || {};
-      var layout = Object.assign({ autosize: true }, fig.layout || {});
-      this.node.style.height = (typeof layout.height === "number" ? layout.height : 420) + "px";
-      return loadPlotly().then(function (Plotly) {
-        self.Plotly = Plotly;
-        return Plotly.react(self.node, fig.data || [], layout, Object.assign({ responsive: true }, fig.config || {}));
-      }).then(function () {
-        self.drawn = true;
-        self.resize();
-      }, function (err) {
-        self.node.textContent = NAME + ": could not draw the figure: " + (err && err.message ? err.message : err);
-      });
-    };
-    PlotlyRenderer.prototype.resize = function () {
-      if (this.drawn && this.isAttached && this.node.offsetWidth > 0) this.Plotly.Plots.resize(this.node);
-    };
-    PlotlyRenderer.prototype.onAfterAttach = function () {
-      var self = this;
-      requestAnimationFrame(function () { self.resize(); });
-    };
-    PlotlyRenderer.prototype.onAfterShow = PlotlyRenderer.prototype.onAfterAttach;
-    PlotlyRenderer.prototype.onResize = function () { this.resize(); };
-    PlotlyRenderer.prototype.dispose = function () {
-      if (this.drawn && this.Plotly) this.Plotly.purge(this.node);
-      Widget.prototype.dispose.call(this);
-    };
 
     var extension = {
       id: NAME + ":plotly",

@@ -11,6 +11,7 @@ import * as net from "net";
 import * as path from "path";
 import { installSpec, jupyterEnv, ROOT } from "../kernel/helpers";
 import { canRunOrSkip } from "./browser";
+import { DISPLAY_NAME, KERNEL_NAME } from "../../kernel/install";
 
 export const VENV_JUPYTER = path.join(ROOT, ".venv", "bin", "jupyter");
 
@@ -63,6 +64,25 @@ export interface StartOptions {
   timeoutMs?: number;
 }
 
+/**
+ * User settings in the temporary config folder: no news or update notifications (a toast over the
+ * notebook would catch clicks meant for it, and the fetch would try to reach the internet).
+ */
+function quietSettings(configDir: string): void {
+  const file = path.join(configDir, "lab", "user-settings", "@jupyterlab", "apputils-extension", "notification.jupyterlab-settings");
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, JSON.stringify({ fetchNews: "false", checkForUpdates: false }));
+}
+
+/** An nbformat 4.5 notebook on our kernel with one code cell per source. */
+export function notebookJson(sources: string[]): Record<string, unknown> {
+  return {
+    nbformat: 4, nbformat_minor: 5,
+    metadata: { kernelspec: { name: KERNEL_NAME, display_name: DISPLAY_NAME, language: "typescript" }, language_info: { name: "typescript" } },
+    cells: sources.map((source, i) => ({ id: `cell-${i}`, cell_type: "code", metadata: {}, source, outputs: [], execution_count: null })),
+  };
+}
+
 /** Starts `jupyter lab`; resolves once its REST API answers with the token. */
 export async function startJupyterLab(options: StartOptions = {}): Promise<JupyterLabServer> {
   const { jupyterPath, dir } = installSpec();
@@ -71,6 +91,7 @@ export async function startJupyterLab(options: StartOptions = {}): Promise<Jupyt
   const nbDir = path.join(ROOT, "notebooks");
   const files = options.files ?? fs.readdirSync(nbDir).filter((f) => f.endsWith(".ipynb")).map((f) => path.join(nbDir, f));
   for (const f of files) fs.copyFileSync(f, path.join(rootDir, path.basename(f)));
+  quietSettings(path.join(dir, "config"));
   const token = randomBytes(16).toString("hex");
   const port = await freePort();
   const env = { ...jupyterEnv(jupyterPath, dir), NEMOTRON_LAB_MODELS_DIR: path.join(dir, "models"), ...options.env };
