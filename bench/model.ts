@@ -40,7 +40,7 @@ const PROMPTS = [128, 512];  // prefill lengths timed
 const DECODE = 64;
 
 /** Bytes of weights one decoded token reads: every bound tensor once, one embedding row. */
-function weightBytesPerToken(m: NemotronH): number {
+export function weightBytesPerToken(m: NemotronH): number {
   let bytes = 0;
   for (const name of new Set(m.plan.map((s) => s.name))) {
     const t = m.weight(name);
@@ -196,7 +196,7 @@ function extraBackends(): BackendName[] {
  * 1, 2 and all threads (the pool's default: the cores, or NEMOTRON_LAB_THREADS), each once;
  * NEMOTRON_LAB_BENCH_THREADS=1,4 picks others.
  */
-function threadCounts(): number[] {
+export function threadCounts(): number[] {
   const all = native().setThreads(0);
   const asked = process.env.NEMOTRON_LAB_BENCH_THREADS;
   if (asked) return asked.split(",").map(Number).filter((n) => n > 0);
