@@ -4,7 +4,7 @@
  * `npm run bench -- --scale 9b` runs only the real-scale decode benchmark (bench/scale.ts).
  */
 
-const MODULES = ["./io", "./model", "./lens", "./sampling", "./quant", "./widgets"];
+const MODULES = ["./io", "./linear", "./model", "./lens", "./sampling", "./quant", "./widgets"];
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
