@@ -9,7 +9,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { intFlag, parse, UsageError } from "./args";
 import { parseIds } from "./logits";
-import { Checkpoint } from "../src/io/checkpoint";
+import { Checkpoint } from "../src/model/checkpoint";
 import { NemotronH } from "../src/model/nemotron-h";
 import { writeNpy } from "../src/io/npy";
 import type { Command } from "./command";

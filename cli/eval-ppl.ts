@@ -7,7 +7,7 @@
 import * as fs from "fs";
 import { intFlag, parse, UsageError } from "./args";
 import { interruptSignal } from "./interrupt";
-import { Checkpoint } from "../src/io/checkpoint";
+import { Checkpoint } from "../src/model/checkpoint";
 import { TextTokenizer } from "../src/text/tokenizer";
 import { NemotronH } from "../src/model/nemotron-h";
 import { windowedPerplexity } from "../src/eval/perplexity";

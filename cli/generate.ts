@@ -5,7 +5,7 @@
  */
 import { parse, intFlag, numberFlag, UsageError } from "./args";
 import { interruptSignal } from "./interrupt";
-import { Checkpoint } from "../src/io/checkpoint";
+import { Checkpoint } from "../src/model/checkpoint";
 import { TextTokenizer } from "../src/text/tokenizer";
 import { stream, GenerateOptions, GenerationStream } from "../src/generate/generate";
 import type { CausalLM } from "../src/model/types";

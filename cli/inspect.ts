@@ -1,6 +1,6 @@
 /** nemotron-lab inspect: a checkpoint's inventory, or one tensor's (or a glob's) statistics. */
 import { parse, UsageError } from "./args";
-import { Checkpoint } from "../src/io/checkpoint";
+import { Checkpoint } from "../src/model/checkpoint";
 import { inventory, inventoryText } from "../src/model/inventory";
 import type { Command } from "./command";
 import { formatBytes, formatShape, textTable } from "../src/util/format";

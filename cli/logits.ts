@@ -5,7 +5,7 @@
  * tokenizer files or not.
  */
 import { intFlag, parse, UsageError } from "./args";
-import { Checkpoint } from "../src/io/checkpoint";
+import { Checkpoint } from "../src/model/checkpoint";
 import { NemotronH } from "../src/model/nemotron-h";
 import { writeNpy } from "../src/io/npy";
 import { native } from "../src/backend/native";

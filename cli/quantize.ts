@@ -6,7 +6,7 @@
 import * as fs from "fs";
 import { parse, numberFlag, intFlag, UsageError } from "./args";
 import { interruptSignal } from "./interrupt";
-import { Checkpoint } from "../src/io/checkpoint";
+import { Checkpoint } from "../src/model/checkpoint";
 import { Fp8Format } from "../src/fp8/codec";
 import { Granularity, QuantizeOptions, parseScaleChoice, quantizeTensor } from "../src/fp8/quantize";
 import { SelectorError, selectTensors, tensorInfos } from "../src/quant/selector";

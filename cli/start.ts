@@ -7,7 +7,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { realStdoutWrite } from "../kernel/session/host";
-import { Checkpoint } from "../src/io/checkpoint";
+import { Checkpoint } from "../src/model/checkpoint";
 import { NemotronH } from "../src/model/nemotron-h";
 import { TextTokenizer } from "../src/text/tokenizer";
 import { generate } from "../src/generate/generate";

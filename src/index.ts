@@ -4,14 +4,17 @@ export { DTYPES, DTYPE_SIZE } from "./tensor/dtype";
 export { Tensor } from "./tensor/tensor";
 export type { ScaleInfo, SliceSpec } from "./tensor/tensor";
 export type { TensorStats, StatsOptions, Histogram, HistogramOptions } from "./tensor/stats";
-export { Checkpoint } from "./io/checkpoint";
+export { Checkpoint } from "./model/checkpoint";
+export { SafetensorsCheckpoint, locateCheckpoint } from "./io/checkpoint";
 export { globToRegExp } from "./util/glob";
-export type { OpenOptions, WeightFormat } from "./io/checkpoint";
+export type { OpenOptions } from "./model/checkpoint";
+export type { WeightFormat, CheckpointFiles } from "./io/checkpoint";
 export { CheckpointError } from "./io/errors";
 export { UserError, ArgumentError, isUserError } from "./util/errors";
 export type { CheckpointErrorKind } from "./io/errors";
-export { parseConfig, readConfigFile, validateConfig, derivedSizes, layerPlan } from "./io/config";
-export type { NemotronHConfig, BlockKind, LayerPlanEntry, DerivedSizes } from "./io/config";
+export { parseConfig, readConfigFile, validateConfig, derivedSizes, layerPlan } from "./model/config";
+export type { NemotronHConfig, BlockKind, LayerPlanEntry, DerivedSizes } from "./model/config";
+export { parseConfigJson, readConfigJson, configJsonText } from "./io/config-json";
 export { readSafetensorsHeader } from "./io/safetensors";
 export type { SafetensorsHeader, TensorEntry } from "./io/safetensors";
 export { SafetensorsWriter } from "./io/writer";
@@ -79,10 +82,11 @@ export { generate, stream, promptIds, GenerationStream } from "./generate/genera
 export type { GenerateOptions, GenerationChunk, GenerationResult, FinishReason } from "./generate/generate";
 export { writeTinyTokenizer, tinyTokenizerJson, tinyTokenizerConfig, trainByteLevelBpe, TINY_TOKENIZER_MIN_VOCAB } from "./tiny/tokenizer";
 export {
-  DISPLAY_SYMBOL, display, clearOutput, mimeBundleOf, isMimeBundle, ProgressDisplay, plotlyBundle, plotlySource, setPlotlyInline,
-  setDisplaySink, getDisplaySink,
+  DISPLAY_SYMBOL, display, clearOutput, mimeBundleOf, isMimeBundle, ProgressDisplay, setDisplaySink, getDisplaySink,
 } from "./display/display";
-export type { MimeBundle, Displayable, DisplayOptions, DisplaySink, DisplayHandle, PlotlyFigure } from "./display/display";
+export type { MimeBundle, Displayable, DisplayOptions, DisplaySink, DisplayHandle } from "./display/display";
+export { plotlyBundle, plotlySource, setPlotlyInline } from "./viz/plotly";
+export type { PlotlyFigure } from "./viz/plotly";
 export * as widgets from "./widgets";
 export { interact } from "./widgets/interact";
 export { explore } from "./widgets/explorer";

@@ -123,7 +123,7 @@ describe("checkpoints this project did not write (HF transformers' fixtures)", (
 
 describe("config.json writing", () => {
   it("writes what Python's json writes: bare Infinity and floats with a decimal point, and parses back", async () => {
-    const { configJsonText } = await import("../src/io/config");
+    const { configJsonText } = await import("../src/io/config-json");
     const text = configJsonText({ model_type: "nemotron_h", time_step_limit: [0, Infinity], hidden_dropout: 0, vocab_size: 8 });
     expect(text).toMatch(/"time_step_limit": \[\s*0\.0,\s*Infinity\s*\]/);
     expect(text).toMatch(/"hidden_dropout": 0\.0/);

@@ -80,21 +80,13 @@ describe("folder imports of src/", () => {
     expect(g.get("quant")?.has("model")).toBe(true);
   });
 
-  // Open debt (issue 8, item 2): io/checkpoint.ts still imports model/arch and
-  // model/inventory (validation, name aliases, the notebook display) while model/ reads
-  // io/config. Only that edge is set aside; any other circle fails.
-  const PENDING: [string, string][] = [["io", "model"]];
-
-  it("has no circle between folders (beyond the pending io -> model edge)", () => {
-    const g = folderGraph();
-    for (const [a, b] of PENDING) g.get(a)?.delete(b);
-    const cycle = findCycle(g);
+  it("has no circle between folders", () => {
+    const cycle = findCycle(folderGraph());
     expect(cycle, cycle && `folders import each other: ${cycle.join(" -> ")}`).toBeUndefined();
   });
 
-  it("still needs each pending edge set aside (delete it from PENDING once this fails)", () => {
-    const g = folderGraph();
-    for (const [a, b] of PENDING) expect(g.get(a)?.has(b), `${a} -> ${b}`).toBe(true);
-    expect(findCycle(g)).toBeDefined();
+  it("io knows file formats, not the model: it imports nothing above tensor/ and util/", () => {
+    const io = [...(folderGraph().get("io") ?? [])].sort();
+    expect(io.filter((f) => !["backend", "tensor", "util"].includes(f))).toEqual([]);
   });
 });

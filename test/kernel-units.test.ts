@@ -11,7 +11,8 @@ import { decode, encode, Signer, WireError } from "../kernel/protocol/wire";
 import { makeMessage } from "../kernel/protocol/messages";
 import { History } from "../kernel/session/history";
 import { codePointToUtf16, isComplete, utf16ToCodePoint } from "../kernel/session/language";
-import { clearOutput, display, DISPLAY_SYMBOL, mimeBundleOf, plotlyBundle, setDisplaySink } from "../src/display/display";
+import { clearOutput, display, DISPLAY_SYMBOL, mimeBundleOf, setDisplaySink } from "../src/display/display";
+import { plotlyBundle } from "../src/viz/plotly";
 import { progress, setProgressSink } from "../src/util/progress";
 import { KERNEL_MAIN } from "./kernel/helpers";
 

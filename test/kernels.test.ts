@@ -244,3 +244,82 @@ describe("sampling helpers", () => {
     expect(Math.abs(p[123] - Math.exp(logits[123] / 0.7 - logZ))).toBeLessThan(1e-7);
   });
 });
+
+describe("activation fake quantization: each backend vs reference", () => {
+  // Nano-9B down_proj input (15680 per token) with values across FP8's range, zeros, a NaN and an infinity.
+  const T = 3, n = 15680;
+  const x = rng.normalArray(T * n, 20);
+  x[3] = 0; x[11] = Number.NaN; x[n + 5] = Number.POSITIVE_INFINITY;
+  eachBackend("amax: the largest finite |x| (NaN and infinity skipped)", (be) => {
+    let want = 0;
+    for (const v of x) if (Number.isFinite(v)) want = Math.max(want, Math.abs(v));
+    expect(nat.opAmax(x, be)).toBe(want);
+    expect(nat.opAmax(x, true)).toBe(want);
+  });
+  for (const [format, fmax] of [[0, 448], [1, 57344]] as const) {
+    for (const dynamic of [false, true]) {
+      eachBackend(`fake_quant_fp8 ${format ? "e5m2" : "e4m3"} ${dynamic ? "dynamic per token" : "static"}, ${T} x ${n}`, (be) => {
+        const run = (b: OpBackend) => { const y = new Float32Array(T * n); nat.opFakeQuantFp8(x, T, n, format, dynamic, 0.04, y, b); return y; };
+        const fast = run(be), ref = run(true);
+        expect(fast.every((v, i) => Object.is(v, ref[i]) || (Number.isNaN(v) && Number.isNaN(ref[i])))).toBe(true);
+        // The round trip lands on the FP8 grid of the row's scale, and saturates at fmax.
+        const s0 = dynamic ? x.subarray(0, n).reduce((a, v) => Number.isFinite(v) ? Math.max(a, Math.abs(v)) : a, 0) / fmax : 0.04;
+        const code = new Uint8Array(1), back = new Float32Array(1);
+        nat.fp8EncodeReference(Float32Array.from([Math.fround(x[0] / Math.fround(s0))]), format, true, code);
+        nat.fp8DecodeReference(code, format, back);
+        expect(ref[0]).toBe(Math.fround(back[0] * Math.fround(s0)));
+        expect(Number.isNaN(ref[11])).toBe(true);
+        // the row with an infinity: dynamic falls back to scale 1, the infinity saturates
+        expect(ref[n + 5]).toBe(dynamic ? fmax : Math.fround(fmax * 0.04));
+      });
+    }
+  }
+  it("a static scale must be positive", () => {
+    expect(() => nat.opFakeQuantFp8(x, T, n, 0, false, 0, new Float32Array(T * n), false)).toThrow(/static scale must be positive/);
+  });
+});
+
+describe("MoE routing and row movement: each backend vs reference", () => {
+  // 5 tokens, 16 experts in 4 groups, top 4 inside the best 2 groups, with a correction bias.
+  const T = 5, E = 16, k = 4;
+  const logits = rng.normalArray(T * E, 2), corr = rng.normalArray(E, 0.1);
+  const settings = Float64Array.from([E, k, 4, 2, 1, 2.5]);
+  eachBackend("moe_route: the k best experts of the 2 best groups, weights renormalised and scaled", (be) => {
+    const run = (b: OpBackend) => { const e = new Int32Array(T * k), w = new Float32Array(T * k); nat.opMoeRoute(logits, T, settings, corr, e, w, b); return { e, w }; };
+    const fast = run(be), ref = run(true);
+    expect([...fast.e]).toEqual([...ref.e]);
+    expect([...fast.w]).toEqual([...ref.w]);
+    const sig = (v: number) => 1 / (1 + Math.exp(-v));
+    for (let t = 0; t < T; t++) {
+      const choice = Array.from({ length: E }, (_, e) => sig(logits[t * E + e]) + corr[e]);
+      const groupScore = [0, 1, 2, 3].map((g) => choice.slice(g * 4, g * 4 + 4).sort((a, b) => b - a).slice(0, 2).reduce((a, b) => a + b));
+      const best = [0, 1, 2, 3].sort((a, b) => groupScore[b] - groupScore[a]).slice(0, 2);
+      const allowed = Array.from({ length: E }, (_, e) => e).filter((e) => best.includes(Math.floor(e / 4)));
+      const want = allowed.sort((a, b) => choice[b] - choice[a]).slice(0, k);
+      expect([...ref.e.subarray(t * k, t * k + k)]).toEqual(want);
+      const total = want.reduce((a, e) => a + sig(logits[t * E + e]), 0);
+      for (let j = 0; j < k; j++) expect(ref.w[t * k + j]).toBeCloseTo(2.5 * sig(logits[t * E + want[j]]) / total, 5);
+    }
+  });
+  const cols = 4480, src = rng.normalArray(7 * cols, 1);
+  const rows = Int32Array.from([5, 0, 3, 6]), weights = Float32Array.from([0.5, -1.25, 2, 0.125]);
+  eachBackend("gather_rows: 4 of 7 Nano-9B residual rows", (be) => {
+    const run = (b: OpBackend) => { const d = new Float32Array(4 * cols); nat.opGatherRows(src, cols, rows, d, b); return d; };
+    const fast = run(be), ref = run(true);
+    expect(normErr(fast, ref)).toBe(0);
+    expect([...ref.subarray(2 * cols, 3 * cols)]).toEqual([...src.subarray(3 * cols, 4 * cols)]);
+  });
+  eachBackend("scatter_add_rows: weighted rows added into 7 Nano-9B residual rows", (be) => {
+    const part = src.subarray(0, 4 * cols);
+    const run = (b: OpBackend) => { const d = src.slice(); nat.opScatterAddRows(part, cols, rows, weights, d, b); return d; };
+    const fast = run(be), ref = run(true);
+    expect(normErr(fast, ref)).toBeLessThan(1e-6);
+    expect(ref[5 * cols + 9]).toBeCloseTo(src[5 * cols + 9] + 0.5 * part[9], 5);
+    expect([...ref.subarray(cols, 2 * cols)]).toEqual([...src.subarray(cols, 2 * cols)]);  // row 1 not targeted
+  });
+  it("rejects rows outside the source and repeated target rows", () => {
+    expect(() => nat.opGatherRows(src, cols, Int32Array.from([7]), new Float32Array(cols), false)).toThrow(/rows\[0\] = 7 outside \[0, 7\)/);
+    expect(() => nat.opScatterAddRows(src.subarray(0, 2 * cols), cols, Int32Array.from([1, 1]), Float32Array.from([1, 1]), src.slice(), false))
+      .toThrow(/row 1 appears twice/);
+  });
+});

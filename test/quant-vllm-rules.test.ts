@@ -6,7 +6,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { exportQuantized, makeTiny, NANO_V2_PATTERN } from "../src/index";
-import { configJsonText } from "../src/io/config";
+import { configJsonText } from "../src/io/config-json";
 import { checkVllmLoadable, vllmName } from "./helpers/vllm-rules";
 
 let root: string;

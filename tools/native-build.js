@@ -44,10 +44,12 @@ function main() {
   }
   const cuda = spawnSync(process.execPath, [path.join(nativeDir, "find-cuda.js")], { encoding: "utf8" }).stdout.trim();
   // make tracks sources, not the build rules: an incremental build only when the rules, the
-  // CUDA toolkit and Node are those of the last build (its stamp), else a rebuild.
+  // CUDA toolkit, Node and the list of source files (binding.gyp globs them) are those of the
+  // last build (its stamp), else a rebuild.
   const stampFile = path.join(nativeDir, "build", "nemotron-lab-inputs.json");
   const stamp = JSON.stringify({ node: process.version, cuda, rules: ["binding.gyp", "find-cuda.js", "nvcc.js"]
-    .map((f) => (fs.existsSync(path.join(nativeDir, f)) ? fs.readFileSync(path.join(nativeDir, f), "utf8") : "")) });
+    .map((f) => (fs.existsSync(path.join(nativeDir, f)) ? fs.readFileSync(path.join(nativeDir, f), "utf8") : "")),
+  sources: fs.readdirSync(path.join(nativeDir, "src"), { recursive: true }).map(String).sort() });
   const configured = fs.existsSync(path.join(nativeDir, "build", "Makefile")) && fs.existsSync(stampFile) &&
     fs.readFileSync(stampFile, "utf8") === stamp;
   console.log(`nemotron-lab: ${configured ? "updating" : "building"} the native addon from source (${

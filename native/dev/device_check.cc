@@ -374,6 +374,44 @@ void check_ops(Backend& dev) {
       return a.get(p, x.size());
     });
   }
+  {  // activation fake quantization at the Nano-9B MLP input (3 tokens of down_proj's 15680)
+    auto x = uniform(r, 3 * 15680, -30, 30);
+    x[7] = INFINITY;  // skipped by amax; its dynamic row falls back to scale 1
+    op_case(dev, "amax 3x15680 (an infinity skipped)", kExact, [&](Arena& a) {
+      return std::vector<float>{a.be.amax(a.in(x), int64_t(x.size()))};
+    });
+    for (const bool dyn : {false, true})
+      for (const Fp8Format f : {Fp8Format::E4M3, Fp8Format::E5M2})
+        op_case(dev, std::string("fake_quant_fp8 3x15680 ") + (f == Fp8Format::E4M3 ? "e4m3 " : "e5m2 ") + (dyn ? "dynamic" : "static"), kExact,
+                [&](Arena& a) {
+                  float* y = a.out(x.size());
+                  a.be.fake_quant_fp8(a.in(x), 3, 15680, f, dyn, 0.05f, y);
+                  return a.get(y, x.size());
+                });
+  }
+  {  // MoE: 7 tokens over 16 experts in 4 groups, top 4 of the best 2 groups; rows 64 wide
+    const auto logits = uniform(r, 7 * 16, -3, 3), corr = uniform(r, 16, -0.1f, 0.1f), src = uniform(r, 7 * 64, -1, 1);
+    const MoeRouting routing{16, 4, 4, 2, true, 2.5f, corr.data()};
+    op_case(dev, "moe_route 7 tokens, 16 experts, 4 groups", kExact, [&](Arena& a) {
+      std::vector<int32_t> e(7 * 4);
+      std::vector<float> w(7 * 4), got;
+      a.be.moe_route(a.in(logits), 7, routing, e.data(), w.data());
+      for (int i = 0; i < 7 * 4; i++) got.insert(got.end(), {float(e[i]), w[i]});
+      return got;
+    });
+    const std::vector<int32_t> rows = {5, 0, 3, 6};
+    const std::vector<float> wts = {0.5f, -1.25f, 2.0f, 0.125f};
+    op_case(dev, "gather_rows 4 of 7 rows x64", kExact, [&](Arena& a) {
+      float* d = a.out(4 * 64);
+      a.be.gather_rows(a.in(src), 64, rows.data(), 4, d);
+      return a.get(d, 4 * 64);
+    });
+    op_case(dev, "scatter_add_rows 4 into 7 rows x64", kElem, [&](Arena& a) {
+      float* d = a.in(src);
+      a.be.scatter_add_rows(a.in(std::vector<float>(src.begin(), src.begin() + 4 * 64)), 64, rows.data(), wts.data(), 4, d);
+      return a.get(d, src.size());
+    });
+  }
 }
 
 // --- 2. the whole model -----------------------------------------------------------------------

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <string>
 
+#include "fp8.h"
 #include "stored_matrix.h"
 
 namespace nl {
@@ -47,6 +48,15 @@ struct AttnArgs {
   float* out;       // (T, nq*hd)
 };
 
+// The MoE router's settings (docs/model.md section 6). `correction` is the gate's
+// e_score_correction_bias (E fp32, a weight: host memory), or null.
+struct MoeRouting {
+  int64_t E, k, n_group, topk_group;
+  bool norm_topk;
+  float scale;  // routed_scaling_factor
+  const float* correction;
+};
+
 struct Backend {
   virtual ~Backend() = default;
   virtual const char* name() const = 0;
@@ -54,7 +64,7 @@ struct Backend {
   // --- memory (defaults: aligned host memory; cpu/backends.cc) ---
   // Whether host pointers can be passed as activations (ggml_backend_buffer_is_host).
   virtual bool is_host() const { return true; }
-  // Memory for activations and state; the CUDA backend's is managed memory.
+  // Memory for activations and state (the CUDA backend's is device memory).
   virtual void* alloc(size_t bytes);
   virtual void free(void* p);  // never throws (runs in finalizers)
   // dst <- src; either may be host memory or this backend's; returns once dst is readable.
@@ -90,6 +100,25 @@ struct Backend {
   virtual void relu2(float* x, int64_t n) = 0;
   // h += y
   virtual void add(float* h, const float* y, int64_t n) = 0;
+
+  // --- activation fake quantization (the W8A8 what-if of docs/fp8.md) ---
+  // The largest |x| over n values, NaN and infinities skipped (calibrating a static input scale).
+  virtual float amax(const float* x, int64_t n) = 0;
+  // y (T, n) = decode(encode(x / s)) · s in FP8 format f, nearest-even, saturating at the
+  // format's max; s = scale, or if dynamic each row's own max|x| / fmax (1 for a row of zeros
+  // or with an infinity). y may be x.
+  virtual void fake_quant_fp8(const float* x, int64_t T, int64_t n, Fp8Format f, bool dynamic, float scale, float* y) = 0;
+
+  // --- MoE ---
+  // For each of T tokens, the k chosen experts (in choice order) and their weights, from the
+  // gate logits (T, E). experts and weights are host arrays (T·k): the per-expert token counts
+  // decide the shapes of the expert matmuls, so the host needs them.
+  virtual void moe_route(const float* logits, int64_t T, const MoeRouting& r, int32_t* experts, float* weights) = 0;
+  // dst (n, cols) = the rows rows[0..n) of src (row stride cols); rows is a host array.
+  virtual void gather_rows(const float* src, int64_t cols, const int32_t* rows, int64_t n, float* dst) = 0;
+  // dst row rows[j] += weights[j] · src row j, for j < n, in order; rows (distinct) and weights are host arrays.
+  virtual void scatter_add_rows(const float* src, int64_t cols, const int32_t* rows, const float* weights, int64_t n,
+                                float* dst) = 0;
 };
 
 Backend& cpu_backend();

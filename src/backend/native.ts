@@ -85,6 +85,18 @@ export interface NativeAddon {
     backend: OpBackend): void;
   opRelu2(x: Float32Array, backend: OpBackend): void;
   opAdd(h: Float32Array, y: Float32Array, backend: OpBackend): void;
+  /** max |x| over the finite values (calibration of a static input scale). */
+  opAmax(x: Float32Array, backend: OpBackend): number;
+  /** y (T, n) = FP8 round trip of x / s, times s; format 0 e4m3, 1 e5m2; s static or per row (dynamic). */
+  opFakeQuantFp8(x: Float32Array, T: number, n: number, format: number, dynamic: boolean, scale: number, y: Float32Array,
+    backend: OpBackend): void;
+  /** MoE router: settings [E, k, n_group, topk_group, norm_topk (0/1), routed_scaling_factor]; writes (T, k) experts and weights. */
+  opMoeRoute(logits: Float32Array, T: number, settings: Float64Array, correction: Float32Array | null, experts: Int32Array,
+    weights: Float32Array, backend: OpBackend): void;
+  opGatherRows(src: Float32Array, cols: number, rows: Int32Array, dst: Float32Array, backend: OpBackend): void;
+  /** dst row rows[j] += weights[j] * src row j (rows distinct). */
+  opScatterAddRows(src: Float32Array, cols: number, rows: Int32Array, weights: Float32Array, dst: Float32Array,
+    backend: OpBackend): void;
   argmax(x: Float32Array): number;
   topK(x: Float32Array, k: number, values: Float32Array, indices: Int32Array): void;
   softmax(x: Float32Array, temperature: number): number;

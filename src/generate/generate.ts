@@ -18,7 +18,7 @@ import type { TextTokenizer } from "../text/tokenizer";
 import { ChatMessage, chatMessages } from "../text/chat";
 import { Sampler, SamplingOptions } from "./sampling";
 import { workSignal } from "../util/cancel";
-import { eosIds } from "../io/config";
+import { eosIds } from "../model/config";
 import { UserError } from "../util/errors";
 
 export interface GenerateOptions extends SamplingOptions {

@@ -1,7 +1,9 @@
 /**
- * Checkpoint: a folder of safetensors (+ config.json), a single .safetensors file, or a
- * Hugging Face repo id in the local cache. Opening reads only headers and config; tensor
- * bytes are memory-mapped on first use. FP8 weights are paired with their scale tensor.
+ * SafetensorsCheckpoint: a folder of safetensors (+ config.json), a single .safetensors file,
+ * or a Hugging Face repo id in the local cache, as files: opening reads only headers and the
+ * config's JSON; tensor bytes are memory-mapped on first use; FP8 weights are paired with their
+ * scale tensor. What the tensors mean (NemotronH's config, tensor names, validation, inventory)
+ * is model/checkpoint.ts, which builds on this.
  */
 import * as fs from "fs";
 import * as path from "path";
@@ -11,17 +13,33 @@ import { isFloat8 } from "../tensor/dtype";
 import { formatShape } from "../util/format";
 import { globToRegExp } from "../util/glob";
 import { CheckpointError } from "./errors";
-import { NemotronHConfig, LayerPlanEntry, layerPlan, readConfigFile } from "./config";
+import { readConfigJson } from "./config-json";
 import { SafetensorsHeader, readSafetensorsHeader } from "./safetensors";
 import { isRepoId, resolveRepoId } from "./hf-cache";
-import { expectedTensors, nameAliases } from "../model/arch";
-import { inventory, inventoryHtml, inventoryText } from "../model/inventory";
 
-export interface OpenOptions {
-  /** Check the tensors against the config's layer plan (default true when there is a config). */
-  validate?: boolean;
-  /** Revision for repo ids (default "main"). */
-  revision?: string;
+/** The files of a checkpoint, found from what the user typed. */
+export interface CheckpointFiles {
+  /** The folder holding the files. */
+  dir: string;
+  files: string[];
+  headers: SafetensorsHeader[];
+  /** config.json's object, when the folder has one. */
+  configJson?: Record<string, unknown>;
+}
+
+/** Finds a checkpoint's files (repo ids through the local HF cache) and reads their headers. */
+export function locateCheckpoint(spec: string, revision?: string): CheckpointFiles {
+  let target = spec;
+  if (!fs.existsSync(spec) && isRepoId(spec)) target = resolveRepoId(spec, revision);
+  if (!fs.existsSync(target)) {
+    throw new CheckpointError("not-found", `${spec}: no such file or folder (expected a checkpoint folder, a .safetensors file or a repo id ORG/NAME in the local Hugging Face cache)`, { file: spec });
+  }
+  const stat = fs.statSync(target);
+  const dir = stat.isDirectory() ? target : path.dirname(target);
+  const files = stat.isDirectory() ? shardFiles(target) : [target];
+  const configFile = path.join(dir, "config.json");
+  const configJson = fs.existsSync(configFile) ? readConfigJson(configFile) : undefined;
+  return { dir, files, headers: files.map(readSafetensorsHeader), configJson };
 }
 
 /** How the checkpoint stores its weights, detected from config.json and headers. */
@@ -33,53 +51,42 @@ export type WeightFormat =
   | "fp8-scaled"              // FP8 with weight_scale but no declared method
   | "fp8-bare";               // FP8 weights with no scale at all
 
-export class Checkpoint {
+export class SafetensorsCheckpoint {
   readonly tensors = new Map<string, Tensor>();
+  readonly dir: string;
+  readonly files: string[];
+  readonly headers: SafetensorsHeader[];
+  readonly configJson: Record<string, unknown> | undefined;
   private readonly maps = new Map<string, { handle: object; size: number }>();
 
-  private constructor(
-    /** The folder holding the files. */
-    readonly dir: string,
-    readonly files: string[],
-    readonly headers: SafetensorsHeader[],
-    readonly config: NemotronHConfig | undefined,
-  ) {}
-
-  static open(spec: string, options: OpenOptions = {}): Checkpoint {
-    let target = spec;
-    if (!fs.existsSync(spec) && isRepoId(spec)) target = resolveRepoId(spec, options.revision);
-    if (!fs.existsSync(target)) {
-      throw new CheckpointError("not-found", `${spec}: no such file or folder (expected a checkpoint folder, a .safetensors file or a repo id ORG/NAME in the local Hugging Face cache)`, { file: spec });
-    }
-    const stat = fs.statSync(target);
-    const dir = stat.isDirectory() ? target : path.dirname(target);
-    const files = stat.isDirectory() ? shardFiles(target) : [target];
-    const configFile = path.join(dir, "config.json");
-    const config = fs.existsSync(configFile) ? readConfigFile(configFile) : undefined;
-    const headers = files.map(readSafetensorsHeader);
-    const ckpt = new Checkpoint(dir, files, headers, config);
-    ckpt.index();
-    if (config && (options.validate ?? true)) ckpt.validate();
-    return ckpt;
+  constructor(located: CheckpointFiles) {
+    this.dir = located.dir;
+    this.files = located.files;
+    this.headers = located.headers;
+    this.configJson = located.configJson;
+    this.index();
   }
 
-  /** Layer plan from the config: which block kind each layer is, with its tensor path. */
-  get plan(): LayerPlanEntry[] {
-    if (!this.config) throw new CheckpointError("invalid-config", `${this.dir}: no config.json, so there is no layer plan`, { file: this.dir });
-    return layerPlan(this.config);
+  static open(spec: string, options: { revision?: string } = {}): SafetensorsCheckpoint {
+    return new SafetensorsCheckpoint(locateCheckpoint(spec, options.revision));
   }
 
   names(): string[] {
     return [...this.tensors.keys()];
   }
 
-  has(name: string): boolean {
-    return nameAliases(name).some((n) => this.tensors.has(n));
+  /** Other names a tensor may be stored under (a model family's aliases; none here). */
+  protected aliases(name: string): string[] {
+    return [name];
   }
 
-  /** The tensor of that name (NemotronH aliases such as model.* for backbone.* accepted). */
+  has(name: string): boolean {
+    return this.aliases(name).some((n) => this.tensors.has(n));
+  }
+
+  /** The tensor of that name (or of one of its aliases). */
   tensor(name: string): Tensor {
-    for (const n of nameAliases(name)) {
+    for (const n of this.aliases(name)) {
       const t = this.tensors.get(n);
       if (t) return t;
     }
@@ -101,7 +108,7 @@ export class Checkpoint {
   get weightFormat(): WeightFormat {
     const fp8 = [...this.tensors.values()].filter((t) => isFloat8(t.dtype));
     if (!fp8.length) return "dense";
-    const q = this.config?.quantization_config ?? {};
+    const q = (this.configJson?.quantization_config ?? {}) as Record<string, unknown>;
     const method = String(q.quant_method ?? "");
     if (fs.existsSync(path.join(this.dir, "hf_quant_config.json")) || method === "modelopt") return "fp8-modelopt";
     if (method === "compressed-tensors") return "fp8-compressed-tensors";
@@ -111,34 +118,7 @@ export class Checkpoint {
   }
 
   toString(): string {
-    return `Checkpoint(${this.dir}, ${this.tensors.size} tensors${this.config ? `, NemotronH ${this.config.hybrid_override_pattern}` : ""})`;
-  }
-
-  /** In a notebook, a checkpoint shows its inventory. */
-  [Symbol.for("Jupyter.display")](): Record<string, string> {
-    const inv = inventory(this);
-    return { "text/plain": `${this.toString()}\n${inventoryText(inv)}`, "text/html": inventoryHtml(inv) };
-  }
-
-  /** Checks every tensor the config's layer plan needs: present, and of the right shape. */
-  validate(): void {
-    if (!this.config) return;
-    const missing: string[] = [];
-    const wrong: string[] = [];
-    for (const e of expectedTensors(this.config)) {
-      if (!this.has(e.name)) { missing.push(e.name); continue; }
-      const t = this.tensor(e.name);
-      if (t.shape.length !== e.shape.length || t.shape.some((d, i) => d !== e.shape[i])) {
-        wrong.push(`${e.name} is ${formatShape(t.shape)}, config expects ${formatShape(e.shape)}`);
-      }
-    }
-    if (missing.length || wrong.length) {
-      const parts: string[] = [];
-      if (missing.length) parts.push(`missing ${missing.length} tensor(s): ${missing.slice(0, 8).join(", ")}${missing.length > 8 ? ", ..." : ""}`);
-      if (wrong.length) parts.push(`wrong shape: ${wrong.slice(0, 8).join("; ")}${wrong.length > 8 ? "; ..." : ""}`);
-      throw new CheckpointError("config-mismatch", `${this.dir}: tensors do not fit config.json: ${parts.join("; ")}`,
-        { file: path.join(this.dir, "config.json"), tensor: missing[0] ?? wrong[0]?.split(" ")[0] });
-    }
+    return `SafetensorsCheckpoint(${this.dir}, ${this.tensors.size} tensors)`;
   }
 
   /** A zero-copy view of bytes of a file, mapped once on first use. */
@@ -183,7 +163,7 @@ export class Checkpoint {
     }
     if (s.shape.length !== 2) fail("fits no scale granularity (scalar, per row [R] / [R,1], or 2-D blocks)");
     const [sr, sc] = s.shape;
-    const declared = declaredBlockSize(this.config?.quantization_config);
+    const declared = declaredBlockSize(this.configJson?.quantization_config as Record<string, unknown> | undefined);
     const candidates: [number, number][] = [];
     if (Array.isArray(declared) && declared.length === 2) candidates.push([Number(declared[0]), Number(declared[1])]);
     else candidates.push([guessBlock(R, sr), guessBlock(C, sc)]);

@@ -6,7 +6,7 @@
  * CLI, and the README's hook list. The codes (ROLE, BLOCK_KIND, HOOK_POINT) are the native
  * enums of native/src/model/nemotron_h.h; test/arch.test.ts checks both sides agree.
  */
-import { BlockKind, DerivedSizes, NemotronHConfig, derivedSizes, layerPlan } from "../io/config";
+import { BlockKind, DerivedSizes, NemotronHConfig, derivedSizes, layerPlan } from "./config";
 
 export const ROLE = {
   norm: 0, in_proj: 1, in_proj_b: 2, conv_w: 3, conv_b: 4, A_log: 5, D: 6, dt_bias: 7, mixer_norm: 8, out_proj: 9,

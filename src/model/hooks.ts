@@ -4,7 +4,7 @@
  * selection needs. Opt-in hooks (ssm_state, effective_attention) are selected only by a
  * pattern that spells their name out.
  */
-import { NemotronHConfig, derivedSizes } from "../io/config";
+import { NemotronHConfig, derivedSizes } from "./config";
 import { globToRegExp } from "../util/glob";
 import { LOGITS_HOOK, ModelHook, modelHooks } from "./arch";
 

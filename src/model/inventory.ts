@@ -2,7 +2,7 @@
  * Model inventory: every block of the checkpoint with its kind, tensors, parameter count
  * and bytes by dtype, plus totals. Data first; text and HTML renderings on top.
  */
-import type { Checkpoint } from "../io/checkpoint";
+import type { Checkpoint } from "./checkpoint";
 import { DType } from "../tensor/dtype";
 import { formatBytes, formatCount, htmlTable, textTable } from "../util/format";
 

@@ -11,8 +11,8 @@
  */
 import { BackendName, native, NativeHandle, NativeHook } from "../backend/native";
 import { BackendChoice, resolveBackend } from "../backend/select";
-import { Checkpoint } from "../io/checkpoint";
-import { NemotronHConfig, derivedSizes } from "../io/config";
+import { Checkpoint } from "./checkpoint";
+import { NemotronHConfig, derivedSizes } from "./config";
 import { Tensor } from "../tensor/tensor";
 import { formatShape } from "../util/format";
 import { BLOCK_KIND, HOOK_POINT, PlanSlot, ROLE, executionPlan } from "./plan";

@@ -3,7 +3,7 @@
  * by its checkpoint path, with the (layer, role, expert) slot the native model binds it to.
  * Roles come from the architecture table (arch.ts); the codes are the native enums.
  */
-import { NemotronHConfig } from "../io/config";
+import { NemotronHConfig } from "./config";
 import { ROLE, expectedTensors } from "./arch";
 
 export { BLOCK_KIND, HOOK_POINT, ROLE } from "./arch";

@@ -3,7 +3,7 @@
  * notebooks): a causal LM that runs token ids from a per-sequence state, and the optional
  * activation fake-quantization hooks a model may implement.
  */
-import type { NemotronHConfig } from "../io/config";
+import type { NemotronHConfig } from "./config";
 
 /** Per-sequence state: conv + SSM state per Mamba layer, KV cache per attention layer. */
 export interface ModelState {

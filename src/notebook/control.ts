@@ -12,8 +12,10 @@ import type { CellContext } from "../../kernel/session/context";
 import { clearInterruptFlag, installInterruptFlag, installInterruptGlobals, KeyboardInterrupt } from "../../kernel/session/interrupt";
 
 /**
- * What the watchdog thread runs: state = [generation, timeout ms (0 = disarmed), fired], firedAt =
- * when it last sent SIGINT (the signal may arrive after the cell ended, so the time tells it apart).
+ * What the watchdog thread runs: state = [generation, timeout ms (0 = disarmed), fired, unclaimed
+ * signal], firedAt = when it last sent SIGINT. The main thread's SIGINT listener claims the signal
+ * (it may run after the cell ended, late on a loaded machine, or never when vm's breakOnSigint
+ * took it), so a listener call with an unclaimed recent signal is the watchdog's, not the user's.
  */
 const WATCHDOG = `
 const { workerData } = require("worker_threads");
@@ -23,6 +25,7 @@ for (;;) {
   if (ms > 0 && Atomics.wait(state, 0, gen, ms) === "timed-out") {
     firedAt[0] = Date.now();
     Atomics.store(state, 2, 1);
+    Atomics.store(state, 3, 1);
     Atomics.store(flag, 0, 1);
     process.kill(process.pid, "SIGINT");
     Atomics.wait(state, 0, gen);
@@ -31,7 +34,7 @@ for (;;) {
 
 export class RunControl {
   private readonly flag = new SharedArrayBuffer(4);
-  private readonly state = new Int32Array(new SharedArrayBuffer(12));
+  private readonly state = new Int32Array(new SharedArrayBuffer(16));
   private readonly firedAt = new Float64Array(new SharedArrayBuffer(8));
   private watchdog?: Worker;
   private running?: CellContext;
@@ -97,8 +100,8 @@ export class RunControl {
 
   private sigint(): void {
     clearInterruptFlag();
-    // The watchdog's (a timeout, not the user): it may land after its cell ended, so go by the time.
-    if (Date.now() - this.firedAt[0] < 2000) return this.abortCell();
+    // The watchdog's (a timeout, not the user) when it sent one that no listener call claimed yet.
+    if (Atomics.exchange(this.state, 3, 0) === 1 && Date.now() - this.firedAt[0] < 60_000) return this.abortCell();
     this.stopRun();
   }
 

@@ -32,9 +32,9 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { Checkpoint } from "../io/checkpoint";
+import { Checkpoint } from "../model/checkpoint";
 import { SafetensorsWriter } from "../io/writer";
-import { configJsonText } from "../io/config";
+import { configJsonText } from "../io/config-json";
 import { float32ToBf16 } from "../tensor/convert";
 import { isFloat8 } from "../tensor/dtype";
 import { Granularity, QuantizeOptions, QuantizedTensor, blockShape, quantizeTensor } from "../fp8/quantize";

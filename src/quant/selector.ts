@@ -20,7 +20,7 @@
  * biases, the MoE router) are only ever matched by a glob, and are refused unless forced.
  * A term that matches nothing is an error that lists what the model has.
  */
-import type { NemotronHConfig } from "../io/config";
+import type { NemotronHConfig } from "../model/config";
 import { expectedTensors } from "../model/arch";
 import { globToRegExp } from "../util/glob";
 import { UserError } from "../util/errors";

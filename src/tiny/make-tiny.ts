@@ -8,7 +8,8 @@
 import * as fs from "fs";
 import * as path from "path";
 import { DType } from "../tensor/dtype";
-import { NemotronHConfig, configJsonText, validateConfig } from "../io/config";
+import { NemotronHConfig, validateConfig } from "../model/config";
+import { configJsonText } from "../io/config-json";
 import { expectedTensors, ExpectedTensor } from "../model/arch";
 import { SafetensorsWriter } from "../io/writer";
 import { Rng } from "../util/random";

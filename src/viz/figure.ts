@@ -6,7 +6,7 @@
  */
 import * as fs from "fs";
 import { escapeHtml } from "../util/format";
-import { plotlyBundle, plotlySource } from "../display/display";
+import { plotlyBundle, plotlySource } from "./plotly";
 
 export type Trace = Record<string, unknown>;
 export type Layout = Record<string, unknown>;

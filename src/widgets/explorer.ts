@@ -7,7 +7,7 @@
  * figures replace themselves in place; without a widget frontend the static HTML shows the
  * first selection.
  */
-import { Checkpoint } from "../io/checkpoint";
+import { Checkpoint } from "../model/checkpoint";
 import { NemotronH } from "../model/nemotron-h";
 import { quantizeTensor, toFp8Tensor, type Granularity, type QuantizedTensor } from "../fp8/quantize";
 import type { Fp8Format } from "../fp8/codec";

@@ -53,7 +53,7 @@ export function runKernelUnittest(module: string): string {
   const { jupyterPath, dir } = installSpec();
   try {
     const r = spawnSync(PYTHON, ["-m", "unittest", "-v", module], {
-      cwd: path.join(ROOT, "test", "kernel"), env: jupyterEnv(jupyterPath, dir), encoding: "utf8", timeout: 110_000,
+      cwd: path.join(ROOT, "test", "kernel"), env: jupyterEnv(jupyterPath, dir), encoding: "utf8", timeout: 280_000,
     });
     const report = `${r.stdout}\n${r.stderr}`;
     if (r.status !== 0) console.error(report);

@@ -33,7 +33,7 @@ def write_tokenizer(src, out):
     with open(os.path.join(out, "tokenizer.json"), "w") as f:
         json.dump(tok, f, ensure_ascii=False, indent=1)
         f.write("\n")
-    js = ("const {tinyTokenizerConfig}=require('./dist/src/generate/tiny-tokenizer');"
+    js = ("const {tinyTokenizerConfig}=require('./dist/src/tiny/tokenizer');"
           "process.stdout.write(JSON.stringify(tinyTokenizerConfig(),null,2)+'\\n')")
     cfg = subprocess.run(["node", "-e", js], cwd=ROOT, check=True, capture_output=True, text=True).stdout
     with open(os.path.join(out, "tokenizer_config.json"), "w") as f:

@@ -96,6 +96,16 @@ def heldout_loss(model, stream, seq, bos, max_tokens):
     return tot / max(cnt, 1)
 
 
+def init_from(model, folder):
+    """Weights of a shipped folder (export.py names the backbone `backbone.*`; HF 5 keeps `model.*`)."""
+    from safetensors.torch import load_file
+    sd = {("model." + k[len("backbone."):] if k.startswith("backbone.") else k): v.float()
+          for k, v in load_file(os.path.join(folder, "model.safetensors")).items()}
+    missing, unexpected = model.load_state_dict(sd, strict=False)
+    assert not missing and not unexpected, f"{folder}: missing {missing[:5]}, unexpected {unexpected[:5]}"
+    print(f"initialised from {folder}", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("data")
@@ -110,6 +120,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--measure", action="store_true", help="time a few steps and exit")
     ap.add_argument("--chat-fraction", type=float, default=0.1)
+    ap.add_argument("--init", help="continue from a shipped folder's model.safetensors (same config and tokenizer)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -134,6 +145,8 @@ def main():
     scan.install()
 
     model = NemotronHForCausalLM(NemotronHConfig.from_dict(dict(cfg, torch_dtype="float32")))
+    if args.init:
+        init_from(model, args.init)
     print(f"parameters: {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M", flush=True)
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]

@@ -43,4 +43,19 @@ void relu2_reference(float* x, int64_t n);
 void add_fast(float* h, const float* y, int64_t n);
 void add_reference(float* h, const float* y, int64_t n);
 
+// cpu/activation_quant.cc
+float amax_fast(const float* x, int64_t n);
+float amax_reference(const float* x, int64_t n);
+void fake_quant_fp8_fast(const float* x, int64_t T, int64_t n, Fp8Format f, bool dynamic, float scale, float* y);
+void fake_quant_fp8_reference(const float* x, int64_t T, int64_t n, Fp8Format f, bool dynamic, float scale, float* y);
+
+// cpu/moe.cc (the router is one host function for every backend)
+void moe_route_host(const float* logits, int64_t T, const MoeRouting& r, int32_t* experts, float* weights);
+void gather_rows_fast(const float* src, int64_t cols, const int32_t* rows, int64_t n, float* dst);
+void gather_rows_reference(const float* src, int64_t cols, const int32_t* rows, int64_t n, float* dst);
+void scatter_add_rows_fast(const float* src, int64_t cols, const int32_t* rows, const float* weights, int64_t n,
+                           float* dst);
+void scatter_add_rows_reference(const float* src, int64_t cols, const int32_t* rows, const float* weights, int64_t n,
+                                float* dst);
+
 }  // namespace nl

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "cpu/fp8_codec.h"
+#include "cpu/kernels.h"
 #include "cuda/cuda_backend.h"
 #include "cuda/kernels.h"
 
@@ -242,6 +243,71 @@ struct CudaBackend : Backend {
   }
   void relu2(float* x, int64_t n) override { cuda::relu2(act(x, n, "relu2 x"), n, stream); done("relu2"); }
   void add(float* h, const float* y, int64_t n) override { cuda::add(act(h, n, "add h"), act(y, n, "add y"), n, stream); done("add"); }
+
+  // Small device buffers for op arguments that come from the host (index lists, weights) or go
+  // back to it (a reduction's result): grown on demand, kept.
+  void* small_dev = nullptr;
+  size_t small_bytes = 0;
+  void* small(size_t bytes) {
+    if (small_bytes < bytes) {
+      sync();  // a queued op may still read the old buffer
+      if (small_dev) cudaFree(small_dev);
+      small_dev = nullptr;
+      small_bytes = 0;
+      CUDA_CHECK(cudaMalloc(&small_dev, std::max<size_t>(bytes, 4096)));
+      small_bytes = std::max<size_t>(bytes, 4096);
+    }
+    return small_dev;
+  }
+  // Host arrays of an op, uploaded into small(): returns their device copies, in order.
+  template <class A, class B>
+  std::pair<const A*, const B*> upload(const A* a, int64_t na, const B* b, int64_t nb) {
+    const size_t ba = size_t(na) * sizeof(A), off = (ba + 255) / 256 * 256, bb = size_t(nb) * sizeof(B);
+    char* dev = static_cast<char*>(small(off + bb));
+    char* host = static_cast<char*>(stage(off + bb));
+    std::memcpy(host, a, ba);
+    if (b) std::memcpy(host + off, b, bb);
+    CUDA_CHECK(cudaMemcpyAsync(dev, host, off + bb, cudaMemcpyHostToDevice, stream));
+    sync();  // the staging buffer is reused by the next copy
+    return {reinterpret_cast<const A*>(dev), b ? reinterpret_cast<const B*>(dev + off) : nullptr};
+  }
+
+  float amax(const float* x, int64_t n) override {
+    unsigned* out = static_cast<unsigned*>(small(sizeof(unsigned)));
+    cuda::amax(act(x, n, "amax x"), n, out, stream);
+    done("amax");
+    unsigned bits = 0;
+    CUDA_CHECK(cudaMemcpyAsync(stage(4), out, 4, cudaMemcpyDeviceToHost, stream));
+    sync();
+    std::memcpy(&bits, staging, 4);
+    float a;
+    std::memcpy(&a, &bits, 4);
+    return a;
+  }
+  void fake_quant_fp8(const float* x, int64_t T, int64_t n, Fp8Format f, bool dyn, float scale, float* y) override {
+    cuda::fake_quant_fp8(act(x, T * n, "fake_quant_fp8 x"), T, n, f, dyn, scale, act(y, T * n, "fake_quant_fp8 y"), stream);
+    done("fake_quant_fp8");
+  }
+  // The router decides the shapes the host launches: the gate logits (T×E floats) come back
+  // and the host router runs on them (cpu/moe.cc); the expert rows stay on the device.
+  void moe_route(const float* logits, int64_t T, const MoeRouting& r, int32_t* experts, float* weights) override {
+    std::vector<float> h(size_t(T * r.E));
+    copy(h.data(), act(logits, T * r.E, "moe_route logits"), h.size() * sizeof(float));
+    moe_route_host(h.data(), T, r, experts, weights);
+  }
+  void gather_rows(const float* src, int64_t cols, const int32_t* rows, int64_t n, float* dst) override {
+    if (n == 0) return;
+    const auto dev = upload<int32_t, float>(rows, n, nullptr, 0);
+    cuda::gather_rows(act(src, cols, "gather_rows src"), cols, dev.first, n, act(dst, n * cols, "gather_rows dst"), stream);
+    done("gather_rows");
+  }
+  void scatter_add_rows(const float* src, int64_t cols, const int32_t* rows, const float* w, int64_t n, float* dst) override {
+    if (n == 0) return;
+    const auto dev = upload(rows, n, w, n);
+    cuda::scatter_add_rows(act(src, n * cols, "scatter_add_rows src"), cols, dev.first, dev.second, n,
+                           act(dst, cols, "scatter_add_rows dst"), stream);
+    done("scatter_add_rows");
+  }
 };
 
 }  // namespace

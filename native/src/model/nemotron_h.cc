@@ -168,28 +168,11 @@ void Model::linear(const float* x, int64_t T, const StoredMatrix& w, const float
     be.linear(x, T, w, bias, y);
     return;
   }
-  // Fake quantization happens on host memory; device backends keep their activations there.
-  NL_CHECK(be.is_host(), "input (activation) quantization runs on the CPU backends only");
   const int64_t n = T * w.cols;
-  if (in->observe) {
-    float a = 0.0f;
-    for (int64_t i = 0; i < n; i++) a = std::max(a, std::isfinite(x[i]) ? std::fabs(x[i]) : 0.0f);
-    in->amax = std::max(in->amax, a);
-  }
+  if (in->observe) in->amax = std::max(in->amax, be.amax(x, n));
   if (in->mode != 0) {
-    const float* table = fp8_decode_table(in->format);
-    const float fmax = fp8_max(in->format);
     float* q = scratch(S_INPUT_Q, n);
-    for (int64_t t = 0; t < T; t++) {
-      const float* xr = x + t * w.cols;
-      float s = in->scale;
-      if (in->mode == 2) {  // dynamic: this token's own amax
-        float a = 0.0f;
-        for (int64_t c = 0; c < w.cols; c++) a = std::max(a, std::fabs(xr[c]));
-        s = a > 0.0f && std::isfinite(a) ? a / fmax : 1.0f;
-      }
-      for (int64_t c = 0; c < w.cols; c++) q[t * w.cols + c] = table[f32_to_fp8(xr[c] / s, in->format, true)] * s;
-    }
+    be.fake_quant_fp8(x, T, w.cols, in->format, in->mode == 2, in->scale, q);
     x = q;
   }
   be.linear(x, T, w, bias, y);
@@ -379,48 +362,23 @@ void Model::mlp(int layer, const StoredMatrix& up, const float* up_b, const Stor
   linear(u, T, down, down_b, out, down_in);  // (T, H)
 }
 
-// Router (docs/model.md section 6): σ(x·Wgᵀ); choice = σ + correction bias, restricted to the best
-// topk_group groups (scored by the sum of their top two); weights are the un-biased σ of the
-// chosen experts, renormalised if norm_topk_prob, times routed_scaling_factor. Routing and
-// the weighted sum run on the host (copies from and to the backend's memory).
+// Router (docs/model.md section 6): the backend's moe_route picks each token's k experts and
+// their weights from σ(x·Wgᵀ); the tokens are grouped by expert on the host (index lists
+// only), and each expert's rows are gathered, run through its MLP and scattered back weighted.
 void Model::moe(const LayerWeights& w, const float* x, int64_t T, float* out) const {
-  const int64_t E = cfg.E, H = cfg.H, k = cfg.topk, ng = std::max<int64_t>(1, cfg.n_group);
-  std::vector<float> logits(size_t(T * E));
+  const int64_t E = cfg.E, H = cfg.H, k = cfg.topk;
   float* gate = scratch(S_GATE, T * E);
   be.linear(x, T, w.mat[R_GATE], nullptr, gate);
-  be.copy(logits.data(), gate, logits.size() * sizeof(float));
-  const float* corr = w.vec[R_GATE_BIAS].empty() ? nullptr : w.vec[R_GATE_BIAS].data();
-  std::vector<std::vector<std::pair<int64_t, float>>> routed(E);  // expert → (token, weight)
-  std::vector<double> score(E), choice(E);
-  std::vector<int64_t> order(E);
-  for (int64_t t = 0; t < T; t++) {
-    for (int64_t e = 0; e < E; e++) {
-      score[e] = 1.0 / (1.0 + std::exp(-double(logits[t * E + e])));
-      choice[e] = score[e] + (corr ? corr[e] : 0.0);
-    }
-    if (ng > 1) {
-      const int64_t per = E / ng;
-      std::vector<double> gscore(ng);
-      for (int64_t g = 0; g < ng; g++) {
-        std::vector<double> v(choice.begin() + g * per, choice.begin() + (g + 1) * per);
-        std::sort(v.begin(), v.end(), std::greater<double>());
-        gscore[g] = v[0] + (per > 1 ? v[1] : 0.0);
-      }
-      std::vector<int64_t> gorder(ng);
-      std::iota(gorder.begin(), gorder.end(), 0);
-      std::stable_sort(gorder.begin(), gorder.end(), [&](int64_t a, int64_t b) { return gscore[a] > gscore[b]; });
-      for (int64_t r = cfg.topk_group; r < ng; r++)
-        for (int64_t e = gorder[r] * per; e < (gorder[r] + 1) * per; e++) choice[e] = -INFINITY;
-    }
-    std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return choice[a] > choice[b]; });
-    double sum = 0;
-    for (int64_t j = 0; j < k; j++) sum += score[order[j]];
-    for (int64_t j = 0; j < k; j++) {
-      double wt = score[order[j]];
-      if (cfg.norm_topk) wt /= (sum + 1e-20);
-      routed[order[j]].push_back({t, float(wt * cfg.routed_scale)});
-    }
+  const MoeRouting routing{E, k, std::max<int64_t>(1, cfg.n_group), cfg.topk_group, cfg.norm_topk, float(cfg.routed_scale),
+                           w.vec[R_GATE_BIAS].empty() ? nullptr : w.vec[R_GATE_BIAS].data()};
+  std::vector<int32_t> chosen(size_t(T * k));
+  std::vector<float> chosen_w(size_t(T * k));
+  be.moe_route(gate, T, routing, chosen.data(), chosen_w.data());
+  std::vector<std::vector<int32_t>> rows(E);  // expert -> its tokens
+  std::vector<std::vector<float>> row_w(E);   // and their weights
+  for (int64_t i = 0; i < T * k; i++) {
+    rows[chosen[i]].push_back(int32_t(i / k));
+    row_w[chosen[i]].push_back(chosen_w[i]);
   }
   // Experts work in the latent space when fc1/fc2_latent_proj exist.
   const bool latent = !w.mat[R_FC1_LATENT].empty();
@@ -431,26 +389,21 @@ void Model::moe(const LayerWeights& w, const float* x, int64_t T, float* out) co
     be.linear(x, T, w.mat[R_FC1_LATENT], nullptr, xin);
     xe = xin;
   }
-  std::vector<float> acc(size_t(T * inner), 0.0f), yh;
+  float* acc = scratch(S_ACC, T * inner);
+  be.zero(acc, size_t(T * inner) * sizeof(float));
   for (int64_t e = 0; e < E; e++) {
-    const auto& r = routed[e];
-    if (r.empty()) continue;
-    const int64_t n = int64_t(r.size());
+    const int64_t n = int64_t(rows[e].size());
+    if (!n) continue;
     float* xg = scratch(S_XG, n * inner);
     float* yg = scratch(S_YG, n * inner);
-    for (int64_t j = 0; j < n; j++) be.copy(xg + j * inner, xe + r[j].first * inner, size_t(inner) * sizeof(float));
+    be.gather_rows(xe, inner, rows[e].data(), n, xg);
     mlp(-1, w.expert_up[e], nullptr, w.expert_down[e], nullptr, xg, n, yg);
-    yh.resize(size_t(n * inner));
-    be.copy(yh.data(), yg, yh.size() * sizeof(float));
-    for (int64_t j = 0; j < n; j++)
-      for (int64_t c = 0; c < inner; c++) acc[r[j].first * inner + c] += r[j].second * yh[j * inner + c];
+    be.scatter_add_rows(yg, inner, rows[e].data(), row_w[e].data(), n, acc);
   }
   if (latent) {
-    float* accd = scratch(S_ACC, T * inner);
-    be.copy(accd, acc.data(), acc.size() * sizeof(float));
-    be.linear(accd, T, w.mat[R_FC2_LATENT], nullptr, out);
+    be.linear(acc, T, w.mat[R_FC2_LATENT], nullptr, out);
   } else {
-    be.copy(out, acc.data(), acc.size() * sizeof(float));
+    be.copy(out, acc, size_t(T * inner) * sizeof(float));
   }
   if (!w.mat[R_SHARED_UP].empty()) {
     float* s = scratch(S_SHARED, T * H);

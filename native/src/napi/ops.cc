@@ -3,6 +3,7 @@
 // (test/kernels.test.ts) compare every backend with the reference on real shapes.
 // Also the sampling helpers (argmax, topK, softmax). Sizes are checked against shapes here.
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include "backend.h"
@@ -206,6 +207,93 @@ NL_EXPORT(opAdd) {
   Backend& be = pick(info, 2);
   Stage st(be);
   be.add(st(reinterpret_cast<float*>(hb.data), n, true), st(f32_arg(info, 1, n, "y"), n, false), n);
+  st.finish();
+  return info.Env().Undefined();
+}
+
+// opAmax(x, backend) -> max |x| over the finite values
+NL_EXPORT(opAmax) {
+  Bytes b = arg_bytes(info, 0, "x");
+  const int64_t n = int64_t(b.size / 4);
+  Backend& be = pick(info, 1);
+  Stage st(be);
+  const float a = be.amax(st(reinterpret_cast<float*>(b.data), n, false), n);
+  return Napi::Number::New(info.Env(), double(a));
+}
+
+// opFakeQuantFp8(x, T, n, format (0 e4m3, 1 e5m2), dynamic, scale, y, backend)
+NL_EXPORT(opFakeQuantFp8) {
+  const int64_t T = arg_int(info, 1, "T"), n = arg_int(info, 2, "n");
+  const int64_t fmt = arg_int(info, 3, "format");
+  NL_CHECK(fmt == 0 || fmt == 1, "opFakeQuantFp8: format must be 0 (e4m3) or 1 (e5m2), got " + std::to_string(fmt));
+  const bool dynamic = arg_bool(info, 4);
+  const float scale = float(arg_number(info, 5, "scale"));
+  NL_CHECK(dynamic || (scale > 0 && std::isfinite(scale)), "opFakeQuantFp8: a static scale must be positive and finite");
+  Backend& be = pick(info, 7);
+  Stage st(be);
+  be.fake_quant_fp8(st(f32_arg(info, 0, T * n, "x"), T * n, false), T, n, Fp8Format(fmt), dynamic, scale,
+                    st(f32_arg(info, 6, T * n, "y"), T * n, true));
+  st.finish();
+  return info.Env().Undefined();
+}
+
+// opMoeRoute(logits, T, [E, k, n_group, topk_group, norm_topk, scale], correction|null, experts: Int32Array, weights, backend)
+NL_EXPORT(opMoeRoute) {
+  const int64_t T = arg_int(info, 1, "T");
+  Bytes d = arg_bytes(info, 2, "settings");
+  NL_CHECK(d.size >= 6 * sizeof(double), "opMoeRoute: settings must be a Float64Array [E, k, n_group, topk_group, norm_topk, scale]");
+  const double* v = reinterpret_cast<const double*>(d.data);
+  MoeRouting r{int64_t(v[0]), int64_t(v[1]), int64_t(v[2]), int64_t(v[3]), v[4] != 0, float(v[5]), nullptr};
+  r.correction = opt_f32(info, 3, r.E, "correction");
+  Backend& be = pick(info, 6);
+  Stage st(be);
+  be.moe_route(st(f32_arg(info, 0, T * r.E, "logits"), T * r.E, false), T, r,
+               reinterpret_cast<int32_t*>(f32_arg(info, 4, T * r.k, "experts")), f32_arg(info, 5, T * r.k, "weights"));
+  return info.Env().Undefined();
+}
+
+namespace {
+// A row index list (Int32Array) for an op on a matrix of `limit` rows: in range, and when
+// `distinct` (scatter targets) each row once.
+std::pair<const int32_t*, int64_t> row_list(const Napi::CallbackInfo& info, size_t i, int64_t limit, bool distinct,
+                                            const char* op) {
+  Bytes rb = arg_bytes(info, i, "rows");
+  const int64_t n = int64_t(rb.size / 4);
+  const int32_t* rows = reinterpret_cast<const int32_t*>(rb.data);
+  std::vector<bool> seen(size_t(std::max<int64_t>(limit, 0)), false);
+  for (int64_t j = 0; j < n; j++) {
+    NL_CHECK(rows[j] >= 0 && rows[j] < limit, std::string(op) + ": rows[" + std::to_string(j) + "] = " + std::to_string(rows[j]) +
+                                                  " outside [0, " + std::to_string(limit) + ")");
+    NL_CHECK(!distinct || !seen[rows[j]], std::string(op) + ": row " + std::to_string(rows[j]) + " appears twice (rows must be distinct)");
+    seen[rows[j]] = true;
+  }
+  return {rows, n};
+}
+}  // namespace
+
+// opGatherRows(src, cols, rows: Int32Array, dst, backend)
+NL_EXPORT(opGatherRows) {
+  Bytes sb = arg_bytes(info, 0, "src");
+  const int64_t cols = arg_int(info, 1, "cols"), nsrc = int64_t(sb.size / 4) / std::max<int64_t>(cols, 1);
+  const auto [rows, n] = row_list(info, 2, nsrc, false, "opGatherRows");
+  Backend& be = pick(info, 4);
+  Stage st(be);
+  be.gather_rows(st(reinterpret_cast<float*>(sb.data), nsrc * cols, false), cols, rows, n,
+                 st(f32_arg(info, 3, n * cols, "dst"), n * cols, true));
+  st.finish();
+  return info.Env().Undefined();
+}
+
+// opScatterAddRows(src, cols, rows: Int32Array, weights, dst, backend)
+NL_EXPORT(opScatterAddRows) {
+  const int64_t cols = arg_int(info, 1, "cols");
+  Bytes db = arg_bytes(info, 4, "dst");
+  const int64_t ndst = int64_t(db.size / 4) / std::max<int64_t>(cols, 1);
+  const auto [rows, n] = row_list(info, 2, ndst, true, "opScatterAddRows");
+  Backend& be = pick(info, 5);
+  Stage st(be);
+  be.scatter_add_rows(st(f32_arg(info, 0, n * cols, "src"), n * cols, false), cols, rows, f32_arg(info, 3, n, "weights"), n,
+                      st(reinterpret_cast<float*>(db.data), ndst * cols, true));
   st.finish();
   return info.Env().Undefined();
 }

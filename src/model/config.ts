@@ -4,9 +4,8 @@
  * error, the derived sizes, and the layer plan from hybrid_override_pattern or
  * layers_block_type.
  */
-import * as fs from "fs";
-import { CheckpointError } from "./errors";
-import { parseJsonWithNonFinite } from "./json-scan";
+import { CheckpointError } from "../io/errors";
+import { parseConfigJson, readConfigJson } from "../io/config-json";
 
 export type BlockKind = "mamba" | "attention" | "mlp" | "moe";
 
@@ -84,26 +83,11 @@ function bad(field: string, file: string, msg: string): never {
 }
 
 export function readConfigFile(file: string): NemotronHConfig {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, "utf8");
-  } catch (e) {
-    throw new CheckpointError("not-found", `${file}: cannot read config (${(e as NodeJS.ErrnoException).code ?? e})`, { file });
-  }
-  return parseConfig(text, file);
+  return validateConfig(readConfigJson(file), file);
 }
 
 export function parseConfig(text: string, file = "config.json"): NemotronHConfig {
-  let raw: unknown;
-  try {
-    raw = parseJsonWithNonFinite(text);
-  } catch (e) {
-    throw new CheckpointError("invalid-json", `${file}: not valid JSON (${(e as Error).message})`, { file });
-  }
-  if (!raw || typeof raw !== "object" || Array.isArray(raw)) {
-    throw new CheckpointError("invalid-json", `${file}: expected a JSON object`, { file });
-  }
-  return validateConfig(raw as Record<string, unknown>, file);
+  return validateConfig(parseConfigJson(text, file), file);
 }
 
 export function validateConfig(raw: Record<string, unknown>, file = "config.json"): NemotronHConfig {
@@ -237,27 +221,4 @@ export function layerPlan(c: NemotronHConfig): LayerPlanEntry[] {
 export function eosIds(c: NemotronHConfig): number[] {
   const e = c.eos_token_id;
   return e === undefined ? [] : Array.isArray(e) ? e : [e];
-}
-
-/** Fields transformers' NemotronHConfig types as float: written with a decimal point (0.0, not 0). */
-const FLOAT_FIELDS = new Set(["time_step_limit", "time_step_min", "time_step_max", "time_step_floor", "layer_norm_epsilon",
-  "initializer_range", "hidden_dropout", "attention_dropout", "routed_scaling_factor"]);
-
-/**
- * config.json text as Python's json writes it, which the real files (and transformers'
- * strict float fields) expect: bare Infinity, and floats keep their ".0".
- */
-export function configJsonText(config: Record<string, unknown>): string {
-  const mark = (v: unknown): unknown => {
-    if (v === Infinity) return "__NUM__Infinity";
-    if (v === -Infinity) return "__NUM__-Infinity";
-    if (typeof v === "number" && Number.isInteger(v)) return `__NUM__${v}.0`;
-    return v;
-  };
-  const text = JSON.stringify(config, function (key, v) {
-    if (v === Infinity || v === -Infinity) return mark(v);
-    if (FLOAT_FIELDS.has(key)) return Array.isArray(v) ? v.map(mark) : mark(v);
-    return v;
-  }, 2);
-  return text.replace(/"__NUM__([^"]*)"/g, "$1") + "\n";
 }
