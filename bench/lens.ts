@@ -2,12 +2,14 @@
  * Lens benchmarks: the plain forward beside runWithCache of every block-level hook on the 45M
  * bench model (bench/model.ts's shape; the issue's bound is 10% overhead), and the effective
  * attention of every head of one layer of the 9B's Mamba shape (128 heads of 64, 8 groups,
- * state 128, hidden 4480) at T = 512, beside that layer's plain forward.
+ * state 128, hidden 4480) at T = 512, beside that layer's plain forward; one activation-patching
+ * run (a patched forward) beside a plain forward of the same prompt.
  */
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { NemotronH } from "../src/model/nemotron-h";
+import { activationPatching } from "../src/lens/patching";
 import { makeTiny } from "../src/tiny/make-tiny";
 import { bestSeconds, row } from "./common";
 import { BENCH_CONFIG, PATTERN } from "./model";
@@ -28,6 +30,12 @@ export async function run(): Promise<void> {
     row("forward, no hooks (T=128)", `${(plain * 1e3).toFixed(1)} ms`, "the yardstick");
     row(`runWithCache, ${names.length} block-level hooks`, `${(hooked * 1e3).toFixed(1)} ms`,
       `${(((hooked - plain) / plain) * 100).toFixed(1)}% overhead (bound 10%)`);
+    const clean = ids(16, m.vocabSize), corrupted = clean.map((v, i) => (i === 3 ? (v + 1) % m.vocabSize : v));
+    const short = bestSeconds(() => m.logits(clean), 5);
+    const sweep = bestSeconds(() => activationPatching(m, clean, corrupted, { answer: 0, wrong: 1, layers: [0, 1] }), 2);
+    const each = sweep / (2 * clean.length);
+    row("activation patching, one patched run (T=16)", `${(each * 1e3).toFixed(2)} ms`,
+      `${(each / short).toFixed(2)}x a plain forward (${(short * 1e3).toFixed(2)} ms)`);
 
     const big = path.join(root, "mamba-9b-layer");
     await makeTiny(big, {

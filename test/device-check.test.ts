@@ -27,7 +27,7 @@ describe("native/dev/cuda-check.sh --dry-run", () => {
       expect(out).toContain(`=== ${section} done`);
     }
     // every backend op family is covered
-    for (const op of ["linear", "embedding", "rmsnorm", "gated_rmsnorm", "conv1d_silu", "dt_softplus", "ssd_scan", "ssm_step", "attention", "relu2", "add", "amax", "fake_quant_fp8", "moe_route", "gather_rows", "scatter_add_rows"])
+    for (const op of ["linear", "embedding", "rmsnorm", "gated_rmsnorm", "conv1d_silu", "dt_softplus", "ssd_scan", "ssm_step", "attention", "relu2", "add", "amax", "fake_quant_fp8", "round_to", "moe_route", "gather_rows", "scatter_add_rows"])
       expect(results.some((l) => l.startsWith(`RESULT ops ${op} `)), op).toBe(true);
     expect(out).toMatch(/\d+ checks, 0 failed/);
   }, 600_000);

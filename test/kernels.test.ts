@@ -323,3 +323,28 @@ describe("MoE routing and row movement: each backend vs reference", () => {
       .toThrow(/row 1 appears twice/);
   });
 });
+
+describe("state storage what-if: round_to each backend vs reference", () => {
+  const x = rng.normalArray(8 * 4480, 3);
+  x[2] = 1e-9; x[5] = 70000; x[9] = Number.NaN;
+  for (const dtype of ["BF16", "F16"] as const) {
+    eachBackend(`round_to ${dtype}: an SSM state's values through 16-bit storage`, (be) => {
+      const f = x.slice(), r = x.slice();
+      nat.opRoundTo(f, dtypeCode(dtype), be);
+      nat.opRoundTo(r, dtypeCode(dtype), true);
+      expect(f.every((v, i) => Object.is(v, r[i]) || (Number.isNaN(v) && Number.isNaN(r[i])))).toBe(true);
+      // exact against the bit-level definition: bf16 keeps the top 16 bits after round-to-nearest-even
+      const bits = new Uint32Array(Float32Array.from([x[0]]).buffer)[0];
+      if (dtype === "BF16") {
+        const rounded = (bits + 0x7fff + ((bits >>> 16) & 1)) & 0xffff0000;
+        expect(r[0]).toBe(new Float32Array(Uint32Array.from([rounded >>> 0]).buffer)[0]);
+      } else {
+        expect(r[5]).toBe(Number.POSITIVE_INFINITY);  // above f16's max
+      }
+      expect(Number.isNaN(r[9])).toBe(true);
+    });
+  }
+  it("refuses a storage dtype that is not 16-bit", () => {
+    expect(() => nat.opRoundTo(new Float32Array(4), dtypeCode("F8_E4M3"), false)).toThrow(/storage must be BF16 or F16/);
+  });
+});

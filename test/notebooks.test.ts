@@ -162,13 +162,24 @@ describe.skipIf(!ok)("the tutorial notebooks run on the kernel", () => {
   }, 120_000);
 
   it("04 inside the hybrid", () => {
-    const { all, plots } = run(NOTEBOOKS[3]);
+    const { cells, all, plots } = run(NOTEBOOKS[3]);
     expect(num(all, /(\d+) entries recorded/)).toBeGreaterThan(56);
     expect(all).toMatch(/mixer\.ssm_state\s+\[\d+,\d+,\d+,\d+\]/);
     expect(all.match(/ablate layer \d+ \((mamba|attention)\)/g)!.length).toBe(4);
     expect(all).toContain("plain forward unchanged after the hooks: true");
-    // effective attention, SSM state norms, attention pattern, residual norms, logit lens
-    expect(plots.length).toBe(5);
+    // Direct logit attribution: the shares add up to the logit difference.
+    const dla = /shares sum to (-?[\d.]+), the logit difference is (-?[\d.]+)/.exec(all)!;
+    expect(Math.abs(Number(dla[1]) - Number(dla[2]))).toBeLessThan(1e-3);
+    expect(all).toMatch(/after the last block: 1\.00/);
+    expect(all).toContain("every hook before layer 28 exact: true");
+    expect(all).toContain("model reverted: true");
+    const kl = /KL mean: bf16 SSM state ([\d.e+-]+), FP8 KV cache ([\d.e+-]+)/.exec(all)!;
+    expect(Number(kl[2])).toBeGreaterThan(Number(kl[1]));
+    expect(all).toMatch(/f32\s+fp8_e4m3\s+[\d.e+-]+/);
+    const explorer = cells.find((c) => c.source.includes("lab.exploreActivations("))!;
+    expect(joined(explorer.outputs.find((o) => o.data?.["application/vnd.jupyter.widget-view+json"])!.data!["text/html"])).toContain("logit lens at position");
+    // effective attention, SSM state norms, attention pattern, residual norms, logit lens, attribution, patching, 2 × quantization error
+    expect(plots.length).toBe(9);
   }, 120_000);
 
   it("05 generation", () => {

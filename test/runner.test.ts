@@ -133,12 +133,17 @@ describe("nemotron-lab run", () => {
     expect(page).toMatch(/class="cell code failed" id="cell-2"/);
   });
 
-  it("stops a cell past --timeout, synchronous or awaiting, and goes on to the next notebook", () => {
+  it("stops a cell past --timeout, synchronous, uninstrumented or awaiting, and goes on to the next notebook", () => {
     const sync = write(dir, "hang-sync.ipynb", notebook([`let i = 0;\nwhile (true) i++;`]));
+    // code the kernel cannot instrument: only SIGINT stops it, and the next cell must not see that signal
+    const opaque = write(dir, "hang-eval.ipynb", notebook([`eval("while (true) {}");`]));
+    const after = write(dir, "after.ipynb", notebook([`const t0 = Date.now();\nwhile (Date.now() - t0 < 300) {}\nconsole.log("fine");`]));
     const wait = write(dir, "hang-async.ipynb", notebook([`await new Promise(() => undefined);`, `console.log("not reached");`]));
-    const r = cli(["run", sync, wait, "--out", out, "--timeout", "1"]);
-    expect(r.code).toBe(1);
+    const r = cli(["run", sync, opaque, after, wait, "--out", out, "--timeout", "1"]);
+    expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toContain(`${sync}: error in cell 1: CellTimeoutError: cell 1 ran longer than the 1 s timeout`);
+    expect(r.stderr).toContain(`${opaque}: error in cell 1: CellTimeoutError`);
+    expect(r.stderr).not.toContain(after);
     expect(r.stderr).toContain(`${wait}: error in cell 1: CellTimeoutError`);
     expect(fs.existsSync(path.join(out, "hang-async.html"))).toBe(true);
   });

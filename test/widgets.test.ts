@@ -7,44 +7,11 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import * as lab from "../src/index";
 import { hasPythonModule, noVenvReason, runPython, warnSkip } from "./helpers/python";
+import { withHost } from "./helpers/widget-host";
 
 const W = lab.widgets;
 const VIEW = "application/vnd.jupyter.widget-view+json";
 
-interface Sent { kind: "open" | "msg" | "close"; id: string; data?: Record<string, unknown>; metadata?: Record<string, unknown>; buffers: Uint8Array[] }
-
-/** A fake kernel comm layer recording what widgets send; deliver() plays the frontend. */
-function fakeHost() {
-  const sent: Sent[] = [];
-  const handlers = new Map<string, (d: Record<string, unknown>, b: Uint8Array[]) => void>();
-  let n = 0;
-  const host: lab.widgets.WidgetHost = {
-    open(_target, data, metadata, buffers) {
-      const id = `m${n++}`;
-      sent.push({ kind: "open", id, data, metadata, buffers });
-      return {
-        commId: id,
-        send: (d, _m, b = []) => void sent.push({ kind: "msg", id, data: d, buffers: b }),
-        close: () => void sent.push({ kind: "close", id, buffers: [] }),
-        onMsg: (h) => void handlers.set(id, h),
-        onClose: () => undefined,
-      };
-    },
-    registerTarget: () => undefined,
-    parentMsgId: () => "request-1",
-  };
-  return { host, sent, deliver: (id: string, data: Record<string, unknown>, buffers: Uint8Array[] = []) => handlers.get(id)!(data, buffers) };
-}
-
-function withHost<T>(fn: (h: ReturnType<typeof fakeHost>) => T): T {
-  const h = fakeHost();
-  W.setWidgetHost(h.host);
-  try {
-    return fn(h);
-  } finally {
-    W.setWidgetHost(undefined);
-  }
-}
 
 describe("the state matches ipywidgets 8", () => {
   const ok = hasPythonModule("ipywidgets");

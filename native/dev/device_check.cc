@@ -378,16 +378,33 @@ void check_ops(Backend& dev) {
     auto x = uniform(r, 3 * 15680, -30, 30);
     x[7] = INFINITY;  // skipped by amax; its dynamic row falls back to scale 1
     op_case(dev, "amax 3x15680 (an infinity skipped)", kExact, [&](Arena& a) {
-      return std::vector<float>{a.be.amax(a.in(x), int64_t(x.size()))};
+      return std::vector<float>{a.be.amax(a.in(x), int64_t(x.size()), 1, int64_t(x.size()))};
     });
     for (const bool dyn : {false, true})
       for (const Fp8Format f : {Fp8Format::E4M3, Fp8Format::E5M2})
         op_case(dev, std::string("fake_quant_fp8 3x15680 ") + (f == Fp8Format::E4M3 ? "e4m3 " : "e5m2 ") + (dyn ? "dynamic" : "static"), kExact,
                 [&](Arena& a) {
                   float* y = a.out(x.size());
-                  a.be.fake_quant_fp8(a.in(x), 3, 15680, f, dyn, 0.05f, y);
+                  a.be.fake_quant_fp8(a.in(x), 15680, 3, 15680, f, dyn, 0.05f, y, 15680);
                   return a.get(y, x.size());
                 });
+  }
+  {  // the FP8 KV cache's per-head what-if: strided rows (head 3 of 8 in Nano-9B's 8x128 KV rows, 5 tokens)
+    const auto kv = uniform(r, 5 * 1024, -4, 4);
+    op_case(dev, "amax strided 5 rows of 128 (one KV head)", kExact, [&](Arena& a) {
+      return std::vector<float>{a.be.amax(a.in(kv) + 3 * 128, 1024, 5, 128)};
+    });
+    op_case(dev, "fake_quant_fp8 strided e4m3 static (one KV head in place)", kExact, [&](Arena& a) {
+      float* p = a.in(kv);
+      a.be.fake_quant_fp8(p + 3 * 128, 1024, 5, 128, Fp8Format::E4M3, false, 0.01f, p + 3 * 128, 1024);
+      return a.get(p, kv.size());
+    });
+    for (const DType t : {DType::BF16, DType::F16})
+      op_case(dev, std::string("round_to ") + (t == DType::BF16 ? "bf16" : "f16") + " 5x1024", kExact, [&](Arena& a) {
+        float* p = a.in(kv);
+        a.be.round_to(p, int64_t(kv.size()), t);
+        return a.get(p, kv.size());
+      });
   }
   {  // MoE: 7 tokens over 16 experts in 4 groups, top 4 of the best 2 groups; rows 64 wide
     const auto logits = uniform(r, 7 * 16, -3, 3), corr = uniform(r, 16, -0.1f, 0.1f), src = uniform(r, 7 * 64, -1, 1);

@@ -101,13 +101,16 @@ struct Backend {
   // h += y
   virtual void add(float* h, const float* y, int64_t n) = 0;
 
-  // --- activation fake quantization (the W8A8 what-if of docs/fp8.md) ---
-  // The largest |x| over n values, NaN and infinities skipped (calibrating a static input scale).
-  virtual float amax(const float* x, int64_t n) = 0;
+  // --- precision what-ifs: FP8 activations (W8A8, docs/fp8.md), narrower SSM / KV state ---
+  // The largest |x| over T rows of n values (row stride ld), NaN and infinities skipped.
+  virtual float amax(const float* x, int64_t ld, int64_t T, int64_t n) = 0;
   // y (T, n) = decode(encode(x / s)) · s in FP8 format f, nearest-even, saturating at the
   // format's max; s = scale, or if dynamic each row's own max|x| / fmax (1 for a row of zeros
-  // or with an infinity). y may be x.
-  virtual void fake_quant_fp8(const float* x, int64_t T, int64_t n, Fp8Format f, bool dynamic, float scale, float* y) = 0;
+  // or with an infinity). Row strides ld (x) and ldy (y); y may be x.
+  virtual void fake_quant_fp8(const float* x, int64_t ld, int64_t T, int64_t n, Fp8Format f, bool dynamic, float scale,
+                              float* y, int64_t ldy) = 0;
+  // x (n) = x rounded to `storage` (BF16 or F16, nearest-even) and read back as fp32.
+  virtual void round_to(float* x, int64_t n, DType storage) = 0;
 
   // --- MoE ---
   // For each of T tokens, the k chosen experts (in choice order) and their weights, from the

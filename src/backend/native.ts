@@ -38,6 +38,8 @@ export interface NativeModelConfig {
   nq: number; nkv: number; hd: number; eps: number; dtLo: number; dtHi: number; dtClampMin: number;
   E: number; topk: number; nGroup: number; topkGroup: number; normTopk: boolean; routedScale: number;
   kinds: number[];
+  /** Storage precision of the SSM state / KV cache (native StateDtype: 0 f32, 1 bf16, 2 f16, 3 fp8 e4m3); default 0. */
+  ssmDtype?: number; kvDtype?: number;
 }
 
 export interface NativeAddon {
@@ -90,6 +92,8 @@ export interface NativeAddon {
   /** y (T, n) = FP8 round trip of x / s, times s; format 0 e4m3, 1 e5m2; s static or per row (dynamic). */
   opFakeQuantFp8(x: Float32Array, T: number, n: number, format: number, dynamic: boolean, scale: number, y: Float32Array,
     backend: OpBackend): void;
+  /** x = x rounded to a 16-bit storage dtype (dtype code of BF16 or F16) and read back. */
+  opRoundTo(x: Float32Array, dtype: number, backend: OpBackend): void;
   /** MoE router: settings [E, k, n_group, topk_group, norm_topk (0/1), routed_scaling_factor]; writes (T, k) experts and weights. */
   opMoeRoute(logits: Float32Array, T: number, settings: Float64Array, correction: Float32Array | null, experts: Int32Array,
     weights: Float32Array, backend: OpBackend): void;

@@ -19,16 +19,30 @@ function square(values: Float32Array, head: number, T: number): number[][] {
   return Array.from({ length: T }, (_, t) => Array.from(values.subarray((head * T + t) * T, (head * T + t + 1) * T)));
 }
 
-/** Softmax probabilities of one query head: query position down, key position across. */
-export function attentionPatternView(cache: ActivationCache, layer: number, head: number): Figure {
+/** Token labels on both axes of a [T, T] heatmap ("3:cat", so repeated tokens stay apart). */
+function tokenAxes(labels: readonly string[] | undefined, T: number): Record<string, unknown> {
+  if (!labels) return {};
+  if (labels.length !== T) throw new RangeError(`token labels: ${labels.length} labels for ${T} positions`);
+  const axis = labels.map((s, i) => `${i}:${s}`);
+  return { x: axis, y: axis };
+}
+
+function checkHead(t: { name: string; shape: readonly number[] }, head: number): void {
+  if (!(Number.isInteger(head) && head >= 0 && head < t.shape[0])) throw new RangeError(`${t.name}: head ${head} is outside [0, ${t.shape[0]})`);
+}
+
+/** Softmax probabilities of one query head: query position down, key position across (token labels optional). */
+export function attentionPatternView(cache: ActivationCache, layer: number, head: number, labels?: readonly string[]): Figure {
   const t = cache.get(`backbone.layers.${layer}.mixer.pattern`);
-  return heatmap(square(t.values(), head, cache.tokens), `layer ${layer} attention, head ${head}`, "key position", "query position");
+  checkHead(t, head);
+  return heatmap(square(t.values(), head, cache.tokens), `layer ${layer} attention, head ${head}`, "key position", "query position", tokenAxes(labels, cache.tokens));
 }
 
 /** M[h] of a Mamba-2 head (y = M·x + D·x): how much each earlier token's x reaches each position. */
-export function effectiveAttentionView(cache: ActivationCache, layer: number, head: number): Figure {
+export function effectiveAttentionView(cache: ActivationCache, layer: number, head: number, labels?: readonly string[]): Figure {
   const t = cache.get(`backbone.layers.${layer}.mixer.effective_attention`);
-  return heatmap(square(t.values(), head, cache.tokens), `layer ${layer} Mamba-2 effective attention, head ${head}`, "source position", "position");
+  checkHead(t, head);
+  return heatmap(square(t.values(), head, cache.tokens), `layer ${layer} Mamba-2 effective attention, head ${head}`, "source position", "position", tokenAxes(labels, cache.tokens));
 }
 
 /** RMS of the residual stream after each block, per position (from backbone.layers.* outputs). */

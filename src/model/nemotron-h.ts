@@ -34,6 +34,28 @@ export interface LoadOptions {
    * (cuda when a device exists, else cpu).
    */
   backend?: BackendChoice;
+  /**
+   * What-if storage precision of the SSM state (every backend: the backend's round_to op): "f32" (default), "bf16" or "f16". The scan
+   * computes in fp32; the state is rounded where it is kept between forward calls (each decode step, each
+   * prefill piece of up to 512 tokens), as a serving engine's state cache of that dtype would keep it.
+   */
+  ssmStateDtype?: StateDtypeName;
+  /**
+   * What-if storage precision of the KV cache (every backend): "f32" (default), "bf16", or "fp8_e4m3" with one
+   * scale per KV head (K and V apart), set from the amax of the first write (the prefill) and kept for later
+   * tokens (saturating). Rows are rounded as they are written, so the attention reads them as stored.
+   */
+  kvCacheDtype?: StateDtypeName;
+}
+
+export type StateDtypeName = "f32" | "bf16" | "f16" | "fp8_e4m3";
+/** The native StateDtype codes (native/src/model/nemotron_h.h). */
+const STATE_DTYPE: Readonly<Record<StateDtypeName, number>> = { f32: 0, bf16: 1, f16: 2, fp8_e4m3: 3 };
+
+function stateDtype(option: string, v: string | undefined, allowed: StateDtypeName[]): number {
+  if (v === undefined || v === "f32") return 0;
+  if (!allowed.includes(v as StateDtypeName)) throw new Error(`NemotronH.load: ${option} must be ${allowed.map((a) => JSON.stringify(a)).join(", ")}; got ${JSON.stringify(v)}`);
+  return STATE_DTYPE[v as StateDtypeName];
 }
 
 /** Per-sequence state of a NemotronH (native conv/SSM states and KV caches). */
@@ -108,6 +130,8 @@ export class NemotronH implements CausalLM {
       E: c.n_routed_experts ?? 0, topk: c.num_experts_per_tok ?? 0, nGroup: c.n_group ?? 1,
       topkGroup: c.topk_group ?? 1, normTopk: c.norm_topk_prob ?? true, routedScale: c.routed_scaling_factor ?? 1,
       kinds: checkpoint.plan.map((l) => BLOCK_KIND[l.kind]),
+      ssmDtype: stateDtype("ssmStateDtype", options.ssmStateDtype, ["f32", "bf16", "f16"]),
+      kvDtype: stateDtype("kvCacheDtype", options.kvCacheDtype, ["f32", "bf16", "fp8_e4m3"]),
     }, this.backend);
     this.plan = executionPlan(c);
     for (const slot of this.plan) {
@@ -271,7 +295,7 @@ export class NemotronH implements CausalLM {
   /**
    * Fake-quantizes the input activations of a linear weight's layer to FP8 (x' = value(fp8(x / scale))
    * * scale, saturating): a static per-tensor scale, or a dynamic scale per token (its amax / fmax);
-   * undefined turns it off. CPU backends only.
+   * undefined turns it off. Runs on the model's backend (amax and fake_quant_fp8 ops).
    */
   setInputQuant(weight: string, q: ActivationQuant | undefined): void {
     const mode = q ? (q.mode === "static" ? 1 : q.mode === "dynamic" ? 2 : -1) : 0;

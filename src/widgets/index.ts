@@ -15,3 +15,5 @@ export {
 export type { WidgetHost, WidgetComm } from "./protocol";
 export { explore, Explorer } from "./explorer";
 export type { ExploreOptions } from "./explorer";
+export { exploreActivations, ActivationExplorer } from "./activations";
+export type { ExploreActivationsOptions } from "./activations";

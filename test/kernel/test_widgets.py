@@ -230,6 +230,26 @@ class WidgetProtocol(ClientReads, unittest.TestCase):
         out = self.send("comm_msg", {"comm_id": dd, "data": {"method": "update", "state": {"index": 1}, "buffer_paths": []}})
         self.assertEqual([m["content"]["data"]["text/plain"] for m in out if m["msg_type"] == "display_data"], ["n=4 kind=mlp"])
 
+    def test_activation_explorer_redraws_on_a_frontend_update(self):
+        out = self.run_ok("var ax: any = lab.exploreActivations(lab.NemotronH.load(await lab.bundledModel()), 'Der Hund ist');"
+                          "console.log('ids', ax.head.modelId, ax.position.modelId, ax.layer.value);")
+        stdout = "".join(m["content"]["text"] for m in out if m["msg_type"] == "stream" and m["content"]["name"] == "stdout")
+        head_id, pos_id, layer = stdout.split("ids ")[1].split()
+        box = [m for m in out if m["msg_type"] == "display_data" and VIEW in m["content"]["data"]][-1]["content"]["data"]
+        self.assertIn("logit lens at position 4", box["text/html"])
+        # Moving the head slider: echoed, then the Output redraws the new head's matrix, parented to the update.
+        msg = self.kc.session.msg("comm_msg", {"comm_id": head_id, "data": {"method": "update", "state": {"value": 3}, "buffer_paths": []}})
+        self.kc.shell_channel.send(msg)
+        out = self.outputs_for(msg["header"]["msg_id"])
+        self.assertEqual([m["content"]["data"]["method"] for m in self.comm_msgs(out, head_id)], ["echo_update"])
+        figs = [m["content"]["data"]["application/vnd.plotly.v1+json"] for m in out
+                if m["msg_type"] == "display_data" and "application/vnd.plotly.v1+json" in m["content"]["data"]]
+        self.assertEqual([f["layout"]["title"] for f in figs], [f"layer {layer} Mamba-2 effective attention, head 3"])
+        # Moving the position slider updates the logit lens HTML widget's value.
+        out = self.send("comm_msg", {"comm_id": pos_id, "data": {"method": "update", "state": {"value": 1}, "buffer_paths": []}})
+        values = [m["content"]["data"]["state"].get("value", "") for m in self.comm_msgs(out) if m["content"]["comm_id"] != pos_id]
+        self.assertTrue(any("logit lens at position 1" in v for v in values if isinstance(v, str)), values)
+
     def test_close(self):
         model_id, _, _, _ = self.slider("var c: any = new W.Checkbox({ value: true }); display(c);")
         out = self.run_ok("c.close(); console.log(c.closed, W.widgetModels().has(c.modelId))")

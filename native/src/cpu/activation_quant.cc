@@ -1,7 +1,8 @@
-// Activation fake quantization (backend.h): amax for calibration, and x -> FP8 -> x with a
-// static or per-token scale, the arithmetic of an FP8 W8A8 linear's input. The reference is
-// the definition, one value at a time; the fast version splits rows (and the amax reduction)
-// over the thread pool with the same per-element arithmetic, so the two agree bit for bit.
+// The precision what-ifs of backend.h: amax for calibration, x -> FP8 -> x with a static or
+// per-token scale (an FP8 W8A8 linear's input, an FP8 KV cache), and rounding to BF16 / F16 (a
+// narrower recurrent state). The reference is the definition, one value at a time; the fast
+// versions split rows over the thread pool with the same per-element arithmetic, so the two
+// agree bit for bit.
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -34,32 +35,58 @@ void fake_quant_row(const float* x, int64_t n, Fp8Format f, float s, const float
 
 }  // namespace
 
-float amax_reference(const float* x, int64_t n) { return finite_amax(x, n); }
+float amax_reference(const float* x, int64_t ld, int64_t T, int64_t n) {
+  float a = 0.0f;
+  for (int64_t t = 0; t < T; t++) a = std::max(a, finite_amax(x + t * ld, n));
+  return a;
+}
 
-float amax_fast(const float* x, int64_t n) {
-  constexpr size_t kGrain = 1 << 16;
-  const size_t chunks = (size_t(n) + kGrain - 1) / kGrain;
-  std::vector<float> part(std::max<size_t>(chunks, 1), 0.0f);
-  parallel_for(size_t(n), kGrain, [&](size_t b, size_t e) { part[b / kGrain] = finite_amax(x + b, int64_t(e - b)); });
+float amax_fast(const float* x, int64_t ld, int64_t T, int64_t n) {
+  if (ld == n) {  // contiguous: chunks of the flat array
+    constexpr size_t kGrain = 1 << 16;
+    const size_t total = size_t(T * n), chunks = (total + kGrain - 1) / kGrain;
+    std::vector<float> part(std::max<size_t>(chunks, 1), 0.0f);
+    parallel_chunks(total, kGrain, [&](int, size_t b, size_t e) { part[b / kGrain] = finite_amax(x + b, int64_t(e - b)); });
+    return *std::max_element(part.begin(), part.end());
+  }
+  std::vector<float> part(size_t(std::max<int64_t>(T, 1)), 0.0f);
+  parallel_chunks(size_t(T), size_t(std::max<int64_t>(1, (1 << 14) / std::max<int64_t>(n, 1))), [&](int, size_t b, size_t e) {
+    for (size_t t = b; t < e; t++) part[t] = finite_amax(x + int64_t(t) * ld, n);
+  });
   return *std::max_element(part.begin(), part.end());
 }
 
-void fake_quant_fp8_reference(const float* x, int64_t T, int64_t n, Fp8Format f, bool dynamic, float scale, float* y) {
+void fake_quant_fp8_reference(const float* x, int64_t ld, int64_t T, int64_t n, Fp8Format f, bool dynamic, float scale,
+                              float* y, int64_t ldy) {
   const float* table = fp8_decode_table(f);
   for (int64_t t = 0; t < T; t++) {
-    const float s = dynamic ? row_scale(x + t * n, n, f) : scale;
-    for (int64_t c = 0; c < n; c++) y[t * n + c] = table[f32_to_fp8(x[t * n + c] / s, f, true)] * s;
+    const float s = dynamic ? row_scale(x + t * ld, n, f) : scale;
+    for (int64_t c = 0; c < n; c++) y[t * ldy + c] = table[f32_to_fp8(x[t * ld + c] / s, f, true)] * s;
   }
 }
 
-void fake_quant_fp8_fast(const float* x, int64_t T, int64_t n, Fp8Format f, bool dynamic, float scale, float* y) {
+void fake_quant_fp8_fast(const float* x, int64_t ld, int64_t T, int64_t n, Fp8Format f, bool dynamic, float scale, float* y,
+                         int64_t ldy) {
   const float* table = fp8_decode_table(f);
   const size_t grain = size_t(std::max<int64_t>(1, (1 << 14) / std::max<int64_t>(n, 1)));
-  parallel_for(size_t(T), grain, [&](size_t b, size_t e) {
+  parallel_chunks(size_t(T), grain, [&](int, size_t b, size_t e) {
     for (size_t t = b; t < e; t++) {
-      const float* xr = x + int64_t(t) * n;
-      fake_quant_row(xr, n, f, dynamic ? row_scale(xr, n, f) : scale, table, y + int64_t(t) * n);
+      const float* xr = x + int64_t(t) * ld;
+      fake_quant_row(xr, n, f, dynamic ? row_scale(xr, n, f) : scale, table, y + int64_t(t) * ldy);
     }
+  });
+}
+
+void round_to_reference(float* x, int64_t n, DType storage) {
+  NL_CHECK(storage == DType::BF16 || storage == DType::F16, "round_to: storage must be BF16 or F16");
+  for (int64_t i = 0; i < n; i++) x[i] = storage == DType::BF16 ? bf16_to_f32(f32_to_bf16(x[i])) : f16_to_f32(f32_to_f16(x[i]));
+}
+
+void round_to_fast(float* x, int64_t n, DType storage) {
+  NL_CHECK(storage == DType::BF16 || storage == DType::F16, "round_to: storage must be BF16 or F16");
+  parallel_chunks(size_t(n), size_t(1) << 16, [&](int, size_t b, size_t e) {
+    if (storage == DType::BF16) for (size_t i = b; i < e; i++) x[i] = bf16_to_f32(f32_to_bf16(x[i]));
+    else for (size_t i = b; i < e; i++) x[i] = f16_to_f32(f32_to_f16(x[i]));
   });
 }
 

@@ -58,10 +58,12 @@ struct CpuBackend : Backend {
   void attention(const AttnArgs& a) override { attention_fast(a); }
   void relu2(float* x, int64_t n) override { relu2_fast(x, n); }
   void add(float* h, const float* y, int64_t n) override { add_fast(h, y, n); }
-  float amax(const float* x, int64_t n) override { return amax_fast(x, n); }
-  void fake_quant_fp8(const float* x, int64_t T, int64_t n, Fp8Format f, bool dyn, float s, float* y) override {
-    fake_quant_fp8_fast(x, T, n, f, dyn, s, y);
+  float amax(const float* x, int64_t ld, int64_t T, int64_t n) override { return amax_fast(x, ld, T, n); }
+  void fake_quant_fp8(const float* x, int64_t ld, int64_t T, int64_t n, Fp8Format f, bool dyn, float s, float* y,
+                      int64_t ldy) override {
+    fake_quant_fp8_fast(x, ld, T, n, f, dyn, s, y, ldy);
   }
+  void round_to(float* x, int64_t n, DType storage) override { round_to_fast(x, n, storage); }
   void moe_route(const float* l, int64_t T, const MoeRouting& r, int32_t* e, float* w) override { moe_route_host(l, T, r, e, w); }
   void gather_rows(const float* src, int64_t cols, const int32_t* rows, int64_t n, float* dst) override {
     gather_rows_fast(src, cols, rows, n, dst);
@@ -87,10 +89,12 @@ struct ReferenceBackend : Backend {
   void attention(const AttnArgs& a) override { attention_reference(a); }
   void relu2(float* x, int64_t n) override { relu2_reference(x, n); }
   void add(float* h, const float* y, int64_t n) override { add_reference(h, y, n); }
-  float amax(const float* x, int64_t n) override { return amax_reference(x, n); }
-  void fake_quant_fp8(const float* x, int64_t T, int64_t n, Fp8Format f, bool dyn, float s, float* y) override {
-    fake_quant_fp8_reference(x, T, n, f, dyn, s, y);
+  float amax(const float* x, int64_t ld, int64_t T, int64_t n) override { return amax_reference(x, ld, T, n); }
+  void fake_quant_fp8(const float* x, int64_t ld, int64_t T, int64_t n, Fp8Format f, bool dyn, float s, float* y,
+                      int64_t ldy) override {
+    fake_quant_fp8_reference(x, ld, T, n, f, dyn, s, y, ldy);
   }
+  void round_to(float* x, int64_t n, DType storage) override { round_to_reference(x, n, storage); }
   void moe_route(const float* l, int64_t T, const MoeRouting& r, int32_t* e, float* w) override { moe_route_host(l, T, r, e, w); }
   void gather_rows(const float* src, int64_t cols, const int32_t* rows, int64_t n, float* dst) override {
     gather_rows_reference(src, cols, rows, n, dst);

@@ -44,10 +44,14 @@ void add_fast(float* h, const float* y, int64_t n);
 void add_reference(float* h, const float* y, int64_t n);
 
 // cpu/activation_quant.cc
-float amax_fast(const float* x, int64_t n);
-float amax_reference(const float* x, int64_t n);
-void fake_quant_fp8_fast(const float* x, int64_t T, int64_t n, Fp8Format f, bool dynamic, float scale, float* y);
-void fake_quant_fp8_reference(const float* x, int64_t T, int64_t n, Fp8Format f, bool dynamic, float scale, float* y);
+float amax_fast(const float* x, int64_t ld, int64_t T, int64_t n);
+float amax_reference(const float* x, int64_t ld, int64_t T, int64_t n);
+void fake_quant_fp8_fast(const float* x, int64_t ld, int64_t T, int64_t n, Fp8Format f, bool dynamic, float scale, float* y,
+                         int64_t ldy);
+void fake_quant_fp8_reference(const float* x, int64_t ld, int64_t T, int64_t n, Fp8Format f, bool dynamic, float scale,
+                              float* y, int64_t ldy);
+void round_to_fast(float* x, int64_t n, DType storage);
+void round_to_reference(float* x, int64_t n, DType storage);
 
 // cpu/moe.cc (the router is one host function for every backend)
 void moe_route_host(const float* logits, int64_t T, const MoeRouting& r, int32_t* experts, float* weights);

@@ -2,7 +2,8 @@
 // block (per tensor = one block, per output channel = 1 x cols blocks, 2-D blocks),
 // scale = clip / fmax, code = fp8(x / scale) with saturation, and, in the same pass,
 // the error of the dequantised result against the input. cpu/quantize.cc holds the fast
-// multi-threaded kernel and a plain single-threaded reference; the tests compare them.
+// multi-threaded kernel (its parts: quantize_internal.h), cpu/quantize_reference.cc the plain
+// single-threaded reference; the tests compare them.
 #pragma once
 #include "stored_matrix.h"
 #include "fp8.h"

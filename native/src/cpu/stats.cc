@@ -1,7 +1,6 @@
 #include "cpu/stats.h"
 
 #include <algorithm>
-#include <atomic>
 #include <memory>
 #include <cfloat>
 #include <mutex>
@@ -21,22 +20,15 @@ constexpr size_t kSpan = 2048;
 // fn(thread_slot, values, count) — thread_slot indexes per-thread accumulators.
 template <class Fn>
 void for_each_span(const StoredMatrix& s, Fn&& fn, int slots) {
-  size_t n = size_t(s.count());
-  size_t chunks = std::max<size_t>(1, std::min<size_t>(size_t(slots) * 8, (n + (1 << 16) - 1) >> 16));
-  size_t per = (n + chunks - 1) / chunks;
-  std::atomic<size_t> next{0};
-  parallel_threads([&](int t) {
+  const size_t n = size_t(s.count());
+  const size_t chunks = std::max<size_t>(1, std::min<size_t>(size_t(slots) * 8, (n + (1 << 16) - 1) >> 16));
+  parallel_chunks(n, (n + chunks - 1) / chunks, [&](int t, size_t b, size_t e) {
     alignas(64) float buf[kSpan];
-    for (;;) {
-      size_t c = next.fetch_add(1);
-      if (c >= chunks) return;
-      size_t b = c * per, e = std::min(n, b + per);
-      for (size_t i = b; i < e;) {
-        size_t m = std::min(kSpan, e - i);
-        if (s.scale) m = std::min(m, size_t(s.cols) - i % size_t(s.cols));  // one row: one scale row
-        fn(t, read_span(s, i, m, buf), m);
-        i += m;
-      }
+    for (size_t i = b; i < e;) {
+      size_t m = std::min(kSpan, e - i);
+      if (s.scale) m = std::min(m, size_t(s.cols) - i % size_t(s.cols));  // one row: one scale row
+      fn(t, read_span(s, i, m, buf), m);
+      i += m;
     }
   });
 }
@@ -240,25 +232,18 @@ CodeCounts code_counts(const StoredMatrix& s) {
   size_t n = size_t(s.count());
   int T = num_threads();
   std::vector<std::vector<uint32_t>> per(T, std::vector<uint32_t>(2 * ncodes, 0));
-  std::atomic<size_t> next{0};
-  const size_t chunk = size_t(1) << 18;
-  parallel_threads([&](int t) {
+  parallel_chunks(n, size_t(1) << 18, [&](int t, size_t lo, size_t hi) {
     uint32_t* a = per[t].data();
     uint32_t* b = a + ncodes;  // two tables: repeated codes do not serialise on one counter
-    for (;;) {
-      size_t c = next.fetch_add(1);
-      size_t lo = c * chunk;
-      if (lo >= n) return;
-      size_t hi = std::min(n, lo + chunk), i = lo;
-      if (ncodes == 65536) {
-        const uint16_t* p = reinterpret_cast<const uint16_t*>(s.data);
-        for (; i + 2 <= hi; i += 2) { a[p[i]]++; b[p[i + 1]]++; }
-        for (; i < hi; i++) a[p[i]]++;
-      } else {
-        const uint8_t* p = s.data;
-        for (; i + 2 <= hi; i += 2) { a[p[i]]++; b[p[i + 1]]++; }
-        for (; i < hi; i++) a[p[i]]++;
-      }
+    size_t i = lo;
+    if (ncodes == 65536) {
+      const uint16_t* p = reinterpret_cast<const uint16_t*>(s.data);
+      for (; i + 2 <= hi; i += 2) { a[p[i]]++; b[p[i + 1]]++; }
+      for (; i < hi; i++) a[p[i]]++;
+    } else {
+      const uint8_t* p = s.data;
+      for (; i + 2 <= hi; i += 2) { a[p[i]]++; b[p[i + 1]]++; }
+      for (; i < hi; i++) a[p[i]]++;
     }
   });
   CodeCounts r;

@@ -1,9 +1,11 @@
-// Activation fake quantization on the device (backend.h; the CPU reference is
-// cpu/activation_quant.cc):
-//   amax:           max |x| over n values, NaN and infinities skipped
+// The precision what-ifs on the device (backend.h; the CPU reference is cpu/activation_quant.cc):
+//   amax:           max |x| over T rows of n (row stride ld), NaN and infinities skipped
 //   fake_quant_fp8: y (T, n) = decode(encode(x / s)) · s, s static or each row's max|x| / fmax
+//   round_to:       x = fp32(bf16(x)) or fp32(f16(x)), nearest-even
 // The encoders repeat fp8.h's bit arithmetic (round to nearest even, saturating), so the
 // device gives the CPU's codes; decoding uses common.cuh's exact decoders.
+#include <cuda_bf16.h>
+
 #include "cuda/kernels.h"
 
 namespace nl {
@@ -54,9 +56,9 @@ __device__ __forceinline__ float block_max(float v) {
 
 // One block per row: the row's scale (dynamic) and then its values.
 template <bool E4M3>
-__global__ void fake_quant_kernel(const float* x, int64_t n, bool dynamic, float scale, float* y) {
-  const float* xr = x + int64_t(blockIdx.x) * n;
-  float* yr = y + int64_t(blockIdx.x) * n;
+__global__ void fake_quant_kernel(const float* x, int64_t ld, int64_t n, bool dynamic, float scale, float* y, int64_t ldy) {
+  const float* xr = x + int64_t(blockIdx.x) * ld;
+  float* yr = y + int64_t(blockIdx.x) * ldy;
   float s = scale;
   if (dynamic) {
     float a = 0.0f;
@@ -71,27 +73,46 @@ __global__ void fake_quant_kernel(const float* x, int64_t n, bool dynamic, float
 }
 
 // Non-negative floats order as their bits, so atomicMax on the bits is a float max.
-__global__ void amax_kernel(const float* x, int64_t n, unsigned* out) {
+// One block per row (grid-stride over rows beyond the grid).
+__global__ void amax_kernel(const float* x, int64_t ld, int64_t T, int64_t n, unsigned* out) {
   float a = 0.0f;
-  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
-    if (isfinite(x[i])) a = fmaxf(a, fabsf(x[i]));
+  for (int64_t t = blockIdx.x; t < T; t += gridDim.x)
+    for (int64_t c = threadIdx.x; c < n; c += blockDim.x) {
+      const float v = x[t * ld + c];
+      if (isfinite(v)) a = fmaxf(a, fabsf(v));
+    }
   a = block_max(a);
   if (threadIdx.x == 0) atomicMax(out, __float_as_uint(a));
 }
 
+template <bool BF16>
+__global__ void round_to_kernel(float* x, int64_t n) {
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+    x[i] = BF16 ? __bfloat162float(__float2bfloat16_rn(x[i])) : __half2float(__float2half_rn(x[i]));
+}
+
 }  // namespace
 
-void amax(const float* x, int64_t n, unsigned* out, cudaStream_t s) {
+void amax(const float* x, int64_t ld, int64_t T, int64_t n, unsigned* out, cudaStream_t s) {
   CUDA_CHECK(cudaMemsetAsync(out, 0, sizeof(unsigned), s));
-  if (n == 0) return;
-  amax_kernel<<<unsigned(std::min<int64_t>((n + 255) / 256, 1024)), 256, 0, s>>>(x, n, out);
+  if (T == 0 || n == 0) return;
+  amax_kernel<<<unsigned(std::min<int64_t>(T, 1024)), 256, 0, s>>>(x, ld, T, n, out);
   CUDA_LAUNCHED();
 }
 
-void fake_quant_fp8(const float* x, int64_t T, int64_t n, Fp8Format f, bool dynamic, float scale, float* y, cudaStream_t s) {
+void fake_quant_fp8(const float* x, int64_t ld, int64_t T, int64_t n, Fp8Format f, bool dynamic, float scale, float* y,
+                    int64_t ldy, cudaStream_t s) {
   if (T == 0 || n == 0) return;
-  if (f == Fp8Format::E4M3) fake_quant_kernel<true><<<unsigned(T), 256, 0, s>>>(x, n, dynamic, scale, y);
-  else fake_quant_kernel<false><<<unsigned(T), 256, 0, s>>>(x, n, dynamic, scale, y);
+  if (f == Fp8Format::E4M3) fake_quant_kernel<true><<<unsigned(T), 256, 0, s>>>(x, ld, n, dynamic, scale, y, ldy);
+  else fake_quant_kernel<false><<<unsigned(T), 256, 0, s>>>(x, ld, n, dynamic, scale, y, ldy);
+  CUDA_LAUNCHED();
+}
+
+void round_to(float* x, int64_t n, bool bf16, cudaStream_t s) {
+  if (n == 0) return;
+  const unsigned grid = unsigned(std::min<int64_t>((n + 255) / 256, 65535));
+  if (bf16) round_to_kernel<true><<<grid, 256, 0, s>>>(x, n);
+  else round_to_kernel<false><<<grid, 256, 0, s>>>(x, n);
   CUDA_LAUNCHED();
 }
 

@@ -272,21 +272,26 @@ struct CudaBackend : Backend {
     return {reinterpret_cast<const A*>(dev), b ? reinterpret_cast<const B*>(dev + off) : nullptr};
   }
 
-  float amax(const float* x, int64_t n) override {
+  float amax(const float* x, int64_t ld, int64_t T, int64_t n) override {
     unsigned* out = static_cast<unsigned*>(small(sizeof(unsigned)));
-    cuda::amax(act(x, n, "amax x"), n, out, stream);
+    cuda::amax(act(x, T > 0 ? (T - 1) * ld + n : 0, "amax x"), ld, T, n, out, stream);
     done("amax");
-    unsigned bits = 0;
     CUDA_CHECK(cudaMemcpyAsync(stage(4), out, 4, cudaMemcpyDeviceToHost, stream));
     sync();
-    std::memcpy(&bits, staging, 4);
     float a;
-    std::memcpy(&a, &bits, 4);
+    std::memcpy(&a, staging, 4);
     return a;
   }
-  void fake_quant_fp8(const float* x, int64_t T, int64_t n, Fp8Format f, bool dyn, float scale, float* y) override {
-    cuda::fake_quant_fp8(act(x, T * n, "fake_quant_fp8 x"), T, n, f, dyn, scale, act(y, T * n, "fake_quant_fp8 y"), stream);
+  void fake_quant_fp8(const float* x, int64_t ld, int64_t T, int64_t n, Fp8Format f, bool dyn, float scale, float* y,
+                      int64_t ldy) override {
+    cuda::fake_quant_fp8(act(x, T > 0 ? (T - 1) * ld + n : 0, "fake_quant_fp8 x"), ld, T, n, f, dyn, scale,
+                         act(y, T > 0 ? (T - 1) * ldy + n : 0, "fake_quant_fp8 y"), ldy, stream);
     done("fake_quant_fp8");
+  }
+  void round_to(float* x, int64_t n, DType storage) override {
+    NL_CHECK(storage == DType::BF16 || storage == DType::F16, "round_to: storage must be BF16 or F16");
+    cuda::round_to(act(x, n, "round_to x"), n, storage == DType::BF16, stream);
+    done("round_to");
   }
   // The router decides the shapes the host launches: the gate logits (T×E floats) come back
   // and the host router runs on them (cpu/moe.cc); the expert rows stay on the device.

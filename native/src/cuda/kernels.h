@@ -28,8 +28,10 @@ void ssm_scan(const SsdArgs& a, cudaStream_t s);  // T >= 1 tokens from a.state
 // attention.cu
 void attention(const AttnArgs& a, cudaStream_t s);
 // activation_quant.cu (out: one device unsigned, the amax's float bits)
-void amax(const float* x, int64_t n, unsigned* out, cudaStream_t s);
-void fake_quant_fp8(const float* x, int64_t T, int64_t n, Fp8Format f, bool dynamic, float scale, float* y, cudaStream_t s);
+void amax(const float* x, int64_t ld, int64_t T, int64_t n, unsigned* out, cudaStream_t s);
+void fake_quant_fp8(const float* x, int64_t ld, int64_t T, int64_t n, Fp8Format f, bool dynamic, float scale, float* y,
+                    int64_t ldy, cudaStream_t s);
+void round_to(float* x, int64_t n, bool bf16, cudaStream_t s);
 // moe.cu (rows and w in device memory)
 void gather_rows(const float* src, int64_t cols, const int32_t* rows, int64_t n, float* dst, cudaStream_t s);
 void scatter_add_rows(const float* src, int64_t cols, const int32_t* rows, const float* w, int64_t n, float* dst,

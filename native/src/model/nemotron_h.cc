@@ -127,6 +127,10 @@ Model::~Model() {
 
 Model::Model(ModelConfig c, Backend& backend) : cfg(std::move(c)), be(backend) {
   NL_CHECK(cfg.H > 0 && cfg.vocab > 0, "model: hidden size and vocabulary must be positive");
+  NL_CHECK(cfg.ssm_dtype == SD_F32 || cfg.ssm_dtype == SD_BF16 || cfg.ssm_dtype == SD_F16,
+           "model: ssm state dtype must be f32, bf16 or f16 (code " + std::to_string(cfg.ssm_dtype) + ")");
+  NL_CHECK(cfg.kv_dtype == SD_F32 || cfg.kv_dtype == SD_BF16 || cfg.kv_dtype == SD_FP8_E4M3,
+           "model: KV cache dtype must be f32, bf16 or fp8_e4m3 (code " + std::to_string(cfg.kv_dtype) + ")");
   layers.resize(cfg.kinds.size());
   for (size_t i = 0; i < cfg.kinds.size(); i++) {
     if (cfg.kinds[i] == K_MOE) {
@@ -169,10 +173,10 @@ void Model::linear(const float* x, int64_t T, const StoredMatrix& w, const float
     return;
   }
   const int64_t n = T * w.cols;
-  if (in->observe) in->amax = std::max(in->amax, be.amax(x, n));
+  if (in->observe) in->amax = std::max(in->amax, be.amax(x, w.cols, T, w.cols));
   if (in->mode != 0) {
     float* q = scratch(S_INPUT_Q, n);
-    be.fake_quant_fp8(x, T, w.cols, in->format, in->mode == 2, in->scale, q);
+    be.fake_quant_fp8(x, w.cols, T, w.cols, in->format, in->mode == 2, in->scale, q, w.cols);
     x = q;
   }
   be.linear(x, T, w, bias, y);
@@ -246,8 +250,38 @@ State Model::new_state(int64_t max_tokens) const {
 void Model::reset(State& s) const {
   s.length = 0;
   for (auto& l : s.layers) {  // the KV cache keeps its memory; length 0 makes it empty
+    l.kscale.clear();
+    l.vscale.clear();
     if (l.conv.data()) be.zero(l.conv.data(), size_t(l.conv.size()) * sizeof(float));
     if (l.ssm.data()) be.zero(l.ssm.data(), size_t(l.ssm.size()) * sizeof(float));
+  }
+}
+
+// The state as the cache keeps it: 16-bit storage rounds (and reads back), an FP8 KV cache has
+// one scale per KV head, set on the first write (the prefill) from its amax / fmax, saturating after.
+void Model::store_state(float* x, int64_t n, int dtype) const {
+  if (dtype == SD_BF16 || dtype == SD_F16) be.round_to(x, n, dtype == SD_BF16 ? DType::BF16 : DType::F16);
+}
+
+void Model::store_kv(LayerState& st, int64_t past, int64_t T) const {
+  const int64_t kvd = cfg.nkv * cfg.hd;
+  if (cfg.kv_dtype != SD_FP8_E4M3) {
+    store_state(st.k.data() + past * kvd, T * kvd, cfg.kv_dtype);
+    store_state(st.v.data() + past * kvd, T * kvd, cfg.kv_dtype);
+    return;
+  }
+  const float fmax = fp8_max(Fp8Format::E4M3);
+  for (auto [buf, scale] : {std::pair{st.k.data(), &st.kscale}, std::pair{st.v.data(), &st.vscale}}) {
+    float* rows = buf + past * kvd;
+    if (scale->empty()) {
+      scale->assign(size_t(cfg.nkv), 1.0f);
+      for (int64_t h = 0; h < cfg.nkv; h++) {
+        const float a = be.amax(rows + h * cfg.hd, kvd, T, cfg.hd);
+        if (a > 0.0f && std::isfinite(a)) (*scale)[size_t(h)] = a / fmax;
+      }
+    }
+    for (int64_t h = 0; h < cfg.nkv; h++)
+      be.fake_quant_fp8(rows + h * cfg.hd, kvd, T, cfg.hd, Fp8Format::E4M3, false, (*scale)[size_t(h)], rows + h * cfg.hd, kvd);
   }
 }
 
@@ -305,6 +339,8 @@ void Model::mamba(int layer, const LayerWeights& w, LayerState& st, bool fresh, 
   } else {
     be.ssd_scan(a);
   }
+  // The state as the cache keeps it until the next call (prefill piece or decode step).
+  store_state(st.ssm.data(), cfg.nh * cfg.P * cfg.N, cfg.ssm_dtype);
   at_hook(layer, H_Y, y, T, di, di);
   // 8. gated group RMSNorm (gate first), in place over y; 9. out_proj   (T, H)
   be.gated_rmsnorm(y, zx, in_out, T, di, di / cfg.G, w.vec[R_MIXER_NORM].data(), cfg.eps, y);
@@ -337,6 +373,8 @@ void Model::attention(int layer, const LayerWeights& w, LayerState& st, int64_t 
   linear(x, T, w.mat[R_V], bias(R_V_B), st.v.data() + past * kvd, &w.input[R_V]);
   at_hook(layer, H_K, st.k.data() + past * kvd, T, kvd, kvd);
   at_hook(layer, H_V, st.v.data() + past * kvd, T, kvd, kvd);
+  // The cache holds the (possibly patched) rows in its dtype; the pattern and the attention read them.
+  if (cfg.kv_dtype != SD_F32) store_kv(st, past, T);
   const float scale = float(1.0 / std::sqrt(double(cfg.hd)));
   if (const Hook* h = hook(layer, H_PATTERN)) {
     NL_CHECK(past == 0, "pattern: needs a fresh state (a full pass from the first token)");

@@ -38,7 +38,13 @@ struct ModelConfig {
   bool norm_topk = true;
   float routed_scale = 1.0f;
   std::vector<int> kinds;
+  // What-if storage precision of the per-sequence state (CPU backends only; computation stays fp32):
+  // the SSM state is rounded where it is kept between forward calls, the KV cache where rows are written.
+  int ssm_dtype = 0;  // StateDtype: F32, BF16 or F16
+  int kv_dtype = 0;   // StateDtype: F32, BF16 or FP8_E4M3 (a scale per KV head, set by the first write)
 };
+
+enum StateDtype : int { SD_F32 = 0, SD_BF16 = 1, SD_F16 = 2, SD_FP8_E4M3 = 3 };
 
 // How a linear's input activations are fake-quantized to FP8 (code = fp8(x / scale),
 // x' = value(code) * scale, saturating) and observed for calibration, per weight slot.
@@ -80,6 +86,7 @@ class Buffer {
 struct LayerState {
   Buffer conv, ssm;  // (K-1, conv_dim), (nh, P, N)
   Buffer k, v;       // (capacity, nkv*hd): the KV cache, grown by doubling
+  std::vector<float> kscale, vscale;  // FP8 KV cache: one scale per KV head (empty until the first write)
 };
 
 struct State {
@@ -181,6 +188,9 @@ struct Model {
   void forget(const StoredMatrix& w);
   void mamba(int layer, const LayerWeights& w, LayerState& st, bool fresh, const float* x, int64_t T, float* out) const;
   void attention(int layer, const LayerWeights& w, LayerState& st, int64_t past, const float* x, int64_t T, float* out) const;
+  // Rounds the KV rows [past, past + T) to cfg.kv_dtype (FP8: the per-head scales are set on the first write).
+  void store_state(float* x, int64_t n, int dtype) const;
+  void store_kv(LayerState& st, int64_t past, int64_t T) const;
   // layer < 0: no hooks (MoE experts)
   void mlp(int layer, const StoredMatrix& up, const float* up_b, const StoredMatrix& down, const float* down_b, const float* x,
            int64_t T, float* out, InputQuant* up_in = nullptr, InputQuant* down_in = nullptr) const;

@@ -47,7 +47,7 @@ double get_num(Napi::Object o, const char* k, double fallback) {
 }  // namespace
 
 // modelCreate({H, vocab, nh, P, G, N, K, chunk, nq, nkv, hd, eps, dtLo, dtHi, dtClampMin, E, topk, nGroup,
-//              topkGroup, normTopk, routedScale, kinds: number[]}, backend: "cpu" | "reference" | "cuda")
+//              topkGroup, normTopk, routedScale, kinds: number[], ssmDtype, kvDtype}, backend: "cpu" | "reference" | "cuda")
 NL_EXPORT(modelCreate) {
   NL_CHECK(info[0].IsObject(), "modelCreate: expected a config object");
   Napi::Object o = info[0].As<Napi::Object>();
@@ -63,6 +63,8 @@ NL_EXPORT(modelCreate) {
   c.topk_group = get_int(o, "topkGroup", 1);
   c.norm_topk = o.Get("normTopk").ToBoolean().Value();
   c.routed_scale = float(get_num(o, "routedScale", 1.0));
+  c.ssm_dtype = int(get_int(o, "ssmDtype", SD_F32));
+  c.kv_dtype = int(get_int(o, "kvDtype", SD_F32));
   Napi::Array kinds = o.Get("kinds").As<Napi::Array>();
   for (uint32_t i = 0; i < kinds.Length(); i++) c.kinds.push_back(int(kinds.Get(i).As<Napi::Number>().Int32Value()));
   Backend& be = backend_named(info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : std::string("cpu"));

@@ -217,7 +217,7 @@ NL_EXPORT(opAmax) {
   const int64_t n = int64_t(b.size / 4);
   Backend& be = pick(info, 1);
   Stage st(be);
-  const float a = be.amax(st(reinterpret_cast<float*>(b.data), n, false), n);
+  const float a = be.amax(st(reinterpret_cast<float*>(b.data), n, false), n, 1, n);
   return Napi::Number::New(info.Env(), double(a));
 }
 
@@ -231,8 +231,21 @@ NL_EXPORT(opFakeQuantFp8) {
   NL_CHECK(dynamic || (scale > 0 && std::isfinite(scale)), "opFakeQuantFp8: a static scale must be positive and finite");
   Backend& be = pick(info, 7);
   Stage st(be);
-  be.fake_quant_fp8(st(f32_arg(info, 0, T * n, "x"), T * n, false), T, n, Fp8Format(fmt), dynamic, scale,
-                    st(f32_arg(info, 6, T * n, "y"), T * n, true));
+  be.fake_quant_fp8(st(f32_arg(info, 0, T * n, "x"), T * n, false), n, T, n, Fp8Format(fmt), dynamic, scale,
+                    st(f32_arg(info, 6, T * n, "y"), T * n, true), n);
+  st.finish();
+  return info.Env().Undefined();
+}
+
+// opRoundTo(x, storage dtype code (BF16 or F16), backend): x = fp32(storage(x))
+NL_EXPORT(opRoundTo) {
+  Bytes b = arg_bytes(info, 0, "x");
+  const int64_t n = int64_t(b.size / 4);
+  const DType storage = arg_dtype(info, 1);
+  NL_CHECK(storage == DType::BF16 || storage == DType::F16, "opRoundTo: storage must be BF16 or F16");
+  Backend& be = pick(info, 2);
+  Stage st(be);
+  be.round_to(st(reinterpret_cast<float*>(b.data), n, true), n, storage);
   st.finish();
   return info.Env().Undefined();
 }
