@@ -1,4 +1,6 @@
 /** Benchmark helpers: best-of-N timing, the copy and read bandwidth yardsticks, and an optional Python peer. */
+import * as fs from "fs";
+import * as path from "path";
 import { spawnSync } from "child_process";
 import { native } from "../src/backend/native";
 
@@ -42,9 +44,13 @@ export function gbps(bytes: number, seconds: number): string {
   return `${(bytes / seconds / 1e9).toFixed(2)} GB/s`;
 }
 
-/** A Python that imports the given modules (NEMOTRON_LAB_PYTHON, then python3), or undefined. */
+/**
+ * A Python that imports the given modules (NEMOTRON_LAB_PYTHON, then the repository's .venv made
+ * by tools/python-env.sh, then python3), or undefined.
+ */
 export function pythonWith(modules: string[]): string | undefined {
-  for (const py of [process.env.NEMOTRON_LAB_PYTHON, "python3"].filter(Boolean) as string[]) {
+  const venv = path.join(__dirname, "..", "..", ".venv", "bin", "python");
+  for (const py of [process.env.NEMOTRON_LAB_PYTHON, fs.existsSync(venv) ? venv : undefined, "python3"].filter(Boolean) as string[]) {
     const r = spawnSync(py, ["-c", `import ${modules.join(", ")}`], { stdio: "ignore" });
     if (r.status === 0) return py;
   }

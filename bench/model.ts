@@ -12,7 +12,10 @@
  *
  * NEMOTRON_LAB_BENCH_BACKENDS=cpu,cuda (default cpu) also times the other backends on the
  * same checkpoints, each printed beside the cpu figure of the same run (native/dev/cuda-check.sh);
- * NEMOTRON_LAB_BENCH_NO_HF=1 leaves out the HF transformers peer.
+ * NEMOTRON_LAB_BENCH_NO_HF=1 leaves out the HF transformers peer. Decode and prefill (128 and
+ * 512 tokens) run with 1, 2 and all threads, each beside the read roofline at that thread count
+ * and, when NEMOTRON_LAB_LLAMA_CPP names a llama.cpp build, llama.cpp's figure on the same
+ * checkpoint converted to GGUF (bench/llama-cpp.ts).
  */
 import * as fs from "fs";
 import * as os from "os";
@@ -24,6 +27,7 @@ import { NemotronH } from "../src/model/nemotron-h";
 import { dtypeCode } from "../src/tensor/dtype";
 import { makeTiny, TinyDType } from "../src/tiny/make-tiny";
 import { bestSeconds, copyBandwidth, pythonWith, readBandwidth, row } from "./common";
+import { ggufFor, llamaBench, llamaRates } from "./llama-cpp";
 
 export const BENCH_CONFIG = {
   vocab_size: 8192, hidden_size: 512, num_attention_heads: 8, num_key_value_heads: 2, head_dim: 64,
@@ -32,10 +36,11 @@ export const BENCH_CONFIG = {
 };
 export const PATTERN = "M-M-M-MM-M-M-M*-M-";
 const PROMPT = 128;
+const PROMPTS = [128, 512];  // prefill lengths timed
 const DECODE = 64;
 
 /** Bytes of weights one decoded token reads: every bound tensor once, one embedding row. */
-function weightBytesPerToken(m: NemotronH): number {
+export function weightBytesPerToken(m: NemotronH): number {
   let bytes = 0;
   for (const name of new Set(m.plan.map((s) => s.name))) {
     const t = m.weight(name);
@@ -49,10 +54,15 @@ function ids(n: number, vocab: number, seed: number): number[] {
   return Array.from({ length: n }, (_, i) => (i * 7919 + seed * 104729) % vocab);
 }
 
-function measure(m: NemotronH): { decode: number; prefill: number } {
+/** Decode tok/s (DECODE tokens after a 16-token prompt) and prefill tok/s of each of PROMPTS, best of 3 each. */
+function measure(m: NemotronH): { decode: number; prefill: number; prefills: Map<number, number> } {
+  m.forward(ids(2, m.vocabSize, 1), m.newState(), { lastOnly: true });  // warm-up (a device backend uploads weights here)
+  const prefills = new Map<number, number>();
+  for (const n of PROMPTS) {
+    const prompt = ids(n, m.vocabSize, 1);
+    prefills.set(n, n / bestSeconds(() => m.forward(prompt, m.newState(), { lastOnly: true }), 3));
+  }
   const prompt = ids(PROMPT, m.vocabSize, 1);
-  m.forward(prompt.slice(0, 2), m.newState(), { lastOnly: true });  // warm-up (a device backend uploads weights here)
-  const prefillS = bestSeconds(() => m.forward(prompt, m.newState(), { lastOnly: true }), 3);
   const st = m.newState();
   m.forward(prompt.slice(0, 16), st, { lastOnly: true });
   const base = st.clone();
@@ -61,7 +71,7 @@ function measure(m: NemotronH): { decode: number; prefill: number } {
     const s = base.clone();
     for (const id of next) m.forward([id], s, { lastOnly: true });
   }, 3);
-  return { prefill: PROMPT / prefillS, decode: DECODE / decodeS };
+  return { prefill: prefills.get(PROMPT)!, prefills, decode: DECODE / decodeS };
 }
 
 /**
@@ -182,30 +192,58 @@ function extraBackends(): BackendName[] {
   });
 }
 
+/**
+ * 1, 2 and all threads (the pool's default: the cores, or NEMOTRON_LAB_THREADS), each once;
+ * NEMOTRON_LAB_BENCH_THREADS=1,4 picks others.
+ */
+export function threadCounts(): number[] {
+  const all = native().setThreads(0);
+  const asked = process.env.NEMOTRON_LAB_BENCH_THREADS;
+  if (asked) return asked.split(",").map(Number).filter((n) => n > 0);
+  return [...new Set([1, 2, all])].filter((n) => n <= all).sort((a, b) => a - b);
+}
+
+const LLAMA_TYPE: Record<string, "bf16" | "q8_0"> = { bf16: "bf16", f8e4m3: "q8_0" };
+
 export async function run(): Promise<void> {
-  const threads = native().threads();
-  console.log(`\n== model: NemotronH forward, 45M-parameter checkpoint (${threads} threads, prompt ${PROMPT}, decode ${DECODE})`);
+  const counts = threadCounts(), threads = counts[counts.length - 1];
+  console.log(`\n== model: NemotronH forward, 45M-parameter checkpoint (threads ${counts.join(", ")}; prompts ${PROMPTS.join(", ")}, decode ${DECODE})`);
+  const read = new Map<number, number>();
+  for (const n of counts) {
+    native().setThreads(n);
+    const r = readBandwidth();
+    read.set(n, r.threaded);
+    row(`memory read (read-sum, 512 MiB, ${n} thread${n > 1 ? "s" : ""})`, `${r.threaded.toFixed(2)} GB/s`, n === 1 ? `the decode yardstick; plain loop ${r.plain.toFixed(2)} GB/s` : "");
+  }
   const copy = copyBandwidth();
-  const read = readBandwidth();
-  row("memory read (threaded read-sum, 512 MiB)", `${read.threaded.toFixed(2)} GB/s`, "the decode yardstick");
-  row("memory read (plain loop, 1 thread)", `${read.plain.toFixed(2)} GB/s`, "the reference beside it");
-  row("memory copy (read + write)", `${copy.toFixed(2)} GB/s`, `${(copy / read.threaded).toFixed(2)}x the read bandwidth`);
+  row(`memory copy (read + write, ${threads} threads)`, `${copy.toFixed(2)} GB/s`, `${(copy / read.get(threads)!).toFixed(2)}x the read bandwidth`);
   const extra = extraBackends();
+  const bench = llamaBench();
   const root = fs.mkdtempSync(path.join(os.tmpdir(), "nl-bench-model-"));
   try {
     let hf: ReturnType<typeof hfBaseline>;
+    let bf16Dir = "";
     for (const dtype of ["bf16", "f8e4m3"] as TinyDType[]) {
       const dir = path.join(root, dtype);
       await makeTiny(dir, { pattern: PATTERN, dtype, seed: 7, config: BENCH_CONFIG });
       floatTimeStepLimit(dir);
+      if (dtype === "bf16") bf16Dir = dir;
       const m = NemotronH.load(dir);
       const bytes = weightBytesPerToken(m);
-      const roof = (read.threaded * 1e9) / bytes;
-      const r = measure(m);
-      console.log(`  -- ${dtype} (${(bytes / 1e6).toFixed(1)} MB of weights read per decoded token)`);
-      row("bandwidth roofline (decode)", `${roof.toFixed(1)} tok/s`, "weight bytes per token / read bandwidth");
-      row("decode", `${r.decode.toFixed(1)} tok/s`, `${((r.decode / roof) * 100).toFixed(0)}% of roofline`);
-      row("prefill", `${r.prefill.toFixed(1)} tok/s`, `${(r.prefill / r.decode).toFixed(1)}x decode`);
+      // llama.cpp's peer of ours: its BF16 for BF16, its Q8_0 (8.5 bits a weight) for FP8 E4M3.
+      const gguf = bench ? ggufFor(bench, bf16Dir, LLAMA_TYPE[dtype], root) : undefined;
+      console.log(`  -- ${dtype} (${(bytes / 1e6).toFixed(1)} MB of weights read per decoded token)${gguf ? `; peer: llama.cpp ${LLAMA_TYPE[dtype]}` : ""}`);
+      let r!: ReturnType<typeof measure>;
+      for (const n of counts) {
+        native().setThreads(n);
+        r = measure(m);
+        const peer = bench && gguf ? llamaRates(bench, gguf, n, PROMPTS, DECODE) : undefined;
+        const roof = (read.get(n)! * 1e9) / bytes;
+        const vs = (ours: number, theirs: number | undefined) => theirs ? `; llama.cpp ${theirs.toFixed(1)} tok/s, ours ${(ours / theirs).toFixed(2)}x` : "";
+        const t = `${n} thread${n > 1 ? "s" : ""}`;
+        row(`decode, ${t}`, `${r.decode.toFixed(1)} tok/s`, `${((r.decode / roof) * 100).toFixed(0)}% of the read roofline ${roof.toFixed(0)} tok/s${vs(r.decode, peer?.decode)}`);
+        for (const [len, rate] of r.prefills) row(`prefill ${len}, ${t}`, `${rate.toFixed(1)} tok/s`, `${(rate / r.decode).toFixed(1)}x decode${vs(rate, peer?.prefill.get(len))}`);
+      }
       printBreakdown(decodeBreakdown(m, 16 + DECODE / 2), 1e3 / r.decode);
       if (dtype === "bf16") {
         hf = hfBaseline(dir);
@@ -221,7 +259,6 @@ export async function run(): Promise<void> {
         row(`${b} decode (${dtype})`, `${rb.decode.toFixed(1)} tok/s`, `${(rb.decode / r.decode).toFixed(1)}x cpu`);
         row(`${b} prefill (${dtype})`, `${rb.prefill.toFixed(1)} tok/s`, `${(rb.prefill / r.prefill).toFixed(1)}x cpu`);
       }
-      fs.rmSync(dir, { recursive: true, force: true });
     }
 
     // Resident memory of a larger FP8 checkpoint: weights are read in place (mapped), never widened.

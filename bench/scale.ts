@@ -1,0 +1,77 @@
+/**
+ * `npm run bench -- --scale 9b`: decode at real scale. Generates a random checkpoint with the
+ * shapes of NVIDIA-Nemotron-Nano-9B-v2 (its config and layer pattern, 8.9 B parameters; FP8
+ * E4M3 linears with per-tensor scales and a BF16 lm_head and embedding, about 10 GB) in the
+ * temporary folder, checks the disk has room first, and reports beside the read roofline
+ * measured in the same run: the time to open it and produce the first token in a fresh
+ * process (every weight page is touched for the first time), then decode tok/s with each
+ * thread count. Never part of CI (it takes minutes and ~10 GB); the folder is removed after.
+ */
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { spawnSync } from "child_process";
+import { native } from "../src/backend/native";
+import { NemotronH } from "../src/model/nemotron-h";
+import { NANO_V2_PATTERN } from "../src/tiny/bundled";
+import { makeTiny } from "../src/tiny/make-tiny";
+import { bestSeconds, readBandwidth, row } from "./common";
+import { threadCounts, weightBytesPerToken } from "./model";
+
+/** config.json sizes of NVIDIA-Nemotron-Nano-9B-v2. */
+export const NANO_9B_CONFIG = {
+  vocab_size: 131072, hidden_size: 4480, num_attention_heads: 40, num_key_value_heads: 8, head_dim: 128,
+  intermediate_size: 15680, mamba_num_heads: 128, mamba_head_dim: 80, ssm_state_size: 128, n_groups: 8,
+  conv_kernel: 4, chunk_size: 128,
+};
+
+/** Seconds to open `dir` and run one token in a fresh node process. */
+function firstToken(dir: string): { open: number; token: number } {
+  const index = path.join(__dirname, "..", "src", "index.js");
+  const code = `const {NemotronH}=require(${JSON.stringify(index)});const t0=process.hrtime.bigint();` +
+    `const m=NemotronH.load(${JSON.stringify(dir)});const t1=process.hrtime.bigint();m.forward([1],m.newState(),{lastOnly:true});` +
+    `const t2=process.hrtime.bigint();console.log(JSON.stringify({open:Number(t1-t0)/1e9,token:Number(t2-t1)/1e9}));`;
+  const out = spawnSync(process.execPath, ["-e", code], { encoding: "utf8" });
+  if (out.status !== 0) throw new Error(out.stderr);
+  return JSON.parse(out.stdout.trim().split("\n").pop()!);
+}
+
+export async function run(): Promise<void> {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), "nl-bench-9b-"));
+  const need = 12e9;
+  const st = fs.statfsSync(root);
+  const free = st.bavail * st.bsize;
+  console.log(`\n== scale 9b: Nemotron-Nano-9B-v2 shapes, FP8 E4M3 linears + BF16 head, random weights in ${root}`);
+  if (free < 2 * need) {
+    row("9B-shaped checkpoint", "skipped", `(${(free / 1e9).toFixed(0)} GB free in ${os.tmpdir()}, want ${(2 * need / 1e9).toFixed(0)}: set TMPDIR)`);
+    fs.rmSync(root, { recursive: true, force: true });
+    return;
+  }
+  try {
+    const dir = path.join(root, "fp8");
+    let t = process.hrtime.bigint();
+    await makeTiny(dir, { pattern: NANO_V2_PATTERN, dtype: "f8e4m3", seed: 3, config: NANO_9B_CONFIG, maxShardBytes: 4e9 });
+    const fileBytes = fs.readdirSync(dir).filter((f) => f.endsWith(".safetensors")).reduce((a, f) => a + fs.statSync(path.join(dir, f)).size, 0);
+    row("generate the checkpoint", `${(Number(process.hrtime.bigint() - t) / 1e9).toFixed(1)} s`, `${(fileBytes / 1e9).toFixed(2)} GB written`);
+    const first = firstToken(dir);
+    row("open + first token (fresh process)", `${(first.open + first.token).toFixed(2)} s`, `open ${first.open.toFixed(2)} s, first token ${first.token.toFixed(2)} s (the first read of every weight page)`);
+    const m = NemotronH.load(dir);
+    const bytes = weightBytesPerToken(m);
+    for (const n of threadCounts()) {
+      native().setThreads(n);
+      const read = readBandwidth().threaded;
+      const st = m.newState();
+      m.forward([1, 2, 3, 4], st, { lastOnly: true });
+      const base = st.clone();
+      const tokens = 8;
+      const s = bestSeconds(() => {
+        const st2 = base.clone();
+        for (let i = 0; i < tokens; i++) m.forward([5 + i], st2, { lastOnly: true });
+      }, 1);
+      const rate = tokens / s, roof = (read * 1e9) / bytes;
+      row(`decode, ${n} thread${n > 1 ? "s" : ""}`, `${rate.toFixed(2)} tok/s`, `${((rate / roof) * 100).toFixed(0)}% of the read roofline ${roof.toFixed(2)} tok/s (${(bytes / 1e9).toFixed(2)} GB a token, read ${read.toFixed(1)} GB/s)`);
+    }
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+}
