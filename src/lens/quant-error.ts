@@ -4,6 +4,7 @@
  * ‖quantized − original‖ / ‖original‖ over all its values. Along the layers it shows where the
  * error enters (the first quantized block) and how the residual stream carries and grows it.
  */
+import { errorMetrics } from "../fp8/metrics";
 import { Figure } from "../viz/figure";
 import { KIND_COLORS } from "../quant/plots";
 import { quantizeModel, type ModelQuantOptions } from "../quant/session";
@@ -25,11 +26,8 @@ export function cacheError(model: NemotronH, a: ActivationCache, b: ActivationCa
   if (a.tokens !== b.tokens) throw new RangeError(`cacheError: the caches cover ${a.tokens} and ${b.tokens} tokens; record both on the same ids`);
   const hooks = new Map(model.hookPoints().map((h) => [h.name, h]));
   return a.names().filter((n) => b.has(n) && hooks.has(n)).map((n) => {
-    const x = a.get(n).values(), y = b.get(n).values();
-    let d = 0, s = 0;
-    for (let i = 0; i < x.length; i++) { d += (y[i] - x[i]) ** 2; s += x[i] ** 2; }
     const h = hooks.get(n)!;
-    return { name: n, layer: h.layer, kind: h.kind, point: h.entry.point, relError: Math.sqrt(d) / (Math.sqrt(s) || 1) };
+    return { name: n, layer: h.layer, kind: h.kind, point: h.entry.point, relError: errorMetrics(a.get(n).values(), b.get(n).values()).relL2 };
   });
 }
 

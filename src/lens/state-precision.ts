@@ -8,7 +8,7 @@
  */
 import { Checkpoint } from "../model/checkpoint";
 import { NemotronH, type StateDtypeName } from "../model/nemotron-h";
-import { distributionShift, greedy, logSoftmax, type LogitsRecord } from "../quant/compare";
+import { distributionShift, greedy, perplexityOfLogits, type LogitsRecord } from "../quant/compare";
 import { SortableTable } from "../viz/table";
 import { progress } from "../util/progress";
 import { abortError, workSignal } from "../util/cancel";
@@ -50,12 +50,6 @@ function decodeLogits(model: NemotronH, ids: readonly number[], prefill: number,
   return out;
 }
 
-function perplexityOf(logits: Float32Array, ids: readonly number[], V: number): number {
-  let nll = 0;
-  for (let t = 0; t + 1 < ids.length; t++) nll -= logSoftmax(logits.subarray(t * V, (t + 1) * V))[ids[t + 1]];
-  return Math.exp(nll / (ids.length - 1));
-}
-
 /** Runs the text once per setting (a fresh model of the checkpoint each, sharing its mapped weights). */
 export function statePrecision(source: Checkpoint | string, ids: readonly number[], options: StatePrecisionOptions = {}): StatePrecisionRow[] {
   const ckpt = typeof source === "string" ? Checkpoint.open(source) : source;
@@ -81,7 +75,7 @@ export function statePrecision(source: Checkpoint | string, ids: readonly number
       const shift = distributionShift(rec(base.logits), rec(r.logits));
       let same = 0;
       while (same < r.greedy.length && r.greedy[same] === base.greedy[same]) same++;
-      return { ssm, kv, klMean: shift.klMean, klMax: shift.klMax, top1Agreement: shift.top1Agreement, perplexity: perplexityOf(r.logits, ids, r.model.vocabSize), sameGreedy: same };
+      return { ssm, kv, klMean: shift.klMean, klMax: shift.klMax, top1Agreement: shift.top1Agreement, perplexity: perplexityOfLogits(r.logits, ids, r.model.vocabSize), sameGreedy: same };
     });
   } finally {
     bar.finish();

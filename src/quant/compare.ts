@@ -108,8 +108,11 @@ function quantile(sorted: Float64Array, q: number): number {
 /** Perplexity of the model on a token sequence: exp(mean over t of -log p(ids[t+1] | ids[..t])). */
 export function perplexity(model: CausalLM, ids: ArrayLike<number>, options: { signal?: AbortSignal } = {}): number {
   if (ids.length < 2) throw new RangeError("perplexity needs at least 2 tokens");
-  const logits = model.forward(ids, model.newState({ maxTokens: ids.length }), { signal: options.signal });
-  const V = model.vocabSize;
+  return perplexityOfLogits(model.forward(ids, model.newState({ maxTokens: ids.length }), { signal: options.signal }), ids, model.vocabSize);
+}
+
+/** The same from the logits [ids.length, V] of a pass over ids already made. */
+export function perplexityOfLogits(logits: Float32Array, ids: ArrayLike<number>, V: number): number {
   let nll = 0;
   for (let t = 0; t + 1 < ids.length; t++) nll -= logSoftmax(logits.subarray(t * V, (t + 1) * V))[ids[t + 1]];
   return Math.exp(nll / (ids.length - 1));
