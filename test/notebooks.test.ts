@@ -50,7 +50,7 @@ describe.skipIf(!ok)("the tutorial notebooks run on the kernel", () => {
   function run(name: string): { cells: { source: string; text: string; outputs: Output[] }[]; all: string; plots: Output[] } {
     const dst = path.join(spec.dir, `out-${name}`);
     const env = { ...jupyterEnv(spec.jupyterPath, spec.dir), NEMOTRON_LAB_MODELS_DIR: path.join(spec.dir, "models") };
-    const r = spawnSync(PYTHON, [path.join(ROOT, "test", "kernel", "run_notebook.py"), path.join(NB_DIR, name), dst], { env, encoding: "utf8", timeout: 110_000 });
+    const r = spawnSync(PYTHON, [path.join(ROOT, "test", "kernel", "run_notebook.py"), path.join(NB_DIR, name), dst], { env, encoding: "utf8", timeout: 280_000 });
     expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
     const nb = read(dst);
     const cells = nb.cells.filter((c) => c.cell_type === "code").map((c) => {
@@ -100,7 +100,7 @@ describe.skipIf(!ok)("the tutorial notebooks run on the kernel", () => {
     expect(sqnr).toBeGreaterThan(20);
     expect(sqnr).toBeLessThan(45);
     expect(plots.length).toBeGreaterThanOrEqual(2);
-  }, 120_000);
+  }, 300_000);
 
   it("02 hybrid forward", () => {
     const { all, plots } = run(NOTEBOOKS[1]);
@@ -126,7 +126,7 @@ describe.skipIf(!ok)("the tutorial notebooks run on the kernel", () => {
     expect(num(all, /(\d+) generated \(length\)/)).toBe(40);
     expect(num(all, /decode (\d+) tok\/s/)).toBeGreaterThan(0);
     expect(plots.length).toBeGreaterThanOrEqual(3);
-  }, 120_000);
+  }, 300_000);
 
   it("03 FP8 quantization", () => {
     const { cells, all, plots } = run(NOTEBOOKS[2]);
@@ -159,7 +159,7 @@ describe.skipIf(!ok)("the tutorial notebooks run on the kernel", () => {
     expect(all).toContain("reopened as fp8-compressed-tensors");
     expect(all).toContain("quant_method: 'compressed-tensors'");
     expect(plots.length).toBeGreaterThanOrEqual(5);
-  }, 120_000);
+  }, 300_000);
 
   it("04 inside the hybrid", () => {
     const { cells, all, plots } = run(NOTEBOOKS[3]);
@@ -180,7 +180,7 @@ describe.skipIf(!ok)("the tutorial notebooks run on the kernel", () => {
     expect(joined(explorer.outputs.find((o) => o.data?.["application/vnd.jupyter.widget-view+json"])!.data!["text/html"])).toContain("logit lens at position");
     // effective attention, SSM state norms, attention pattern, residual norms, logit lens, attribution, patching, 2 × quantization error
     expect(plots.length).toBe(9);
-  }, 120_000);
+  }, 300_000);
 
   it("05 generation", () => {
     const { cells, all } = run("05-generation.ipynb");
@@ -208,7 +208,7 @@ describe.skipIf(!ok)("the tutorial notebooks run on the kernel", () => {
     // The interrupted generation stops early, and the kernel keeps its state.
     expect(all).toMatch(/stopped after \d+ of up to \d+ tokens: finishReason aborted/);
     expect(all).toContain("greedy answer unchanged after the interrupted run: true");
-  }, 240_000);
+  }, 300_000);
 
   it("06 explorer (headless: widgets fall back to static HTML)", () => {
     const { cells, all } = run("06-explorer.ipynb");
@@ -230,5 +230,5 @@ describe.skipIf(!ok)("the tutorial notebooks run on the kernel", () => {
     expect(ex.match(/Plotly\.newPlot/g)!.length).toBe(2);
     expect(num(all, /KL mean ([\d.e+-]+) nats, top-1/)).toBeGreaterThan(0);
     expect(all).toContain("after revert: KL mean 0");
-  }, 120_000);
+  }, 300_000);
 });
