@@ -11,7 +11,7 @@ import * as vm from "vm";
 import { CellConverter, type Compiled } from "./converter";
 import type { CellContext } from "./context";
 import { runInCell } from "./context";
-import { clearInterruptFlag, KeyboardInterrupt, SCRIPT_BOUNDS_GLOBAL, scriptEnded, whenAborted } from "./interrupt";
+import { clearInterruptFlag, installInterruptGlobals, KeyboardInterrupt, SCRIPT_BOUNDS_GLOBAL, scriptEnded, whenAborted } from "./interrupt";
 import { PACKAGE_NAME, packageEntry } from "./paths";
 import { rollbackPending } from "../../src/util/undo";
 import { shownInCell } from "../../src/display/display";
@@ -33,6 +33,7 @@ export class Executor {
   private runs = 0;
 
   constructor(readonly cwd: string) {
+    installInterruptGlobals();  // the cell scripts call the interrupt checks and script bounds
     const store = this.store;
     // TypeScript's CommonJS emit defines re-exported names with defineProperty getters; store
     // plain values so later cells can reassign them.
