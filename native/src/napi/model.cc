@@ -188,6 +188,19 @@ NL_EXPORT(modelForward) {
   return info.Env().Undefined();
 }
 
+// modelForwardSample(model, state, ids: Int32Array, settings: Float64Array(6), context: Int32Array | null)
+// -> the next token, sampled by the model's backend from the last logits row (napi/ops.cc's sample_args)
+NL_EXPORT(modelForwardSample) {
+  ModelHandle& m = model_arg(info, 0);
+  State& s = state_arg(info, 1);
+  Bytes ids = arg_bytes(info, 2, "ids");
+  const SampleArgs a = sample_args(info, 3);
+  const Model& model = *m.model;
+  model.check_complete();
+  const int32_t id = model.forward_sample(s, reinterpret_cast<const int32_t*>(ids.data), int64_t(ids.size / 4), a);
+  return Napi::Number::New(info.Env(), double(id));
+}
+
 // modelEnums() -> { role, kind, hookPoint, dtype, readOnlyHooks }: the native enums by name → code,
 // so the TypeScript tables can be checked against them.
 NL_EXPORT(modelEnums) {
