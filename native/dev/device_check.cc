@@ -538,41 +538,27 @@ struct RandomModel {
       w.cols = int64_t(vectors.back().size());
       bindings.push_back({layer, role, w});
     };
-    const int64_t di = s.nh * s.P, gn = s.G * s.N, conv_dim = di + 2 * gn;
-    for (int i = 0; s.pattern[i]; i++) {
-      add_vec(i, R_NORM, std::vector<float>(size_t(s.H), 1.0f));
-      switch (s.pattern[i]) {
-        case 'M': {
-          add_mat(i, R_IN_PROJ, di + conv_dim + s.nh, s.H, dt);
-          add_vec(i, R_CONV_W, uniform(r, size_t(conv_dim * 4), -0.5f, 0.5f));
-          add_vec(i, R_CONV_B, uniform(r, size_t(conv_dim), -0.1f, 0.1f));
-          std::vector<float> a_log(size_t(s.nh)), dt_bias(size_t(s.nh));
-          for (auto& a : a_log) a = std::log(r.uniform(1, 16));
-          for (auto& b : dt_bias) b = std::log(std::expm1(r.uniform(0.001f, 0.1f)));  // softplus⁻¹ of dt
-          add_vec(i, R_A_LOG, a_log);
-          add_vec(i, R_D, std::vector<float>(size_t(s.nh), 1.0f));
-          add_vec(i, R_DT_BIAS, dt_bias);
-          add_vec(i, R_MIXER_NORM, std::vector<float>(size_t(di), 1.0f));
-          add_mat(i, R_OUT_PROJ, s.H, di, dt);
-          break;
-        }
-        case '*':
-          add_mat(i, R_Q, s.nq * s.hd, s.H, dt);
-          add_mat(i, R_K, s.nkv * s.hd, s.H, dt);
-          add_mat(i, R_V, s.nkv * s.hd, s.H, dt);
-          add_mat(i, R_O, s.H, s.nq * s.hd, dt);
-          break;
-        default:
-          add_mat(i, R_UP, s.I, s.H, dt);
-          add_mat(i, R_DOWN, s.H, s.I, dt);
+    // The small vectors in their trained ranges: conv taps and biases, A = -exp(A_log) in [-16, -1],
+    // dt_bias = softplus⁻¹ of dt in [0.001, 0.1]; norms and D 1.
+    auto values = [&](int role, int64_t n) {
+      std::vector<float> v(size_t(n), 1.0f);
+      if (role == R_CONV_W) v = uniform(r, size_t(n), -0.5f, 0.5f);
+      if (role == R_CONV_B) v = uniform(r, size_t(n), -0.1f, 0.1f);
+      if (role == R_A_LOG) for (auto& a : v) a = std::log(r.uniform(1, 16));
+      if (role == R_DT_BIAS) for (auto& b : v) b = std::log(std::expm1(r.uniform(0.001f, 0.1f)));
+      return v;
+    };
+    for (const WeightSlot& w : weight_slots(config(), s.I)) {
+      if (role_is_vector(w.role)) {
+        add_vec(w.layer, w.role, values(w.role, w.cols));
+      } else if (w.role == R_EMBED) {  // rows are looked up, not multiplied: unit-magnitude BF16 values, no scale
+        store.push_back(std::make_unique<HostWeight>(make_weight(DType::BF16, w.rows, w.cols, ScaleKind::None, 0, r.next(), 1)));
+        embed = store.back().get();
+        bindings.push_back({-1, R_EMBED, embed->view});
+      } else {
+        add_mat(w.layer, w.role, w.rows, w.cols, w.role == R_LM_HEAD ? DType::BF16 : dt);
       }
     }
-    // Embedding rows are looked up, not multiplied: unit-magnitude BF16 values, no scale.
-    store.push_back(std::make_unique<HostWeight>(make_weight(DType::BF16, s.vocab, s.H, ScaleKind::None, 0, r.next(), 1)));
-    embed = store.back().get();
-    bindings.push_back({-1, R_EMBED, embed->view});
-    add_mat(-1, R_LM_HEAD, s.vocab, s.H, DType::BF16);
-    add_vec(-1, R_NORM_F, std::vector<float>(size_t(s.H), 1.0f));
   }
 
   ModelConfig config() const {

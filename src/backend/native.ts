@@ -127,6 +127,11 @@ export interface NativeAddon {
     hooks: NativeHook[]): void;
   /** Runs ids like modelForward, then returns the token the model's backend samples from the last row. */
   modelForwardSample(model: NativeHandle, state: NativeHandle, ids: Int32Array, settings: Float64Array, context: Int32Array | null): number;
+  /** One CUDA decode step's traffic from the kernels' launch plans (native/src/model/decode_traffic.h); no GPU needed. */
+  cudaDecodeTraffic(config: NativeModelConfig, linearDtype: number, mlpInner: number, context: number): {
+    moved: number; unavoidable: number; weights: number; launches: number;
+    kernels: { kernel: string; launches: number; read: number; write: number }[];
+  };
   /** The native enums by name → code (Role, Kind, HookPoint, DType) and the read-only hook points. */
   modelEnums(): { role: Record<string, number>; kind: Record<string, number>; hookPoint: Record<string, number>;
     dtype: Record<string, number>; readOnlyHooks: string[] };

@@ -9,7 +9,7 @@
  * Activations can be recorded and rewritten by hook name (backbone.layers.3, backbone.layers.3.mixer.dt, ...;
  * the architecture table in arch.ts lists them); hooks live for one call only.
  */
-import { BackendName, native, NativeDraw, NativeHandle, NativeHook } from "../backend/native";
+import { BackendName, native, NativeDraw, NativeHandle, NativeHook, NativeModelConfig } from "../backend/native";
 import { BackendChoice, resolveBackend } from "../backend/select";
 import { Checkpoint } from "./checkpoint";
 import { NemotronHConfig, derivedSizes } from "./config";
@@ -57,6 +57,22 @@ function stateDtype(option: string, v: string | undefined, allowed: StateDtypeNa
   if (v === undefined || v === "f32") return 0;
   if (!allowed.includes(v as StateDtypeName)) throw new Error(`NemotronH.load: ${option} must be ${allowed.map((a) => JSON.stringify(a)).join(", ")}; got ${JSON.stringify(v)}`);
   return STATE_DTYPE[v as StateDtypeName];
+}
+
+/** The native model's config (native/src/napi/model.cc) from a checkpoint config, its block kinds and the load options. */
+export function nativeModelConfig(c: NemotronHConfig, kinds: number[], options: LoadOptions = {}): NativeModelConfig {
+  return {
+    H: c.hidden_size, vocab: c.vocab_size, nh: c.mamba_num_heads, P: c.mamba_head_dim, G: c.n_groups,
+    N: c.ssm_state_size, K: c.conv_kernel, chunk: c.chunk_size, nq: c.num_attention_heads,
+    nkv: c.num_key_value_heads, hd: c.head_dim, eps: c.layer_norm_epsilon,
+    dtLo: c.time_step_limit[0], dtHi: c.time_step_limit[1],
+    dtClampMin: options.dtClamp === "hf" ? c.time_step_min : 0,
+    E: c.n_routed_experts ?? 0, topk: c.num_experts_per_tok ?? 0, nGroup: c.n_group ?? 1,
+    topkGroup: c.topk_group ?? 1, normTopk: c.norm_topk_prob ?? true, routedScale: c.routed_scaling_factor ?? 1,
+    kinds,
+    ssmDtype: stateDtype("ssmStateDtype", options.ssmStateDtype, ["f32", "bf16", "f16"]),
+    kvDtype: stateDtype("kvCacheDtype", options.kvCacheDtype, ["f32", "bf16", "fp8_e4m3"]),
+  };
 }
 
 /** Per-sequence state of a NemotronH (native conv/SSM states and KV caches). */
@@ -122,18 +138,9 @@ export class NemotronH implements CausalLM {
     }
     const s = derivedSizes(c);
     if (s.dInner % c.n_groups !== 0) throw new Error(`config: n_groups ${c.n_groups} must divide d_inner ${s.dInner}`);
-    this.handle = native().modelCreate({
-      H: c.hidden_size, vocab: c.vocab_size, nh: c.mamba_num_heads, P: c.mamba_head_dim, G: c.n_groups,
-      N: c.ssm_state_size, K: c.conv_kernel, chunk: c.chunk_size, nq: c.num_attention_heads,
-      nkv: c.num_key_value_heads, hd: c.head_dim, eps: c.layer_norm_epsilon,
-      dtLo: c.time_step_limit[0], dtHi: c.time_step_limit[1],
-      dtClampMin: options.dtClamp === "hf" ? c.time_step_min : 0,
-      E: c.n_routed_experts ?? 0, topk: c.num_experts_per_tok ?? 0, nGroup: c.n_group ?? 1,
-      topkGroup: c.topk_group ?? 1, normTopk: c.norm_topk_prob ?? true, routedScale: c.routed_scaling_factor ?? 1,
-      kinds: checkpoint.plan.map((l) => BLOCK_KIND[l.kind]),
-      ssmDtype: stateDtype("ssmStateDtype", options.ssmStateDtype, ["f32", "bf16", "f16"]),
-      kvDtype: stateDtype("kvCacheDtype", options.kvCacheDtype ?? (this.backend === "cuda" ? "bf16" : "f32"), ["f32", "bf16", "fp8_e4m3"]),
-    }, this.backend);
+    this.handle = native().modelCreate(nativeModelConfig(c, checkpoint.plan.map((l) => BLOCK_KIND[l.kind]), {
+      ...options, kvCacheDtype: options.kvCacheDtype ?? (this.backend === "cuda" ? "bf16" : "f32"),
+    }), this.backend);
     this.plan = executionPlan(c);
     for (const slot of this.plan) {
       const list = this.slotsByName.get(slot.name) ?? [];

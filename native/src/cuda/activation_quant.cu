@@ -9,6 +9,7 @@
 #include <cuda_bf16.h>
 
 #include "cuda/kernels.h"
+#include "cuda/plan.h"
 
 namespace nl {
 namespace cuda {
@@ -127,7 +128,8 @@ void round_to(float* x, int64_t n, bool bf16, cudaStream_t s) {
 
 void to_bf16(const float* x, int64_t n, uint16_t* dst, cudaStream_t s) {
   if (n == 0) return;
-  to_bf16_kernel<<<unsigned(std::min<int64_t>((n + 255) / 256, 65535)), 256, 0, s>>>(x, n, dst);
+  const Launch p = to_bf16_plan(n);
+  to_bf16_kernel<<<p.grid_x, p.threads, 0, s>>>(x, n, dst);
   CUDA_LAUNCHED();
 }
 

@@ -20,7 +20,7 @@ namespace cuda {
 
 namespace {
 
-constexpr int kWarps = 4;
+constexpr int kWarps = kAttnWarps;  // the plan's (cuda/plan.h)
 constexpr int kMaxHdPerLane = 8;  // hd <= 256
 
 // Online softmax of query (t, h) over keys [u0, u1) of its causal range; the block's four
@@ -146,11 +146,11 @@ void launch(const AttnArgs& a, cudaStream_t s) {
   const AttentionPlan p = attention_plan(a);
   if (p.splits > 1) {
     float* part = split_scratch(size_t(a.nq * p.splits * (a.hd + 2)));
-    attention_split_kernel<KV><<<dim3(unsigned(a.nq), unsigned(p.splits)), kWarps * 32, 0, s>>>(a, p.per_split, part);
+    attention_split_kernel<KV><<<dim3(p.main.grid_x, p.main.grid_y), p.main.threads, 0, s>>>(a, p.per_split, part);
     CUDA_LAUNCHED();
-    attention_merge_kernel<<<unsigned(a.nq), 128, 0, s>>>(a, int(p.splits), part);
+    attention_merge_kernel<<<p.merge.grid_x, p.merge.threads, 0, s>>>(a, int(p.splits), part);
   } else {
-    attention_kernel<KV><<<unsigned(a.T * a.nq), kWarps * 32, 0, s>>>(a);
+    attention_kernel<KV><<<p.main.grid_x, p.main.threads, 0, s>>>(a);
   }
   CUDA_LAUNCHED();
 }

@@ -6,13 +6,14 @@
 //   gated_rmsnorm: out (T, n) = g / sqrt(mean_group(g²) + eps) * w, g = y * silu(z), z with row
 //                  stride ldz; out may alias y (each thread rewrites only what it read).
 #include "cuda/kernels.h"
+#include "cuda/plan.h"
 
 namespace nl {
 namespace cuda {
 
 namespace {
 
-constexpr int kThreads = 256;
+constexpr int kThreads = kNormThreads;  // the plan's (cuda/plan.h)
 
 __global__ void rmsnorm_kernel(const float* x, int64_t n, const float* __restrict__ w, float eps, float* y) {
   const float* xr = x + int64_t(blockIdx.x) * n;
@@ -57,13 +58,15 @@ __global__ void gated_rmsnorm_kernel(const float* y, const float* z, int64_t ldz
 
 void rmsnorm(const float* x, int64_t T, int64_t n, const float* w, float eps, float* y, cudaStream_t s) {
   if (T == 0) return;
-  rmsnorm_kernel<<<unsigned(T), kThreads, 0, s>>>(x, n, w, eps, y);
+  const Launch p = rmsnorm_plan(T, n);
+  rmsnorm_kernel<<<p.grid_x, p.threads, 0, s>>>(x, n, w, eps, y);
   CUDA_LAUNCHED();
 }
 
 void add_rmsnorm(float* h, const float* y, int64_t T, int64_t n, const float* w, float eps, float* x, cudaStream_t s) {
   if (T == 0) return;
-  add_rmsnorm_kernel<<<unsigned(T), kThreads, 0, s>>>(h, y, n, w, eps, x);
+  const Launch p = add_rmsnorm_plan(T, n);
+  add_rmsnorm_kernel<<<p.grid_x, p.threads, 0, s>>>(h, y, n, w, eps, x);
   CUDA_LAUNCHED();
 }
 
@@ -72,7 +75,8 @@ void gated_rmsnorm(const float* y, const float* z, int64_t ldz, int64_t T, int64
   NL_CHECK(group > 0 && n % group == 0, "gated_rmsnorm: group size must divide the width");
   if (T == 0) return;
   NL_CHECK(T <= 65535, "cuda gated_rmsnorm: too many tokens in one call");
-  gated_rmsnorm_kernel<<<dim3(unsigned(n / group), unsigned(T)), kThreads, 0, s>>>(y, z, ldz, n, group, w, eps, out);
+  const Launch p = gated_rmsnorm_plan(T, n, group);
+  gated_rmsnorm_kernel<<<dim3(p.grid_x, p.grid_y), p.threads, 0, s>>>(y, z, ldz, n, group, w, eps, out);
   CUDA_LAUNCHED();
 }
 

@@ -11,6 +11,7 @@
 // The block is a single one: the work is ~20 passes over one row (0.5 MB at the 9B's
 // vocabulary), small beside a decode step's weight reads, and it saves the 512 KB copy back.
 #include "cuda/kernels.h"
+#include "cuda/plan.h"
 #include "sample_radix.h"
 
 namespace nl {
@@ -18,7 +19,7 @@ namespace cuda {
 
 namespace {
 
-constexpr int kThreads = 512;
+constexpr int kThreads = kSampleThreads;  // the plan's (cuda/plan.h)
 constexpr int kWarps = kThreads / 32;
 
 struct Params {
@@ -245,7 +246,8 @@ void sample(const float* logits, int64_t n, const SampleArgs& a, const int32_t* 
             cudaStream_t s) {
   NL_CHECK(n > 0 && n <= int64_t(INT32_MAX), "cuda sample: the row must have 1 to 2^31-1 logits");
   const Params p{a.temperature, a.top_p, a.min_p, a.repetition_penalty, a.u, a.top_k, n, context ? a.n_context : 0, context};
-  sample_kernel<<<1, kThreads, 0, s>>>(logits, p, work, probs, out);
+  const Launch plan = sample_plan(n, a);
+  sample_kernel<<<plan.grid_x, plan.threads, 0, s>>>(logits, p, work, probs, out);
   CUDA_LAUNCHED();
 }
 

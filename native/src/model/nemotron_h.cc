@@ -44,6 +44,30 @@ const std::vector<const char*>& hook_point_names() {
   return n;
 }
 
+std::vector<WeightSlot> weight_slots(const ModelConfig& c, int64_t mlp_inner) {
+  const int64_t di = c.nh * c.P, conv_dim = di + 2 * c.G * c.N;
+  std::vector<WeightSlot> w;
+  for (size_t i = 0; i < c.kinds.size(); i++) {
+    const int l = int(i);
+    w.push_back({l, R_NORM, 1, c.H});
+    switch (c.kinds[i]) {
+      case K_MAMBA:
+        w.insert(w.end(), {{l, R_IN_PROJ, di + conv_dim + c.nh, c.H}, {l, R_CONV_W, 1, conv_dim * c.K}, {l, R_CONV_B, 1, conv_dim},
+                           {l, R_A_LOG, 1, c.nh}, {l, R_D, 1, c.nh}, {l, R_DT_BIAS, 1, c.nh}, {l, R_MIXER_NORM, 1, di},
+                           {l, R_OUT_PROJ, c.H, di}});
+        break;
+      case K_ATTENTION:
+        w.insert(w.end(), {{l, R_Q, c.nq * c.hd, c.H}, {l, R_K, c.nkv * c.hd, c.H}, {l, R_V, c.nkv * c.hd, c.H},
+                           {l, R_O, c.H, c.nq * c.hd}});
+        break;
+      case K_MLP: w.insert(w.end(), {{l, R_UP, mlp_inner, c.H}, {l, R_DOWN, c.H, mlp_inner}}); break;
+      default: NL_CHECK(false, "weight_slots: MoE layers have per-expert weights; dense models only");
+    }
+  }
+  w.insert(w.end(), {{-1, R_EMBED, c.vocab, c.H}, {-1, R_LM_HEAD, c.vocab, c.H}, {-1, R_NORM_F, 1, c.H}});
+  return w;
+}
+
 bool hook_is_read_only(int point) {
   return point == H_SSM_STATE || point == H_EFFECTIVE_ATTENTION || point == H_PATTERN;
 }

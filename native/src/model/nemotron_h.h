@@ -147,6 +147,13 @@ class HookSet {
   std::vector<int> index_;
 };
 
+// Every weight a dense NemotronH (no MoE layer) of this config binds: layer (-1: embeddings,
+// lm_head, norm_f), role and shape (a vector: 1 row), in layer order, as the checkpoint stores
+// them (docs/model.md); mlp_inner is the MLP width (intermediate_size). For code that makes a
+// model of a config's shapes (the device check, the decode traffic model).
+struct WeightSlot { int layer, role; int64_t rows, cols; };
+std::vector<WeightSlot> weight_slots(const ModelConfig& c, int64_t mlp_inner);
+
 // The names of the native enums, in code order (exported through the addon so the
 // TypeScript tables can be checked against them).
 const std::vector<const char*>& role_names();
