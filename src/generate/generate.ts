@@ -86,7 +86,7 @@ export interface GenerationResult {
   prefillMs: number;
   /** Time in the one-token decode forwards. */
   decodeMs: number;
-  /** Time in sampling (all tokens). */
+  /** Time in the TypeScript Sampler (all tokens); 0 when the model samples in its backend (then the draw is in the forward times). */
   samplingMs: number;
   prefillTokensPerS: number;
   decodeTokensPerS: number;
