@@ -14,6 +14,7 @@ import { runInCell } from "./context";
 import { clearInterruptFlag, KeyboardInterrupt, SCRIPT_BOUNDS_GLOBAL, scriptEnded, whenAborted } from "./interrupt";
 import { PACKAGE_NAME, packageEntry } from "./paths";
 import { rollbackPending } from "../../src/util/undo";
+import { shownInCell } from "../../src/display/display";
 import { formatDiagnostics, formatError, type CellError, type SourceInfo } from "./traceback";
 
 const ARGS = Symbol.for("nemotron-lab.cellArgs");
@@ -109,7 +110,8 @@ export class Executor {
     if (name && name in this.store) {
       const value = this.store[name];
       delete this.store[name];
-      return { status: "ok", hasValue: value !== undefined, value };
+      // A value its maker already showed in this cell (lab.interact) is not shown twice.
+      return { status: "ok", hasValue: value !== undefined && !shownInCell(value, ctx.controller.signal), value };
     }
     return { status: "ok", hasValue: false };
   }
