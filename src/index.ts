@@ -63,7 +63,7 @@ export type { BackendName, OpBackend } from "./backend/native";
 export { availableBackends, resolveBackend, cudaUnavailable } from "./backend/select";
 export type { BackendChoice } from "./backend/select";
 export type { CausalLM, ModelState, ForwardOptions } from "./model/types";
-export { NemotronH, NemotronHState } from "./model/nemotron-h";
+export { NemotronH, NemotronHState, nativeModelConfig } from "./model/nemotron-h";
 export type { LoadOptions, HookFn, RunOptions } from "./model/nemotron-h";
 export { ARCHITECTURE, BLOCK_HOOKS, MODEL_HOOKS, modelHooks } from "./model/arch";
 export type { BlockKindEntry, HookEntry, ModelHook } from "./model/arch";

@@ -67,3 +67,36 @@ describe.skipIf(!cudaRoot)("CUDA kernels (ptxas reports of this build)", () => {
     });
   }
 });
+
+describe("the CUDA decode step's memory traffic, from the kernels' launch plans", () => {
+  // The real forward (T = 1, greedy, sampled on the device) runs on a backend that launches
+  // nothing and adds up the bytes of each launch its CUDA launcher would make (cuda/plan.h).
+  it("Nano-9B: >= 90% of the bytes a decode step moves are the unavoidable ones, at 1k to 128k context", async () => {
+    const { native, nativeModelConfig } = await import("../src/index");
+    const { parseConfig, layerPlan } = await import("../src/model/config");
+    const { BLOCK_KIND } = await import("../src/model/plan");
+    const { dtypeCode } = await import("../src/tensor/dtype");
+    const cfg = parseConfig(fs.readFileSync(path.join(ROOT, "test", "fixtures", "nemotron-nano-9b-v2.config.json"), "utf8"));
+    const kinds = layerPlan(cfg).map((l) => BLOCK_KIND[l.kind]);
+    const rows: string[] = [];
+    for (const [dtype, kv] of [["F8_E4M3", "bf16"], ["BF16", "bf16"], ["F8_E4M3", "f32"]] as const) {
+      const config = nativeModelConfig(cfg, kinds, { kvCacheDtype: kv });
+      for (const context of [1024, 32768, 131071]) {
+        const t = native().cudaDecodeTraffic(config, dtypeCode(dtype), cfg.intermediate_size, context);
+        const share = t.unavoidable / t.moved;
+        rows.push(`${dtype} weights, ${kv} KV, ${context} context: ${(t.moved / 1e9).toFixed(3)} GB moved, ` +
+          `${(100 * share).toFixed(2)}% unavoidable, ${t.launches} launches`);
+        // Every weight byte is read once, by the linears (and the small vectors by their kernels).
+        const linearRead = t.kernels.filter((k) => k.kernel.startsWith("matvec")).reduce((s, k) => s + k.read, 0);
+        expect(linearRead).toBeGreaterThan(0.99 * t.weights);
+        expect(t.moved).toBeGreaterThanOrEqual(t.unavoidable * 0.999);  // the plans move at least what must move
+        // The decode path: streaming matvecs only, split-key attention past 512 keys, one sampling launch.
+        expect(t.kernels.map((k) => k.kernel)).not.toContain("matvec");
+        expect(t.kernels.find((k) => k.kernel === "sample")?.launches).toBe(1);
+        expect(t.kernels.some((k) => k.kernel === "attention_split")).toBe(context >= 512);
+        if (kv === "bf16") expect(share).toBeGreaterThanOrEqual(0.9);
+      }
+    }
+    console.log(rows.join("\n"));
+  });
+});

@@ -5,7 +5,8 @@
 // backend this machine lacks (cuda without a device) are skipped, with a note saying why.
 import { randomFillSync } from "crypto";
 import { describe, expect, it } from "vitest";
-import { native, DType, availableBackends, cudaUnavailable } from "../src/index";
+import { native, DType, availableBackends, cudaUnavailable, Sampler } from "../src/index";
+import type { SamplingOptions } from "../src/index";
 import type { BackendName, OpBackend } from "../src/index";
 import { dtypeCode } from "../src/tensor/dtype";
 import { Rng } from "../src/util/random";
@@ -205,6 +206,114 @@ describe("other ops: each backend vs reference", () => {
     nat.opRelu2(r, true);
     expect(normErr(f, r)).toBe(0);
     expect(r.every((v, i) => v === (x[i] > 0 ? x[i] * x[i] : 0) || Math.abs(v - x[i] * x[i]) < 1e-6 * v)).toBe(true);
+  });
+});
+
+describe("a BF16 KV cache: each backend vs reference", () => {
+  const bf16 = (x: Float32Array) => {
+    const u = new Uint32Array(x.buffer, x.byteOffset, x.length), out = new Uint16Array(x.length);
+    for (let i = 0; i < x.length; i++) out[i] = (u[i] + 0x7fff + ((u[i] >>> 16) & 1)) >>> 16;  // nearest even (no NaN here)
+    return out;
+  };
+  const widen = (b: Uint16Array) => new Float32Array(Uint32Array.from(b, (h) => (h << 16) >>> 0).buffer);
+
+  eachBackend("attention over BF16 K/V reads the BF16 values: Nano-9B decode over 1500 positions and prefill of 9 over 20", (be) => {
+    for (const [T, past] of [[1, 1500], [9, 20]]) {
+      const q = rng.normalArray(T * 40 * 128, 1), k = bf16(rng.normalArray((past + T) * 8 * 128, 1)), v = bf16(rng.normalArray((past + T) * 8 * 128, 1));
+      const dims = Float64Array.from([T, past, 40, 8, 128]);
+      const out = () => new Float32Array(T * 40 * 128);
+      const got = out(), ref16 = out(), ref32 = out();
+      nat.opAttention(q, k, v, dims, 1 / Math.sqrt(128), got, be, dtypeCode("BF16"));
+      nat.opAttention(q, k, v, dims, 1 / Math.sqrt(128), ref16, true, dtypeCode("BF16"));
+      nat.opAttention(q, widen(k), widen(v), dims, 1 / Math.sqrt(128), ref32, true);
+      expect(normErr(ref16, ref32)).toBe(0);  // the same values, the same fp64 sums
+      expect(normErr(got, ref32)).toBeLessThan(1e-5);
+    }
+  });
+
+  eachBackend("to_storage BF16: the cache write rounds as round_to does, bit for bit", (be) => {
+    const x = rng.normalArray(3 * 1024 + 5, 50);
+    x[3] = Number.NaN; x[4] = -Infinity; x[6] = 3.4e38;
+    const got = new Uint16Array(x.length), ref = new Uint16Array(x.length);
+    nat.opToStorage(x, dtypeCode("BF16"), got, be);
+    nat.opToStorage(x, dtypeCode("BF16"), ref, true);
+    expect([...got]).toEqual([...ref]);
+    const rounded = x.slice();
+    nat.opRoundTo(rounded, dtypeCode("BF16"), true);
+    expect([...widen(ref)].every((v, i) => Object.is(v, rounded[i]) || (Number.isNaN(v) && Number.isNaN(rounded[i])))).toBe(true);
+    expect(() => nat.opToStorage(x, dtypeCode("F16"), got, be)).toThrow(/storage must be F32 or BF16/);
+  });
+});
+
+describe("sampling on the backend: each backend vs sampling.ts's Sampler", () => {
+  /** The Sampler's choice with its draw fixed at u (what the op is given). */
+  const tsChoice = (l: Float32Array, o: SamplingOptions, context: number[], u: number) => {
+    const s = new Sampler(o);
+    s.uniform = () => u;
+    return s.next(l, context);
+  };
+  const settings = (o: SamplingOptions, u: number) =>
+    Float64Array.from([o.temperature ?? 0, o.topK ?? 0, o.topP ?? 1, o.minP ?? 0, o.repetitionPenalty ?? 1, u]);
+  // Rows with many exact ties (logits on a coarse grid) and a smooth one at the 9B's vocabulary.
+  const rows = [
+    Float32Array.from(rng.normalArray(1000, 2), (v) => Math.round(v * 2) / 2),
+    Float32Array.from(rng.normalArray(3000, 1), (v) => Math.round(v * 8) / 8),
+    rng.normalArray(131072, 3),
+  ];
+  const cases: SamplingOptions[] = [
+    { temperature: 0 }, { temperature: 0, repetitionPenalty: 1.3 }, { temperature: 1 }, { temperature: 0.7 },
+    { temperature: 0.8, topK: 40 }, { temperature: 1, topK: 1 }, { temperature: 1.2, topP: 0.9 }, { temperature: 0.6, topP: 0.5 },
+    { temperature: 1, topK: 50, topP: 0.95, minP: 0.05 }, { temperature: 0.9, minP: 0.1, repetitionPenalty: 1.2 },
+  ];
+  eachBackend("the same token as the Sampler for the same u: ties, top-k / top-p / min-p, penalty, a 131072 vocabulary", (be) => {
+    const draws = new Rng(7);
+    let compared = 0, differentTokens = new Set<number>();
+    for (const row of rows) {
+      const context = [1, 5, 5, 17, row.length - 1];
+      for (const o of cases) {
+        for (let j = 0; j < (row.length > 10000 ? 2 : 6); j++) {
+          const u = draws.uniform();
+          const want = tsChoice(row, o, context, u);
+          const ctx = Int32Array.from(context);
+          expect(nat.opSample(row, settings(o, u), ctx, true)).toBe(want);  // the plain reference
+          expect(nat.opSample(row, settings(o, u), ctx, be)).toBe(want);
+          differentTokens.add(want);
+          compared++;
+        }
+      }
+    }
+    expect(compared).toBeGreaterThan(100);
+    expect(differentTokens.size).toBeGreaterThan(20);  // the cases really sample
+  });
+
+  eachBackend("ties at the top-p bar are kept lowest id first; all -inf is an error", (be) => {
+    // probabilities 0.4, 0.2, 0.2, 0.2: p = 0.7 keeps the 0.4 and the first two 0.2 ties (ids 1 and 3 of 1, 3, 4)
+    const l = Float32Array.from([Math.log(0.4), Math.log(0.2), -Infinity, Math.log(0.2), Math.log(0.2)]);
+    const o = { temperature: 1, topP: 0.7 };
+    for (const u of [0.1, 0.5, 0.62, 0.75, 0.99]) expect(nat.opSample(l, settings(o, u), null, be)).toBe(tsChoice(l, o, [], u));
+    expect(nat.opSample(l, settings(o, 0.99), null, be)).toBe(3);
+    expect(() => nat.opSample(new Float32Array(4).fill(-Infinity), settings({ temperature: 1 }, 0.5), null, be)).toThrow(/every logit is -Infinity/);
+    expect(() => nat.opSample(l, settings({ temperature: 1 }, 1), null, be)).toThrow(/u must be in \[0, 1\)/);
+  });
+});
+
+describe("residual add fused with the next RMSNorm: each backend vs add then rmsnorm", () => {
+  eachBackend("add_rmsnorm: Nano-9B residual stream, 3 x 4480, and an awkward 5 x 100", (be) => {
+    for (const [T, n] of [[3, 4480], [5, 100]]) {
+      const h = rng.normalArray(T * n, 1), y = rng.normalArray(T * n, 1), w = rng.uniformArray(n, 0.5, 1.5);
+      const hf = h.slice(), xf = new Float32Array(T * n);
+      nat.opAddRmsnorm(hf, y, T, n, w, 1e-5, xf, be);
+      // the unfused ops on the reference backend
+      const hr = h.slice(), xr = new Float32Array(T * n);
+      nat.opAdd(hr, y, true);
+      nat.opRmsnorm(hr, T, n, w, 1e-5, xr, true);
+      expect(normErr(hf, hr)).toBe(0);  // the sum is exact in any order
+      expect(normErr(xf, xr)).toBeLessThan(1e-5);
+      const hu = h.slice(), xu = new Float32Array(T * n);  // and the same values as the backend's own unfused ops
+      nat.opAdd(hu, y, be);
+      nat.opRmsnorm(hu, T, n, w, 1e-5, xu, be);
+      expect(normErr(xf, xu)).toBe(0);
+    }
   });
 });
 

@@ -131,3 +131,26 @@ describe("Sampler", () => {
     expect(() => new Sampler({ repetitionPenalty: 0 })).toThrow(/repetitionPenalty/);
   });
 });
+
+describe("sampling in the backend (forwardSample) makes the Sampler's choices", () => {
+  it("a NemotronH generation samples natively on every backend with the same ids as the Sampler over its logits", async () => {
+    const { NemotronH, bundledModel, generate, availableBackends } = await import("../src/index");
+    const dir = await bundledModel("tiny-nano");
+    for (const backend of availableBackends()) {
+      const model = NemotronH.load(dir, { backend });
+      // The same model seen only through forward(): generate falls back to the Sampler over the logits.
+      const plain = { config: model.config, vocabSize: model.vocabSize, newState: model.newState.bind(model), forward: model.forward.bind(model) };
+      const settings = [
+        { temperature: 0 }, { temperature: 1, seed: 3 }, { temperature: 0.8, topK: 20, topP: 0.9, seed: 5 },
+        { temperature: 1.1, minP: 0.02, repetitionPenalty: 1.3, seed: 11 },
+      ];
+      for (const s of settings) {
+        const opts = { ids: [1, 2, 3, 4, 5], maxTokens: 24, ignoreEos: true, ...s };
+        const native = await generate(model, undefined, opts);
+        const ts = await generate(plain, undefined, opts);
+        expect(native.ids, `${backend} ${JSON.stringify(s)}`).toEqual(ts.ids);
+        expect(native.samplingMs).toBe(0);  // no logits came back to sample
+      }
+    }
+  });
+});

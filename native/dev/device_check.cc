@@ -153,10 +153,12 @@ struct Arena {
     for (const void* w : weights) be.forget_weight(w);
     for (void* p : owned) be.free(p);
   }
-  float* in(const std::vector<float>& h) {
-    float* p = out(h.size());
-    be.copy(p, h.data(), h.size() * sizeof(float));
-    return p;
+  template <class T>
+  T* in(const std::vector<T>& h) {
+    void* p = be.alloc(std::max<size_t>(h.size(), 1) * sizeof(T));
+    owned.push_back(p);
+    be.copy(p, h.data(), h.size() * sizeof(T));
+    return static_cast<T*>(p);
   }
   float* out(size_t n) {
     void* p = be.alloc(std::max<size_t>(n, 1) * sizeof(float));
@@ -173,13 +175,20 @@ struct Arena {
     if (w.scale) weights.push_back(w.scale);
     return w;
   }
-  std::vector<float> get(const float* p, size_t n) {
+  template <class T>
+  std::vector<T> get(const T* p, size_t n) {
     be.sync();
-    std::vector<float> h(n);
-    be.copy(h.data(), p, n * sizeof(float));
+    std::vector<T> h(n);
+    be.copy(h.data(), p, n * sizeof(T));
     return h;
   }
 };
+
+std::vector<uint16_t> bf16_bits(const std::vector<float>& x) {
+  std::vector<uint16_t> b(x.size());
+  for (size_t i = 0; i < x.size(); i++) b[i] = f32_to_bf16(x[i]);
+  return b;
+}
 
 double norm_err(const std::vector<float>& a, const std::vector<float>& ref) {
   double d = 0, m = 0;
@@ -360,6 +369,27 @@ void check_ops(Backend& dev) {
       a.be.attention(args);
       return a.get(out, q.size());
     });
+    if (c.T > 5) continue;
+    // The same over a BF16 cache (the CUDA default): both backends read the same BF16 values.
+    const auto k16 = bf16_bits(k), v16 = bf16_bits(v);
+    op_case(dev, std::string(c.label) + ", BF16 KV", kElem, [&](Arena& a) {
+      float* out = a.out(q.size());
+      AttnArgs args{a.in(q), a.in(k16), a.in(v16), c.T, c.past, c.nq, c.nkv, c.hd, float(1 / std::sqrt(double(c.hd))), out,
+                    DType::BF16};
+      a.be.attention(args);
+      return a.get(out, q.size());
+    });
+  }
+  {
+    const auto x = uniform(r, 5 * 1024 + 3, -300, 300);
+    op_case(dev, "to_storage bf16 5x1024+3 (the KV cache write)", kExact, [&](Arena& a) {
+      uint16_t* d = a.in(std::vector<uint16_t>(x.size()));
+      a.be.to_storage(a.in(x), int64_t(x.size()), DType::BF16, d);
+      std::vector<uint16_t> h = a.get(d, x.size());
+      std::vector<float> o(h.size());
+      for (size_t i = 0; i < h.size(); i++) o[i] = bf16_to_f32(h[i]);
+      return o;
+    });
   }
   {
     const auto x = uniform(r, 3 * 15680 + 5, -2, 2), y = uniform(r, 3 * 15680 + 5, -2, 2);
@@ -373,6 +403,40 @@ void check_ops(Backend& dev) {
       a.be.add(p, a.in(y), int64_t(x.size()));
       return a.get(p, x.size());
     });
+  }
+  for (int64_t T : {int64_t(1), int64_t(7)}) {  // the decode step's residual add + next norm, and a prefill's
+    const int64_t n = 4480;
+    const auto h = uniform(r, size_t(T * n), -2, 2), y = uniform(r, size_t(T * n), -2, 2), w = uniform(r, size_t(n), 0.5f, 1.5f);
+    op_case(dev, "add_rmsnorm Nano-9B " + std::to_string(T) + "x4480 (h and x)", kElem, [&](Arena& a) {
+      float* hp = a.in(h);
+      float* xp = a.out(h.size());
+      a.be.add_rmsnorm(hp, a.in(y), T, n, a.vec(w), 1e-5f, xp);
+      std::vector<float> o = a.get(hp, h.size()), xo = a.get(xp, h.size());
+      o.insert(o.end(), xo.begin(), xo.end());
+      return o;
+    });
+  }
+  {  // sampling on the device: the tokens (as floats) for a set of settings and draws; equal or FAIL
+    const int64_t V = 131072;
+    auto logits = uniform(r, size_t(V), -8, 8);
+    for (int64_t i = 0; i < 4096; i++) logits[size_t(i)] = std::round(logits[size_t(i)]);  // exact ties
+    const std::vector<int32_t> context = {3, 17, 17, 4095, 131071};
+    struct S { const char* label; double temperature; int64_t top_k; double top_p, min_p, penalty; };
+    for (const S& c : {S{"greedy", 0, 0, 1, 0, 1}, S{"greedy, repetition penalty 1.3", 0, 0, 1, 0, 1.3},
+                       S{"temperature 0.7", 0.7, 0, 1, 0, 1}, S{"top-k 40", 0.8, 40, 1, 0, 1},
+                       S{"top-p 0.9", 1.2, 0, 0.9, 0, 1}, S{"top-k 50 + top-p 0.95 + min-p 0.05, penalty 1.2", 1, 50, 0.95, 0.05, 1.2}}) {
+      op_case(dev, std::string("sample 131072 logits, ") + c.label + ", 16 draws", kExact, [&](Arena& a) {
+        const float* l = a.in(logits);
+        std::vector<float> ids;
+        for (int j = 0; j < 16; j++) {
+          SampleArgs s;
+          s.temperature = c.temperature; s.top_k = c.top_k; s.top_p = c.top_p; s.min_p = c.min_p; s.repetition_penalty = c.penalty;
+          s.context = context.data(); s.n_context = int64_t(context.size()); s.u = (j + 0.5) / 16;
+          ids.push_back(float(a.be.sample(l, V, s)));
+        }
+        return ids;
+      });
+    }
   }
   {  // activation fake quantization at the Nano-9B MLP input (3 tokens of down_proj's 15680)
     auto x = uniform(r, 3 * 15680, -30, 30);
@@ -474,47 +538,34 @@ struct RandomModel {
       w.cols = int64_t(vectors.back().size());
       bindings.push_back({layer, role, w});
     };
-    const int64_t di = s.nh * s.P, gn = s.G * s.N, conv_dim = di + 2 * gn;
-    for (int i = 0; s.pattern[i]; i++) {
-      add_vec(i, R_NORM, std::vector<float>(size_t(s.H), 1.0f));
-      switch (s.pattern[i]) {
-        case 'M': {
-          add_mat(i, R_IN_PROJ, di + conv_dim + s.nh, s.H, dt);
-          add_vec(i, R_CONV_W, uniform(r, size_t(conv_dim * 4), -0.5f, 0.5f));
-          add_vec(i, R_CONV_B, uniform(r, size_t(conv_dim), -0.1f, 0.1f));
-          std::vector<float> a_log(size_t(s.nh)), dt_bias(size_t(s.nh));
-          for (auto& a : a_log) a = std::log(r.uniform(1, 16));
-          for (auto& b : dt_bias) b = std::log(std::expm1(r.uniform(0.001f, 0.1f)));  // softplus⁻¹ of dt
-          add_vec(i, R_A_LOG, a_log);
-          add_vec(i, R_D, std::vector<float>(size_t(s.nh), 1.0f));
-          add_vec(i, R_DT_BIAS, dt_bias);
-          add_vec(i, R_MIXER_NORM, std::vector<float>(size_t(di), 1.0f));
-          add_mat(i, R_OUT_PROJ, s.H, di, dt);
-          break;
-        }
-        case '*':
-          add_mat(i, R_Q, s.nq * s.hd, s.H, dt);
-          add_mat(i, R_K, s.nkv * s.hd, s.H, dt);
-          add_mat(i, R_V, s.nkv * s.hd, s.H, dt);
-          add_mat(i, R_O, s.H, s.nq * s.hd, dt);
-          break;
-        default:
-          add_mat(i, R_UP, s.I, s.H, dt);
-          add_mat(i, R_DOWN, s.H, s.I, dt);
+    // The small vectors in their trained ranges: conv taps and biases, A = -exp(A_log) in [-16, -1],
+    // dt_bias = softplus⁻¹ of dt in [0.001, 0.1]; norms and D 1.
+    auto values = [&](int role, int64_t n) {
+      std::vector<float> v(size_t(n), 1.0f);
+      if (role == R_CONV_W) v = uniform(r, size_t(n), -0.5f, 0.5f);
+      if (role == R_CONV_B) v = uniform(r, size_t(n), -0.1f, 0.1f);
+      if (role == R_A_LOG) for (auto& a : v) a = std::log(r.uniform(1, 16));
+      if (role == R_DT_BIAS) for (auto& b : v) b = std::log(std::expm1(r.uniform(0.001f, 0.1f)));
+      return v;
+    };
+    for (const WeightSlot& w : weight_slots(config(), s.I)) {
+      if (role_is_vector(w.role)) {
+        add_vec(w.layer, w.role, values(w.role, w.cols));
+      } else if (w.role == R_EMBED) {  // rows are looked up, not multiplied: unit-magnitude BF16 values, no scale
+        store.push_back(std::make_unique<HostWeight>(make_weight(DType::BF16, w.rows, w.cols, ScaleKind::None, 0, r.next(), 1)));
+        embed = store.back().get();
+        bindings.push_back({-1, R_EMBED, embed->view});
+      } else {
+        add_mat(w.layer, w.role, w.rows, w.cols, w.role == R_LM_HEAD ? DType::BF16 : dt);
       }
     }
-    // Embedding rows are looked up, not multiplied: unit-magnitude BF16 values, no scale.
-    store.push_back(std::make_unique<HostWeight>(make_weight(DType::BF16, s.vocab, s.H, ScaleKind::None, 0, r.next(), 1)));
-    embed = store.back().get();
-    bindings.push_back({-1, R_EMBED, embed->view});
-    add_mat(-1, R_LM_HEAD, s.vocab, s.H, DType::BF16);
-    add_vec(-1, R_NORM_F, std::vector<float>(size_t(s.H), 1.0f));
   }
 
   ModelConfig config() const {
     ModelConfig c;
     c.H = shape.H; c.vocab = shape.vocab; c.nh = shape.nh; c.P = shape.P; c.G = shape.G; c.N = shape.N;
     c.K = 4; c.chunk = shape.chunk; c.nq = shape.nq; c.nkv = shape.nkv; c.hd = shape.hd;
+    c.kv_dtype = SD_BF16;  // the CUDA backend's default KV cache; the CPU run stores the same BF16 values
     for (int i = 0; shape.pattern[i]; i++)
       c.kinds.push_back(shape.pattern[i] == 'M' ? K_MAMBA : shape.pattern[i] == '*' ? K_ATTENTION : K_MLP);
     return c;
@@ -628,19 +679,28 @@ double decode_bytes(const RandomModel& rm) {
 // speed at a context length without paying its prefill.
 State state_at(const Model& m, int64_t ctx, int64_t max_tokens) {
   State s = m.new_state(max_tokens);
-  const int64_t kvd = m.cfg.nkv * m.cfg.hd;
   for (size_t i = 0; i < s.layers.size(); i++) {
     if (m.cfg.kinds[i] != K_ATTENTION) continue;
     LayerState& l = s.layers[i];
-    if (l.k.size() < (ctx + 64) * kvd) {
-      l.k = Buffer(m.be, (ctx + 64) * kvd);
-      l.v = Buffer(m.be, (ctx + 64) * kvd);
-    }
+    if (l.kv_tokens < ctx + 64) m.reserve_kv(l, ctx + 64, 0);
     m.be.zero(l.k.data(), size_t(l.k.size()) * sizeof(float));
     m.be.zero(l.v.data(), size_t(l.v.size()) * sizeof(float));
   }
   s.length = ctx;
   return s;
+}
+
+// Bytes of a state holding `tokens` positions: conv and SSM state per Mamba layer, K and V per
+// attention layer in the KV storage dtype (what new_state allocates).
+double state_bytes(const Model& m, int64_t tokens) {
+  const ModelConfig& c = m.cfg;
+  const int64_t conv_dim = c.nh * c.P + 2 * c.G * c.N;
+  double b = 0;
+  for (int k : c.kinds) {
+    if (k == K_MAMBA) b += double((c.K - 1) * conv_dim + c.nh * c.P * c.N) * 4;
+    else if (k == K_ATTENTION) b += 2.0 * double(tokens) * double(m.kv_row_bytes());
+  }
+  return b;
 }
 
 double decode_tok_s(const Model& m, int64_t ctx, int steps) {
@@ -649,10 +709,8 @@ double decode_tok_s(const Model& m, int64_t ctx, int steps) {
   int32_t tok = 1;
   m.forward(s, &tok, 1, true, logits.data(), {});  // warm-up: uploads weights, sizes scratch
   const auto t0 = std::chrono::steady_clock::now();
-  for (int i = 0; i < steps; i++) {
-    m.forward(s, &tok, 1, true, logits.data(), {});
-    tok = int32_t(argmax(logits.data(), m.cfg.vocab));
-  }
+  const SampleArgs greedy;  // sampled on the device: only the id comes back, as in generation
+  for (int i = 0; i < steps; i++) tok = m.forward_sample(s, &tok, 1, greedy);
   return steps / seconds_since(t0);
 }
 
@@ -686,6 +744,13 @@ void speed(Backend& dev) {
         const double sec = seconds_since(t0);
         result("speed", std::string(shape.name) + " FP8 prefill " + std::to_string(T) + " tokens", fmt("%.3f s", sec),
                g_dry ? "-" : "< 0.5 s", g_dry ? "INFO" : sec < 0.5 ? "PASS" : "FAIL");
+        {  // what the weights and a 128k-token state should take (KV in the model's storage dtype)
+          const double w_gb = bytes / 1e9, s_gb = state_bytes(*m, 131072) / 1e9;
+          result("speed", std::string(shape.name) + " FP8 + 128k context memory estimate",
+                 fmt("%.2f GB", w_gb + s_gb) + fmt(" (weights %.2f", w_gb) + fmt(", state %.2f", s_gb) +
+                     (m->kv_storage() == DType::BF16 ? ", KV BF16)" : ", KV fp32)"),
+                 g_dry ? "-" : "<= 12 GB", "INFO");
+        }
 #ifdef NL_WITH_CUDA
         if (!g_dry) {  // device memory of weights + a 128k-token state, decoding at its end
           size_t free0 = 0, total = 0;

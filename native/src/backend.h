@@ -41,11 +41,12 @@ struct SsdArgs {
 // Causal attention of T new queries over a cache holding past + T positions.
 struct AttnArgs {
   const float* q;   // (T, nq*hd)
-  const float* k;   // (past+T, nkv*hd) cache, new keys already appended
-  const float* v;   // (past+T, nkv*hd)
+  const void* k;    // (past+T, nkv*hd) cache in kv_dtype, new keys already appended
+  const void* v;    // (past+T, nkv*hd)
   int64_t T, past, nq, nkv, hd;
   float scale;
   float* out;       // (T, nq*hd)
+  DType kv_dtype = DType::F32;  // the cache's storage: F32 or BF16 (read back exactly, math in fp32)
 };
 
 // The MoE router's settings (docs/model.md section 6). `correction` is the gate's
@@ -55,6 +56,23 @@ struct MoeRouting {
   bool norm_topk;
   float scale;  // routed_scaling_factor
   const float* correction;
+};
+
+// One draw of the next token from a logits row, with src/generate/sampling.ts's chain and
+// semantics (transformers' order): repetition penalty, then temperature 0 = greedy (argmax,
+// lowest id on ties), else temperature, top-k (ties at the k-th value kept), top-p (nucleus,
+// ties at the bar taken lowest id first), min-p, and the inverse-CDF draw at u. u comes from
+// the host's seeded stream, so a backend's choice is deterministic and every backend picks
+// the same token for the same u (up to rounding exactly at a boundary).
+struct SampleArgs {
+  double temperature = 0;         // 0: greedy
+  int64_t top_k = 0;              // 0: off
+  double top_p = 1;               // 1: off
+  double min_p = 0;               // 0: off
+  double repetition_penalty = 1;  // 1: off
+  const int32_t* context = nullptr;  // host array of distinct ids the penalty applies to
+  int64_t n_context = 0;
+  double u = 0;                   // uniform in [0, 1)
 };
 
 struct Backend {
@@ -82,6 +100,9 @@ struct Backend {
   virtual void embedding(const StoredMatrix& table, const int32_t* ids, int64_t T, float* out) = 0;
   // y (T, n) = x / sqrt(mean(x²) + eps) * w
   virtual void rmsnorm(const float* x, int64_t T, int64_t n, const float* w, float eps, float* y) = 0;
+  // h (T, n) += y, then x (T, n) = rmsnorm(h) * w: the residual add and the next norm in one pass
+  // (the same values as add then rmsnorm)
+  virtual void add_rmsnorm(float* h, const float* y, int64_t T, int64_t n, const float* w, float eps, float* x) = 0;
   // out (T, n) = groupnorm_rms(y * silu(z)) * w, over contiguous groups of `group` channels; z has row stride ldz
   virtual void gated_rmsnorm(const float* y, const float* z, int64_t ldz, int64_t T, int64_t n, int64_t group,
                              const float* w, float eps, float* out) = 0;
@@ -111,6 +132,14 @@ struct Backend {
                               float* y, int64_t ldy) = 0;
   // x (n) = x rounded to `storage` (BF16 or F16, nearest-even) and read back as fp32.
   virtual void round_to(float* x, int64_t n, DType storage) = 0;
+  // dst (n values stored as `storage`: F32 or BF16) = x, BF16 rounded nearest-even (round_to's
+  // rounding): how new rows enter a KV cache kept in BF16.
+  virtual void to_storage(const float* x, int64_t n, DType storage, void* dst) = 0;
+
+  // --- sampling ---
+  // The token SampleArgs picks from logits (n values, this backend's memory, left unchanged):
+  // on a device only the id comes back.
+  virtual int32_t sample(const float* logits, int64_t n, const SampleArgs& a) = 0;
 
   // --- MoE ---
   // For each of T tokens, the k chosen experts (in choice order) and their weights, from the

@@ -76,6 +76,9 @@ export interface NativeAddon {
   opLinear(...a: [x: Float32Array, T: number, ...w: StoredMatrixArgs, bias: Float32Array | null, y: Float32Array, backend: OpBackend]): void;
   opEmbedding(...a: [...table: StoredMatrixArgs, ids: Int32Array, out: Float32Array, backend: OpBackend]): void;
   opRmsnorm(x: Float32Array, T: number, n: number, w: Float32Array, eps: number, y: Float32Array, backend: OpBackend): void;
+  /** h += y, then x = rmsnorm(h) * w (T rows of n): the residual add fused with the next norm. */
+  opAddRmsnorm(h: Float32Array, y: Float32Array, T: number, n: number, w: Float32Array, eps: number, x: Float32Array,
+    backend: OpBackend): void;
   opGatedRmsnorm(y: Float32Array, z: Float32Array, ldz: number, T: number, n: number, group: number, w: Float32Array,
     eps: number, out: Float32Array, backend: OpBackend): void;
   opConv1dSilu(input: Float32Array, T: number, C: number, K: number, w: Float32Array, b: Float32Array | null,
@@ -84,8 +87,13 @@ export interface NativeAddon {
     backend: OpBackend): void;
   opSsm(x: Float32Array, B: Float32Array, C: Float32Array, dt: Float32Array, A: Float32Array, D: Float32Array,
     dims: Float64Array, state: Float32Array, y: Float32Array, mode: "scan" | "step" | "reference", backend?: OpBackend): void;
-  opAttention(q: Float32Array, k: Float32Array, v: Float32Array, dims: Float64Array, scale: number, out: Float32Array,
-    backend: OpBackend): void;
+  /** k and v: fp32, or BF16 bits (Uint16Array) with kvDtype the BF16 code. */
+  opAttention(q: Float32Array, k: Float32Array | Uint16Array, v: Float32Array | Uint16Array, dims: Float64Array, scale: number,
+    out: Float32Array, backend: OpBackend, kvDtype?: number): void;
+  /** dst = x stored as dtype (F32 or BF16 code: BF16 bits, nearest-even): a KV cache row write. */
+  opToStorage(x: Float32Array, dtype: number, dst: Float32Array | Uint16Array, backend: OpBackend): void;
+  /** The token the backend's sample op draws from one logits row. */
+  opSample(logits: Float32Array, settings: Float64Array, context: Int32Array | null, backend: OpBackend): number;
   opRelu2(x: Float32Array, backend: OpBackend): void;
   opAdd(h: Float32Array, y: Float32Array, backend: OpBackend): void;
   /** max |x| over the finite values (calibration of a static input scale). */
@@ -118,10 +126,23 @@ export interface NativeAddon {
   /** hooks: [layer, point, record buffer | null, patch function?] (model/nemotron_h.h's Hook). */
   modelForward(model: NativeHandle, state: NativeHandle, ids: Int32Array, lastOnly: boolean, out: Float32Array,
     hooks: NativeHook[]): void;
+  /** Runs ids like modelForward, then returns the token the model's backend samples from the last row. */
+  modelForwardSample(model: NativeHandle, state: NativeHandle, ids: Int32Array, settings: Float64Array, context: Int32Array | null): number;
+  /** One CUDA decode step's traffic from the kernels' launch plans (native/src/model/decode_traffic.h); no GPU needed. */
+  cudaDecodeTraffic(config: NativeModelConfig, linearDtype: number, mlpInner: number, context: number): {
+    moved: number; unavoidable: number; weights: number; launches: number;
+    kernels: { kernel: string; launches: number; read: number; write: number }[];
+  };
   /** The native enums by name → code (Role, Kind, HookPoint, DType) and the read-only hook points. */
   modelEnums(): { role: Record<string, number>; kind: Record<string, number>; hookPoint: Record<string, number>;
     dtype: Record<string, number>; readOnlyHooks: string[] };
 }
+
+/**
+ * One draw of the backend's sample op (native/src/backend.h SampleArgs): settings [temperature, topK, topP,
+ * minP, repetitionPenalty, u] with u the host's uniform number, and the context ids the penalty applies to.
+ */
+export interface NativeDraw { settings: Float64Array; context: Int32Array | null }
 
 /** One hook of a native forward: where, the buffer it records into, and a patch called with a copy of the activation. */
 export type NativeHook = [layer: number, point: number, record: Float32Array | null, patch?: (a: Float32Array) => Float32Array | void];

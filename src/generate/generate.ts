@@ -10,13 +10,25 @@
  * become a stop string is held back until it cannot), maxTokens, or the abort signal.
  * Timings: prefill tok/s = prompt tokens / prefill forward time; decode tok/s = one-token
  * forwards / their time (sampling is timed apart, and time spent by the consumer of the
- * stream is not counted).
+ * stream is not counted). A model with forwardSample (NemotronH, every backend) samples in its
+ * backend, with the same choices as the Sampler (the Sampler's random stream feeds it): only the
+ * id leaves a GPU, and the draw is timed with its forward.
  */
 import { performance } from "perf_hooks";
 import type { CausalLM } from "../model/types";
 import type { TextTokenizer } from "../text/tokenizer";
 import { ChatMessage, chatMessages } from "../text/chat";
-import { Sampler, SamplingOptions } from "./sampling";
+import { Sampler, SamplingOptions, nativeDraw } from "./sampling";
+import type { NativeDraw } from "../backend/native";
+import type { ModelState } from "../model/types";
+
+/** A model whose backend samples too (NemotronH on every backend): the logits stay where they are computed. */
+interface SamplingLM extends CausalLM {
+  forwardSample(ids: ArrayLike<number>, state: ModelState, draw: NativeDraw, options?: { signal?: AbortSignal }): number;
+}
+function samplesNatively(model: CausalLM): model is SamplingLM {
+  return typeof (model as Partial<SamplingLM>).forwardSample === "function";
+}
 import { workSignal } from "../util/cancel";
 import { eosIds } from "../model/config";
 import { UserError } from "../util/errors";
@@ -74,7 +86,7 @@ export interface GenerationResult {
   prefillMs: number;
   /** Time in the one-token decode forwards. */
   decodeMs: number;
-  /** Time in sampling (all tokens). */
+  /** Time in the TypeScript Sampler (all tokens); 0 when the model samples in its backend (then the draw is in the forward times). */
   samplingMs: number;
   prefillTokensPerS: number;
   decodeTokensPerS: number;
@@ -195,9 +207,18 @@ export function stream(model: CausalLM, tokenizer: TextTokenizer | undefined, op
       return out;
     };
 
-    const forward = (ids: number[]): Float32Array | undefined => {
+    // The next token after ids: drawn by the model's backend, or by the Sampler from the logits.
+    const native = samplesNatively(model);
+    let sampledMs = 0;  // the Sampler's share of the last step (kept out of the forward times)
+    const step = (ids: number[]): number | undefined => {
       try {
-        return lastRow(model.forward(ids, state, { lastOnly: true, signal }));
+        if (native) return model.forwardSample(ids, state, nativeDraw(sampler, context), { signal });
+        const logits = lastRow(model.forward(ids, state, { lastOnly: true, signal }));
+        const t = performance.now();
+        const id = sampler.next(logits, context);
+        sampledMs = performance.now() - t;
+        samplingMs += sampledMs;
+        return id;
       } catch (e) {
         if (signal?.aborted) return undefined;
         throw e;
@@ -209,13 +230,11 @@ export function stream(model: CausalLM, tokenizer: TextTokenizer | undefined, op
       if (signal?.aborted) { finishReason = "aborted"; return; }
       state = model.newState({ maxTokens: prompt.length + maxTokens });
       let t = performance.now();
-      let logits = forward(prompt);
-      prefillMs = performance.now() - t;
-      if (!logits) { finishReason = "aborted"; return; }
+      let next = step(prompt);
+      prefillMs = performance.now() - t - sampledMs;
+      if (next === undefined) { finishReason = "aborted"; return; }
       for (;;) {
-        t = performance.now();
-        const id = sampler.next(logits, context);
-        samplingMs += performance.now() - t;
+        const id: number = next;
         generated.push(id);
         context.push(id);
         let text = "";
@@ -236,10 +255,10 @@ export function stream(model: CausalLM, tokenizer: TextTokenizer | undefined, op
         await new Promise((r) => setImmediate(r));  // let interrupts land
         if (signal?.aborted) { finishReason = "aborted"; return; }
         t = performance.now();
-        logits = forward([id]);
-        decodeMs += performance.now() - t;
+        next = step([id]);
+        decodeMs += performance.now() - t - sampledMs;
         decodeSteps++;
-        if (!logits) { finishReason = "aborted"; return; }
+        if (next === undefined) { finishReason = "aborted"; return; }
       }
     } catch (e) {
       fail(e);

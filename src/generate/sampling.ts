@@ -8,6 +8,7 @@
  * (bench/sampling.ts measures the cost per token).
  */
 import { Rng } from "../util/random";
+import type { NativeDraw } from "../backend/native";
 
 export interface SamplingOptions {
   /** 0 (the default) is greedy decoding. */
@@ -189,9 +190,27 @@ export class Sampler {
     if (o.topK) { l = topK(l, o.topK); pack(); }
     if (o.topP < 1) { l = topP(l, o.topP); pack(); }
     if (o.minP > 0) l = minP(l, o.minP);
-    const j = sampleIndex(softmax(l), this.rng.uniform());
+    const j = sampleIndex(softmax(l), this.uniform());
     return ids ? ids[j] : j;
   }
+
+  /** The next number of this Sampler's stream (one per sampled token, none for greedy ones). */
+  uniform(): number {
+    return this.rng.uniform();
+  }
+}
+
+/**
+ * The same choice made by a backend's sample op (native/src/cpu/sample.cc, cuda/sample.cu): what
+ * Sampler.next would compute, as settings plus the uniform number next() would draw, so the
+ * logits need not leave the device. Draws from the Sampler's stream exactly when next() does.
+ */
+export function nativeDraw(sampler: Sampler, context: Iterable<number>): NativeDraw {
+  const o = sampler.options;
+  const u = o.temperature === 0 ? 0 : sampler.uniform();
+  let ids: Int32Array | null = null;
+  if (o.repetitionPenalty !== 1) ids = Int32Array.from(new Set(context));
+  return { settings: Float64Array.from([o.temperature, o.topK, o.topP, o.minP, o.repetitionPenalty, u]), context: ids };
 }
 
 /** The k-th largest value (NaN counts as smallest), with a size-k min-heap: O(n log k). */

@@ -9,7 +9,7 @@
  * Activations can be recorded and rewritten by hook name (backbone.layers.3, backbone.layers.3.mixer.dt, ...;
  * the architecture table in arch.ts lists them); hooks live for one call only.
  */
-import { BackendName, native, NativeHandle, NativeHook } from "../backend/native";
+import { BackendName, native, NativeDraw, NativeHandle, NativeHook, NativeModelConfig } from "../backend/native";
 import { BackendChoice, resolveBackend } from "../backend/select";
 import { Checkpoint } from "./checkpoint";
 import { NemotronHConfig, derivedSizes } from "./config";
@@ -41,9 +41,10 @@ export interface LoadOptions {
    */
   ssmStateDtype?: StateDtypeName;
   /**
-   * What-if storage precision of the KV cache (every backend): "f32" (default), "bf16", or "fp8_e4m3" with one
-   * scale per KV head (K and V apart), set from the amax of the first write (the prefill) and kept for later
-   * tokens (saturating). Rows are rounded as they are written, so the attention reads them as stored.
+   * Storage precision of the KV cache (every backend): "f32" (the CPU default), "bf16" (the CUDA default:
+   * stored as BF16, half the memory), or the what-if "fp8_e4m3" with one scale per KV head (K and V apart),
+   * set from the amax of the first write (the prefill) and kept for later tokens (saturating). Rows are
+   * rounded as they are written, so the attention reads them as stored.
    */
   kvCacheDtype?: StateDtypeName;
   /**
@@ -61,6 +62,22 @@ function stateDtype(option: string, v: string | undefined, allowed: StateDtypeNa
   if (v === undefined || v === "f32") return 0;
   if (!allowed.includes(v as StateDtypeName)) throw new Error(`NemotronH.load: ${option} must be ${allowed.map((a) => JSON.stringify(a)).join(", ")}; got ${JSON.stringify(v)}`);
   return STATE_DTYPE[v as StateDtypeName];
+}
+
+/** The native model's config (native/src/napi/model.cc) from a checkpoint config, its block kinds and the load options. */
+export function nativeModelConfig(c: NemotronHConfig, kinds: number[], options: LoadOptions = {}): NativeModelConfig {
+  return {
+    H: c.hidden_size, vocab: c.vocab_size, nh: c.mamba_num_heads, P: c.mamba_head_dim, G: c.n_groups,
+    N: c.ssm_state_size, K: c.conv_kernel, chunk: c.chunk_size, nq: c.num_attention_heads,
+    nkv: c.num_key_value_heads, hd: c.head_dim, eps: c.layer_norm_epsilon,
+    dtLo: c.time_step_limit[0], dtHi: c.time_step_limit[1],
+    dtClampMin: options.dtClamp === "hf" ? c.time_step_min : 0,
+    E: c.n_routed_experts ?? 0, topk: c.num_experts_per_tok ?? 0, nGroup: c.n_group ?? 1,
+    topkGroup: c.topk_group ?? 1, normTopk: c.norm_topk_prob ?? true, routedScale: c.routed_scaling_factor ?? 1,
+    kinds,
+    ssmDtype: stateDtype("ssmStateDtype", options.ssmStateDtype, ["f32", "bf16", "f16"]),
+    kvDtype: stateDtype("kvCacheDtype", options.kvCacheDtype, ["f32", "bf16", "fp8_e4m3"]),
+  };
 }
 
 /** Per-sequence state of a NemotronH (native conv/SSM states and KV caches). */
@@ -127,18 +144,9 @@ export class NemotronH implements CausalLM {
     }
     const s = derivedSizes(c);
     if (s.dInner % c.n_groups !== 0) throw new Error(`config: n_groups ${c.n_groups} must divide d_inner ${s.dInner}`);
-    this.handle = native().modelCreate({
-      H: c.hidden_size, vocab: c.vocab_size, nh: c.mamba_num_heads, P: c.mamba_head_dim, G: c.n_groups,
-      N: c.ssm_state_size, K: c.conv_kernel, chunk: c.chunk_size, nq: c.num_attention_heads,
-      nkv: c.num_key_value_heads, hd: c.head_dim, eps: c.layer_norm_epsilon,
-      dtLo: c.time_step_limit[0], dtHi: c.time_step_limit[1],
-      dtClampMin: options.dtClamp === "hf" ? c.time_step_min : 0,
-      E: c.n_routed_experts ?? 0, topk: c.num_experts_per_tok ?? 0, nGroup: c.n_group ?? 1,
-      topkGroup: c.topk_group ?? 1, normTopk: c.norm_topk_prob ?? true, routedScale: c.routed_scaling_factor ?? 1,
-      kinds: checkpoint.plan.map((l) => BLOCK_KIND[l.kind]),
-      ssmDtype: stateDtype("ssmStateDtype", options.ssmStateDtype, ["f32", "bf16", "f16"]),
-      kvDtype: stateDtype("kvCacheDtype", options.kvCacheDtype, ["f32", "bf16", "fp8_e4m3"]),
-    }, this.backend);
+    this.handle = native().modelCreate(nativeModelConfig(c, checkpoint.plan.map((l) => BLOCK_KIND[l.kind]), {
+      ...options, kvCacheDtype: options.kvCacheDtype ?? (this.backend === "cuda" ? "bf16" : "f32"),
+    }), this.backend);
     this.plan = executionPlan(c);
     for (const slot of this.plan) {
       const list = this.slotsByName.get(slot.name) ?? [];
@@ -341,9 +349,31 @@ export class NemotronH implements CausalLM {
     for (const s of this.slotsByName.get(name)!) native().modelBind(this.handle, s.layer, s.role, s.expert, ...w);
   }
 
-  /** Validates ids and state, then runs in pieces (checking the signal between them). */
-  private run(ids: ArrayLike<number>, state: ModelState, lastOnly: boolean, signal: AbortSignal | undefined,
-    hooks: NativeHook[]): Float32Array {
+  /**
+   * Runs ids from `state` like forward(), then returns the next token drawn by the backend's sample op
+   * from the last logits row (on CUDA only the id comes back). `draw` is a Sampler's nativeDraw().
+   */
+  forwardSample(ids: ArrayLike<number>, state: ModelState, draw: NativeDraw, options: { signal?: AbortSignal } = {}): number {
+    const arr = this.checkedIds(ids, state);
+    const piece = this.piece([]);
+    const rest = new Float32Array(this.vocabSize);
+    let p = 0;
+    for (; p + piece < arr.length; p += piece) {
+      options.signal?.throwIfAborted();
+      native().modelForward(this.handle, (state as NemotronHState).handle, arr.subarray(p, p + piece), true, rest, []);
+    }
+    options.signal?.throwIfAborted();
+    return native().modelForwardSample(this.handle, (state as NemotronHState).handle, arr.subarray(p), draw.settings, draw.context);
+  }
+
+  /** Pieces bound the activation memory of long prompts; boundaries fall on scan chunks. With hooks the
+   * pass is one piece, so a hook sees its whole activation. */
+  private piece(hooks: NativeHook[]): number {
+    return hooks.length > 0 ? Infinity : Math.max(1, Math.ceil(512 / this.config.chunk_size)) * this.config.chunk_size;
+  }
+
+  /** The ids as an Int32Array, after checking them and that the state is this model's. */
+  private checkedIds(ids: ArrayLike<number>, state: ModelState): Int32Array {
     if (!(state instanceof NemotronHState) || state.owner !== this) {
       throw new Error("forward: the state was not made by this model's newState()");
     }
@@ -358,17 +388,22 @@ export class NemotronH implements CausalLM {
       }
       arr[i] = id;
     }
-    // Pieces bound the activation memory of long prompts; boundaries fall on scan chunks. With hooks the
-    // pass is one piece, so a hook sees its whole activation.
-    const chunk = this.config.chunk_size;
-    const piece = hooks.length > 0 ? T : Math.max(1, Math.ceil(512 / chunk)) * chunk;
+    return arr;
+  }
+
+  /** Validates ids and state, then runs in pieces (checking the signal between them). */
+  private run(ids: ArrayLike<number>, state: ModelState, lastOnly: boolean, signal: AbortSignal | undefined,
+    hooks: NativeHook[]): Float32Array {
+    const arr = this.checkedIds(ids, state);
+    const T = arr.length, V = this.vocabSize;
+    const piece = Math.min(T, this.piece(hooks));
     const out = new Float32Array((lastOnly ? 1 : T) * V);
     for (let p = 0; p < T; p += piece) {
       signal?.throwIfAborted();
       const n = Math.min(piece, T - p);
       const last = p + n === T;
       const dst = lastOnly ? (last ? out : new Float32Array(V)) : out.subarray(p * V, (p + n) * V);
-      native().modelForward(this.handle, state.handle, arr.subarray(p, p + n), lastOnly, dst, hooks);
+      native().modelForward(this.handle, (state as NemotronHState).handle, arr.subarray(p, p + n), lastOnly, dst, hooks);
     }
     return out;
   }

@@ -5,6 +5,7 @@
 // agree bit for bit.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "cpu/kernels.h"
@@ -87,6 +88,23 @@ void round_to_fast(float* x, int64_t n, DType storage) {
   parallel_chunks(size_t(n), size_t(1) << 16, [&](int, size_t b, size_t e) {
     if (storage == DType::BF16) for (size_t i = b; i < e; i++) x[i] = bf16_to_f32(f32_to_bf16(x[i]));
     else for (size_t i = b; i < e; i++) x[i] = f16_to_f32(f32_to_f16(x[i]));
+  });
+}
+
+void to_storage_reference(const float* x, int64_t n, DType storage, void* dst) {
+  NL_CHECK(storage == DType::F32 || storage == DType::BF16, "to_storage: storage must be F32 or BF16");
+  for (int64_t i = 0; i < n; i++) {
+    if (storage == DType::BF16) static_cast<uint16_t*>(dst)[i] = f32_to_bf16(x[i]);
+    else static_cast<float*>(dst)[i] = x[i];
+  }
+}
+
+void to_storage_fast(const float* x, int64_t n, DType storage, void* dst) {
+  NL_CHECK(storage == DType::F32 || storage == DType::BF16, "to_storage: storage must be F32 or BF16");
+  if (storage == DType::F32) { if (dst != x) std::memmove(dst, x, size_t(n) * sizeof(float)); return; }
+  uint16_t* d = static_cast<uint16_t*>(dst);
+  parallel_chunks(size_t(n), size_t(1) << 16, [&](int, size_t b, size_t e) {
+    for (size_t i = b; i < e; i++) d[i] = f32_to_bf16(x[i]);
   });
 }
 

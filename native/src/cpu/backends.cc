@@ -47,6 +47,9 @@ struct CpuBackend : Backend {
   void linear(const float* x, int64_t T, const StoredMatrix& w, const float* bias, float* y) override { linear_fast(x, T, w, bias, y); }
   void embedding(const StoredMatrix& e, const int32_t* ids, int64_t T, float* out) override { embedding_fast(e, ids, T, out); }
   void rmsnorm(const float* x, int64_t T, int64_t n, const float* w, float eps, float* y) override { rmsnorm_fast(x, T, n, w, eps, y); }
+  void add_rmsnorm(float* h, const float* y, int64_t T, int64_t n, const float* w, float eps, float* x) override {
+    add_rmsnorm_fast(h, y, T, n, w, eps, x);
+  }
   void gated_rmsnorm(const float* y, const float* z, int64_t ldz, int64_t T, int64_t n, int64_t group, const float* w,
                      float eps, float* out) override { gated_rmsnorm_fast(y, z, ldz, T, n, group, w, eps, out); }
   void conv1d_silu(const float* in, int64_t ld, int64_t T, int64_t C, int64_t K, const float* w, const float* b,
@@ -64,6 +67,8 @@ struct CpuBackend : Backend {
     fake_quant_fp8_fast(x, ld, T, n, f, dyn, s, y, ldy);
   }
   void round_to(float* x, int64_t n, DType storage) override { round_to_fast(x, n, storage); }
+  void to_storage(const float* x, int64_t n, DType storage, void* dst) override { to_storage_fast(x, n, storage, dst); }
+  int32_t sample(const float* logits, int64_t n, const SampleArgs& a) override { return sample_fast(logits, n, a); }
   void moe_route(const float* l, int64_t T, const MoeRouting& r, int32_t* e, float* w) override { moe_route_host(l, T, r, e, w); }
   void gather_rows(const float* src, int64_t cols, const int32_t* rows, int64_t n, float* dst) override {
     gather_rows_fast(src, cols, rows, n, dst);
@@ -78,6 +83,9 @@ struct ReferenceBackend : Backend {
   void linear(const float* x, int64_t T, const StoredMatrix& w, const float* bias, float* y) override { linear_reference(x, T, w, bias, y); }
   void embedding(const StoredMatrix& e, const int32_t* ids, int64_t T, float* out) override { embedding_reference(e, ids, T, out); }
   void rmsnorm(const float* x, int64_t T, int64_t n, const float* w, float eps, float* y) override { rmsnorm_reference(x, T, n, w, eps, y); }
+  void add_rmsnorm(float* h, const float* y, int64_t T, int64_t n, const float* w, float eps, float* x) override {
+    add_rmsnorm_reference(h, y, T, n, w, eps, x);
+  }
   void gated_rmsnorm(const float* y, const float* z, int64_t ldz, int64_t T, int64_t n, int64_t group, const float* w,
                      float eps, float* out) override { gated_rmsnorm_reference(y, z, ldz, T, n, group, w, eps, out); }
   void conv1d_silu(const float* in, int64_t ld, int64_t T, int64_t C, int64_t K, const float* w, const float* b,
@@ -95,6 +103,8 @@ struct ReferenceBackend : Backend {
     fake_quant_fp8_reference(x, ld, T, n, f, dyn, s, y, ldy);
   }
   void round_to(float* x, int64_t n, DType storage) override { round_to_reference(x, n, storage); }
+  void to_storage(const float* x, int64_t n, DType storage, void* dst) override { to_storage_reference(x, n, storage, dst); }
+  int32_t sample(const float* logits, int64_t n, const SampleArgs& a) override { return sample_reference(logits, n, a); }
   void moe_route(const float* l, int64_t T, const MoeRouting& r, int32_t* e, float* w) override { moe_route_host(l, T, r, e, w); }
   void gather_rows(const float* src, int64_t cols, const int32_t* rows, int64_t n, float* dst) override {
     gather_rows_reference(src, cols, rows, n, dst);

@@ -18,6 +18,8 @@ void embedding_reference(const StoredMatrix& e, const int32_t* ids, int64_t T, f
 
 void rmsnorm_fast(const float* x, int64_t T, int64_t n, const float* w, float eps, float* y);
 void rmsnorm_reference(const float* x, int64_t T, int64_t n, const float* w, float eps, float* y);
+void add_rmsnorm_fast(float* h, const float* y, int64_t T, int64_t n, const float* w, float eps, float* x);
+void add_rmsnorm_reference(float* h, const float* y, int64_t T, int64_t n, const float* w, float eps, float* x);
 void gated_rmsnorm_fast(const float* y, const float* z, int64_t ldz, int64_t T, int64_t n, int64_t group,
                         const float* w, float eps, float* out);
 void gated_rmsnorm_reference(const float* y, const float* z, int64_t ldz, int64_t T, int64_t n, int64_t group,
@@ -52,6 +54,13 @@ void fake_quant_fp8_reference(const float* x, int64_t ld, int64_t T, int64_t n, 
                               float* y, int64_t ldy);
 void round_to_fast(float* x, int64_t n, DType storage);
 void round_to_reference(float* x, int64_t n, DType storage);
+void to_storage_fast(const float* x, int64_t n, DType storage, void* dst);
+void to_storage_reference(const float* x, int64_t n, DType storage, void* dst);
+
+// cpu/sample.cc (the argument check is every backend's)
+void check_sample_args(int64_t n, const SampleArgs& a);
+int32_t sample_fast(const float* logits, int64_t n, const SampleArgs& a);
+int32_t sample_reference(const float* logits, int64_t n, const SampleArgs& a);
 
 // cpu/moe.cc (the router is one host function for every backend)
 void moe_route_host(const float* logits, int64_t T, const MoeRouting& r, int32_t* experts, float* weights);

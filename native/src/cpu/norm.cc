@@ -1,5 +1,6 @@
-// RMSNorm and the Mamba-2 gated group RMSNorm (gate first: g = y · silu(z), then RMS over
-// contiguous groups of `group` channels, times the weight). Fast versions split rows
+// RMSNorm, the residual add fused with the next RMSNorm, and the Mamba-2 gated group RMSNorm
+// (gate first: g = y · silu(z), then RMS over contiguous groups of `group` channels, times the
+// weight). Fast versions split rows
 // across threads and keep 16 fp32 lanes of sums; the references are the formulas in fp64.
 #include <algorithm>
 #include <cmath>
@@ -20,6 +21,11 @@ void rmsnorm_reference(const float* x, int64_t T, int64_t n, const float* w, flo
     double inv = 1.0 / std::sqrt(ss / double(n) + eps);
     for (int64_t i = 0; i < n; i++) y[t * n + i] = float(xr[i] * inv * w[i]);
   }
+}
+
+void add_rmsnorm_reference(float* h, const float* y, int64_t T, int64_t n, const float* w, float eps, float* x) {
+  add_reference(h, y, T * n);
+  rmsnorm_reference(h, T, n, w, eps, x);
 }
 
 void gated_rmsnorm_reference(const float* y, const float* z, int64_t ldz, int64_t T, int64_t n, int64_t group,
@@ -71,6 +77,20 @@ void rmsnorm_fast(const float* x, int64_t T, int64_t n, const float* w, float ep
     for (size_t t = b; t < e; t++) {
       float inv = 1.0f / std::sqrt(sum_squares(x + t * n, n) / float(n) + eps);
       scale_mul(x + t * n, inv, w, n, y + t * n);
+    }
+  });
+}
+
+// Each row is added and normalised by one task while it is in cache (add_fast's sums, then
+// rmsnorm_fast's: the same values).
+void add_rmsnorm_fast(float* h, const float* y, int64_t T, int64_t n, const float* w, float eps, float* x) {
+  parallel_for(size_t(T), size_t(std::max<int64_t>(1, 16384 / n)), [&](size_t b, size_t e) {
+    for (size_t t = b; t < e; t++) {
+      float* hr = h + t * n;
+      const float* yr = y + t * n;
+      for (int64_t i = 0; i < n; i++) hr[i] = hr[i] + yr[i];
+      float inv = 1.0f / std::sqrt(sum_squares(hr, n) / float(n) + eps);
+      scale_mul(hr, inv, w, n, x + t * n);
     }
   });
 }

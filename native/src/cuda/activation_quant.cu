@@ -2,11 +2,14 @@
 //   amax:           max |x| over T rows of n (row stride ld), NaN and infinities skipped
 //   fake_quant_fp8: y (T, n) = decode(encode(x / s)) · s, s static or each row's max|x| / fmax
 //   round_to:       x = fp32(bf16(x)) or fp32(f16(x)), nearest-even
+//   to_bf16:        dst = bf16(x), common.h's bit rounding (nearest even, NaN kept quiet with
+//                   its sign), so a BF16 KV cache holds the CPU backend's bits
 // The encoders repeat fp8.h's bit arithmetic (round to nearest even, saturating), so the
 // device gives the CPU's codes; decoding uses common.cuh's exact decoders.
 #include <cuda_bf16.h>
 
 #include "cuda/kernels.h"
+#include "cuda/plan.h"
 
 namespace nl {
 namespace cuda {
@@ -91,6 +94,13 @@ __global__ void round_to_kernel(float* x, int64_t n) {
     x[i] = BF16 ? __bfloat162float(__float2bfloat16_rn(x[i])) : __half2float(__float2half_rn(x[i]));
 }
 
+__global__ void to_bf16_kernel(const float* __restrict__ x, int64_t n, uint16_t* __restrict__ dst) {
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+    uint32_t u = __float_as_uint(x[i]);
+    dst[i] = (u & 0x7fffffffu) > 0x7f800000u ? uint16_t((u >> 16) | 0x40u) : uint16_t((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+  }
+}
+
 }  // namespace
 
 void amax(const float* x, int64_t ld, int64_t T, int64_t n, unsigned* out, cudaStream_t s) {
@@ -113,6 +123,13 @@ void round_to(float* x, int64_t n, bool bf16, cudaStream_t s) {
   const unsigned grid = unsigned(std::min<int64_t>((n + 255) / 256, 65535));
   if (bf16) round_to_kernel<true><<<grid, 256, 0, s>>>(x, n);
   else round_to_kernel<false><<<grid, 256, 0, s>>>(x, n);
+  CUDA_LAUNCHED();
+}
+
+void to_bf16(const float* x, int64_t n, uint16_t* dst, cudaStream_t s) {
+  if (n == 0) return;
+  const Launch p = to_bf16_plan(n);
+  to_bf16_kernel<<<p.grid_x, p.threads, 0, s>>>(x, n, dst);
   CUDA_LAUNCHED();
 }
 

@@ -199,6 +199,11 @@ struct CudaBackend : Backend {
     cuda::rmsnorm(act(x, T * n, "rmsnorm x"), T, n, vec(w, n), eps, act(y, T * n, "rmsnorm y"), stream);
     done("rmsnorm");
   }
+  void add_rmsnorm(float* h, const float* y, int64_t T, int64_t n, const float* w, float eps, float* x) override {
+    cuda::add_rmsnorm(act(h, T * n, "add_rmsnorm h"), act(y, T * n, "add_rmsnorm y"), T, n, vec(w, n), eps,
+                      act(x, T * n, "add_rmsnorm x"), stream);
+    done("add_rmsnorm");
+  }
   void gated_rmsnorm(const float* y, const float* z, int64_t ldz, int64_t T, int64_t n, int64_t group, const float* w,
                      float eps, float* out) override {
     cuda::gated_rmsnorm(act(y, T * n, "gated_rmsnorm y"), act(z, (T - 1) * ldz + n, "gated_rmsnorm z"), ldz, T, n, group,
@@ -233,10 +238,10 @@ struct CudaBackend : Backend {
   void ssm_step(const SsdArgs& a) override { cuda::ssm_scan(dev_ssd(a), stream); done("ssm_step"); }
   void attention(const AttnArgs& a) override {
     AttnArgs d = a;
-    const int64_t nk = (a.past + a.T) * a.nkv * a.hd;
+    const size_t kb = size_t((a.past + a.T) * a.nkv * a.hd) * (a.kv_dtype == DType::BF16 ? 2 : 4);
     d.q = act(a.q, a.T * a.nq * a.hd, "attention q");
-    d.k = act(a.k, nk, "attention k");
-    d.v = act(a.v, nk, "attention v");
+    d.k = act(static_cast<const uint8_t*>(a.k), int64_t(kb), "attention k");
+    d.v = act(static_cast<const uint8_t*>(a.v), int64_t(kb), "attention v");
     d.out = act(a.out, a.T * a.nq * a.hd, "attention out");
     cuda::attention(d, stream);
     done("attention");
@@ -293,6 +298,54 @@ struct CudaBackend : Backend {
     cuda::round_to(act(x, n, "round_to x"), n, storage == DType::BF16, stream);
     done("round_to");
   }
+  void to_storage(const float* x, int64_t n, DType storage, void* dst) override {
+    NL_CHECK(storage == DType::F32 || storage == DType::BF16, "to_storage: storage must be F32 or BF16");
+    act(x, n, "to_storage x");
+    if (storage == DType::F32) {
+      copy(act(static_cast<float*>(dst), n, "to_storage dst"), x, size_t(n) * sizeof(float));
+      return;
+    }
+    cuda::to_bf16(x, n, act(static_cast<uint16_t*>(dst), n, "to_storage dst"), stream);
+    done("to_storage");
+  }
+  // Only the id comes back: the logits row stays on the device.
+  void* sample_dev = nullptr;  // work row (n floats), probabilities (n doubles), the result
+  size_t sample_bytes = 0;
+  int32_t sample(const float* logits, int64_t n, const SampleArgs& a) override {
+    act(logits, n, "sample logits");
+    check_sample_args(n, a);
+    std::vector<int32_t> ctx;  // distinct ids (the kernel's threads write one logit each)
+    if (a.repetition_penalty != 1 && a.n_context > 0) {
+      std::vector<char> seen(size_t(n), 0);
+      for (int64_t j = 0; j < a.n_context; j++) {
+        const int32_t id = a.context[j];
+        if (id >= 0 && id < n && !seen[size_t(id)]) { seen[size_t(id)] = 1; ctx.push_back(id); }
+      }
+    }
+    const int32_t* dctx = ctx.empty() ? nullptr : upload<int32_t, float>(ctx.data(), int64_t(ctx.size()), nullptr, 0).first;
+    SampleArgs d = a;
+    d.n_context = int64_t(ctx.size());
+    const size_t probs_at = (size_t(n) * 4 + 255) / 256 * 256, out_at = probs_at + size_t(n) * 8, need = out_at + 256;
+    if (sample_bytes < need) {
+      sync();  // a queued sample may still use the old buffer
+      if (sample_dev) cudaFree(sample_dev);
+      sample_dev = nullptr;
+      sample_bytes = 0;
+      CUDA_CHECK(cudaMalloc(&sample_dev, need));
+      sample_bytes = need;
+    }
+    char* base = static_cast<char*>(sample_dev);
+    cuda::sample(logits, n, d, dctx, reinterpret_cast<float*>(base), reinterpret_cast<double*>(base + probs_at),
+                 reinterpret_cast<int*>(base + out_at), stream);
+    done("sample");
+    CUDA_CHECK(cudaMemcpyAsync(stage(4), base + out_at, 4, cudaMemcpyDeviceToHost, stream));
+    sync();
+    int32_t id;
+    std::memcpy(&id, staging, 4);
+    NL_CHECK(id >= 0, "sample: every logit is -Infinity (all tokens were filtered out)");
+    return id;
+  }
+
   // The router decides the shapes the host launches: the gate logits (T×E floats) come back
   // and the host router runs on them (cpu/moe.cc); the expert rows stay on the device.
   void moe_route(const float* logits, int64_t T, const MoeRouting& r, int32_t* experts, float* weights) override {

@@ -5,6 +5,7 @@
 //   in (T, C) row stride ld_in · w (C, K) · b (C) or null · conv_state (K-1, C) · out (T, C)
 //   out[t, c] = silu(b[c] + Σ_k w[c, k] · win[t + k, c]),  win = [conv_state; in]
 #include "cuda/kernels.h"
+#include "cuda/plan.h"
 
 namespace nl {
 namespace cuda {
@@ -51,7 +52,8 @@ void conv1d_silu(const float* in, int64_t ld_in, int64_t T, int64_t C, int64_t K
                  float* conv_state, float* out, cudaStream_t s) {
   NL_CHECK(K >= 1 && K <= kMaxK, "cuda conv1d: kernel size must be 1.." + std::to_string(kMaxK) + ", got " + std::to_string(K));
   if (T == 0 || C == 0) return;
-  conv1d_silu_kernel<<<blocks_for(C, 128), 128, 0, s>>>(in, ld_in, T, C, int(K), w, b, conv_state, out);
+  const Launch p = conv1d_plan(T, C, K, b != nullptr);
+  conv1d_silu_kernel<<<p.grid_x, p.threads, 0, s>>>(in, ld_in, T, C, int(K), w, b, conv_state, out);
   CUDA_LAUNCHED();
 }
 

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "cuda/kernels.h"
+#include "cuda/plan.h"
 
 namespace nl {
 namespace cuda {
@@ -22,19 +23,19 @@ __global__ void add_kernel(float* h, const float* y, int64_t n) {
     h[i] += y[i];
 }
 
-unsigned grid_for(int64_t n) { return unsigned(std::min<int64_t>((n + 255) / 256, 65535)); }
-
 }  // namespace
 
 void relu2(float* x, int64_t n, cudaStream_t s) {
   if (n == 0) return;
-  relu2_kernel<<<grid_for(n), 256, 0, s>>>(x, n);
+  const Launch p = relu2_plan(n);
+  relu2_kernel<<<p.grid_x, p.threads, 0, s>>>(x, n);
   CUDA_LAUNCHED();
 }
 
 void add(float* h, const float* y, int64_t n, cudaStream_t s) {
   if (n == 0) return;
-  add_kernel<<<grid_for(n), 256, 0, s>>>(h, y, n);
+  const Launch p = add_plan(n);
+  add_kernel<<<p.grid_x, p.threads, 0, s>>>(h, y, n);
   CUDA_LAUNCHED();
 }
 

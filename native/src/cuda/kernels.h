@@ -16,6 +16,7 @@ void relu2(float* x, int64_t n, cudaStream_t s);
 void add(float* h, const float* y, int64_t n, cudaStream_t s);
 // norm.cu
 void rmsnorm(const float* x, int64_t T, int64_t n, const float* w, float eps, float* y, cudaStream_t s);
+void add_rmsnorm(float* h, const float* y, int64_t T, int64_t n, const float* w, float eps, float* x, cudaStream_t s);
 void gated_rmsnorm(const float* y, const float* z, int64_t ldz, int64_t T, int64_t n, int64_t group, const float* w,
                    float eps, float* out, cudaStream_t s);
 // conv.cu
@@ -32,6 +33,11 @@ void amax(const float* x, int64_t ld, int64_t T, int64_t n, unsigned* out, cudaS
 void fake_quant_fp8(const float* x, int64_t ld, int64_t T, int64_t n, Fp8Format f, bool dynamic, float scale, float* y,
                     int64_t ldy, cudaStream_t s);
 void round_to(float* x, int64_t n, bool bf16, cudaStream_t s);
+void to_bf16(const float* x, int64_t n, uint16_t* dst, cudaStream_t s);
+// sample.cu: out[0] = the token (or -1: every logit -inf); context (a.n_context distinct ids),
+// work (n floats), probs (n doubles) and out are device memory
+void sample(const float* logits, int64_t n, const SampleArgs& a, const int32_t* context, float* work, double* probs, int* out,
+            cudaStream_t s);
 // moe.cu (rows and w in device memory)
 void gather_rows(const float* src, int64_t cols, const int32_t* rows, int64_t n, float* dst, cudaStream_t s);
 void scatter_add_rows(const float* src, int64_t cols, const int32_t* rows, const float* w, int64_t n, float* dst,

@@ -24,14 +24,16 @@
 #include <mma.h>
 
 #include "cuda/kernels.h"
+#include "cuda/plan.h"
 
 namespace nl {
 namespace cuda {
 
 namespace {
 
-constexpr int kMaxT = 8;        // matvec up to this many tokens
-constexpr int kWarps = 4;       // matvec rows per block
+// The launch plan (cuda/plan.h) chooses the path and the grid; the kernels' shapes are its constants.
+constexpr int kMaxT = kMatvecMaxT;   // matvec up to this many tokens
+constexpr int kWarps = kMatvecWarps;  // matvec rows per block
 
 // 8 consecutive stored elements at element index i (16-byte aligned for 2-byte types).
 template <int D>
@@ -247,17 +249,7 @@ __global__ void __launch_bounds__(128, NT == 1 ? 4 : 2) matvec_stream_kernel(con
   }
 }
 
-// Whether the streaming kernel applies: whole 16-byte chunks per row, aligned bases, and a
-// scale that is uniform over each chunk (sets *per_chunk when it varies along the row).
-template <int D>
-bool streamable(const float* x, const StoredMatrix& w, bool* per_chunk) {
-  constexpr int E = chunk_elems<D>();
-  if (w.cols % E != 0 || uintptr_t(w.data) % 16 != 0 || uintptr_t(x) % 16 != 0 || w.cols / E > (int64_t(1) << 30)) return false;
-  *per_chunk = w.scale && w.block_cols < w.cols;
-  return !*per_chunk || w.block_cols % E == 0;
-}
-
-constexpr int BM = 64, BN = 64, BK = 16;
+constexpr int BM = kGemmBM, BN = kGemmBN, BK = 16;
 
 // x (T, cols), y (T, rows); block (rows/64, T/64), 256 threads of 4x4 outputs.
 template <int D>
@@ -308,7 +300,7 @@ __global__ void __launch_bounds__(256) gemm_kernel(const float* __restrict__ x, 
 
 // --- the tensor-core GEMM -------------------------------------------------------------------
 namespace tc {
-constexpr int TM = 64, TN = 64, TK = 32, PAD = 8;  // PAD: keeps WMMA's 16-byte row alignment, spreads banks
+constexpr int TM = kTcTM, TN = kTcTN, TK = kTcTK, PAD = 8;  // PAD: keeps WMMA's 16-byte row alignment, spreads banks
 using namespace nvcuda;
 
 // scale_mode: 0 none, 1 one scale per weight row (row or tensor grids: the epilogue applies
@@ -398,38 +390,29 @@ __global__ void __launch_bounds__(128) gemm_tc_kernel(const float* __restrict__ 
   }
 }
 
-// The scale mode the tensor-core GEMM can apply exactly, or -1 (then the SGEMM runs).
-template <int D>
-int tc_scale_mode(const StoredMatrix& w) {
-  if (D != kBF16 && D != kE4M3 && D != kE5M2) return -1;  // F16/F32 values are not all BF16 values
-  if (!w.scale) return 0;
-  if (w.block_cols >= w.cols) return 1;
-  return (w.block_rows % TM == 0 && w.block_cols % TK == 0) ? 2 : -1;
-}
 }  // namespace tc
 
 template <int D>
 void launch(const float* x, int64_t T, const StoredMatrix& w, const float* bias, float* y, cudaStream_t s) {
-  bool per_chunk = false;
-  if (T <= kMaxT && streamable<D>(x, w, &per_chunk)) {
-    // Few rows (the 4480-row matrices): 4 warps per row, so rows x 4 warps fill the GPU.
-    const bool few_rows = w.rows < 16384;
-    const unsigned grid = few_rows ? unsigned(w.rows) : blocks_for(w.rows, 4);
-    if (T == 1 && few_rows) matvec_stream_kernel<D, 4, 1><<<grid, 128, 0, s>>>(x, 1, w, bias, y, per_chunk);
-    else if (T == 1) matvec_stream_kernel<D, 1, 1><<<grid, 128, 0, s>>>(x, 1, w, bias, y, per_chunk);
-    else if (few_rows) matvec_stream_kernel<D, 4, kMaxT><<<grid, 128, 0, s>>>(x, int(T), w, bias, y, per_chunk);
-    else matvec_stream_kernel<D, 1, kMaxT><<<grid, 128, 0, s>>>(x, int(T), w, bias, y, per_chunk);
-  } else if (T <= kMaxT) {
-    // 8-element vector loads need 8 | cols and aligned bases (all Nano-9B widths are multiples of 8).
-    const bool vec = w.cols % 8 == 0 && uintptr_t(w.data) % 16 == 0 && uintptr_t(x) % 16 == 0;
-    matvec_kernel<D><<<blocks_for(w.rows, kWarps), kWarps * 32, 0, s>>>(x, int(T), w, bias, y, vec);
-  } else if (const int mode = tc::tc_scale_mode<D>(w); mode >= 0) {
-    dim3 grid(blocks_for(w.rows, tc::TN), blocks_for(T, tc::TM));
-    if (mode == 2) tc::gemm_tc_kernel<D, true><<<grid, 128, 0, s>>>(x, T, w, bias, y, mode);
-    else tc::gemm_tc_kernel<D, false><<<grid, 128, 0, s>>>(x, T, w, bias, y, mode);
-  } else {
-    dim3 grid(blocks_for(w.rows, BN), blocks_for(T, BM));
-    gemm_kernel<D><<<grid, 256, 0, s>>>(x, T, w, bias, y);
+  const bool aligned = uintptr_t(w.data) % 16 == 0 && uintptr_t(x) % 16 == 0;
+  const LinearPlan p = linear_plan(T, w, bias != nullptr, aligned);
+  const unsigned threads = unsigned(p.launch.threads);
+  const dim3 grid(p.launch.grid_x, p.launch.grid_y);
+  switch (p.path) {
+    case LinearPath::Stream:  // T = 1 has its own low-register instantiation
+      if (T == 1 && p.warps_per_row == 4) matvec_stream_kernel<D, 4, 1><<<grid, threads, 0, s>>>(x, 1, w, bias, y, p.per_chunk);
+      else if (T == 1) matvec_stream_kernel<D, 1, 1><<<grid, threads, 0, s>>>(x, 1, w, bias, y, p.per_chunk);
+      else if (p.warps_per_row == 4) matvec_stream_kernel<D, 4, kMaxT><<<grid, threads, 0, s>>>(x, int(T), w, bias, y, p.per_chunk);
+      else matvec_stream_kernel<D, 1, kMaxT><<<grid, threads, 0, s>>>(x, int(T), w, bias, y, p.per_chunk);
+      break;
+    case LinearPath::Matvec: matvec_kernel<D><<<grid, threads, 0, s>>>(x, int(T), w, bias, y, p.vec); break;
+    case LinearPath::TensorCore:
+      if constexpr (D == kBF16 || D == kE4M3 || D == kE5M2) {
+        if (p.tc_mode == 2) tc::gemm_tc_kernel<D, true><<<grid, threads, 0, s>>>(x, T, w, bias, y, p.tc_mode);
+        else tc::gemm_tc_kernel<D, false><<<grid, threads, 0, s>>>(x, T, w, bias, y, p.tc_mode);
+      }
+      break;
+    case LinearPath::Sgemm: gemm_kernel<D><<<grid, threads, 0, s>>>(x, T, w, bias, y); break;
   }
   CUDA_LAUNCHED();
 }

@@ -12,6 +12,7 @@
 // (tensor-core matmuls per chunk) is the next step if the device check shows the scan
 // limiting prefill.
 #include "cuda/kernels.h"
+#include "cuda/plan.h"
 
 namespace nl {
 namespace cuda {
@@ -19,7 +20,7 @@ namespace cuda {
 namespace {
 
 constexpr int kMaxNPerLane = 8;  // N <= 256
-constexpr int kWarps = 4;
+constexpr int kWarps = kSsmWarps;  // the plan's (cuda/plan.h)
 
 __global__ void dt_softplus_kernel(const float* raw, int64_t ld_raw, int64_t T, int64_t nh, const float* bias, float lo,
                                    float hi, float* dt) {
@@ -74,7 +75,8 @@ __global__ void ssm_scan_kernel(SsdArgs a) {
 void dt_softplus(const float* raw, int64_t ld_raw, int64_t T, int64_t nh, const float* bias, float lo, float hi,
                  float* dt, cudaStream_t s) {
   if (T * nh == 0) return;
-  dt_softplus_kernel<<<blocks_for(T * nh, 256), 256, 0, s>>>(raw, ld_raw, T, nh, bias, lo, hi, dt);
+  const Launch p = dt_softplus_plan(T, nh);
+  dt_softplus_kernel<<<p.grid_x, p.threads, 0, s>>>(raw, ld_raw, T, nh, bias, lo, hi, dt);
   CUDA_LAUNCHED();
 }
 
@@ -82,7 +84,8 @@ void ssm_scan(const SsdArgs& a, cudaStream_t s) {
   NL_CHECK(a.N <= 32 * kMaxNPerLane, "cuda ssm: state size N must be <= " + std::to_string(32 * kMaxNPerLane));
   NL_CHECK(a.G > 0 && a.nh % a.G == 0, "cuda ssm: groups must divide heads");
   if (a.T == 0) return;
-  ssm_scan_kernel<<<blocks_for(a.nh * a.P, kWarps), kWarps * 32, 0, s>>>(a);
+  const Launch p = ssm_scan_plan(a);
+  ssm_scan_kernel<<<p.grid_x, p.threads, 0, s>>>(a);
   CUDA_LAUNCHED();
 }
 

@@ -44,6 +44,30 @@ const std::vector<const char*>& hook_point_names() {
   return n;
 }
 
+std::vector<WeightSlot> weight_slots(const ModelConfig& c, int64_t mlp_inner) {
+  const int64_t di = c.nh * c.P, conv_dim = di + 2 * c.G * c.N;
+  std::vector<WeightSlot> w;
+  for (size_t i = 0; i < c.kinds.size(); i++) {
+    const int l = int(i);
+    w.push_back({l, R_NORM, 1, c.H});
+    switch (c.kinds[i]) {
+      case K_MAMBA:
+        w.insert(w.end(), {{l, R_IN_PROJ, di + conv_dim + c.nh, c.H}, {l, R_CONV_W, 1, conv_dim * c.K}, {l, R_CONV_B, 1, conv_dim},
+                           {l, R_A_LOG, 1, c.nh}, {l, R_D, 1, c.nh}, {l, R_DT_BIAS, 1, c.nh}, {l, R_MIXER_NORM, 1, di},
+                           {l, R_OUT_PROJ, c.H, di}});
+        break;
+      case K_ATTENTION:
+        w.insert(w.end(), {{l, R_Q, c.nq * c.hd, c.H}, {l, R_K, c.nkv * c.hd, c.H}, {l, R_V, c.nkv * c.hd, c.H},
+                           {l, R_O, c.H, c.nq * c.hd}});
+        break;
+      case K_MLP: w.insert(w.end(), {{l, R_UP, mlp_inner, c.H}, {l, R_DOWN, c.H, mlp_inner}}); break;
+      default: NL_CHECK(false, "weight_slots: MoE layers have per-expert weights; dense models only");
+    }
+  }
+  w.insert(w.end(), {{-1, R_EMBED, c.vocab, c.H}, {-1, R_LM_HEAD, c.vocab, c.H}, {-1, R_NORM_F, 1, c.H}});
+  return w;
+}
+
 bool hook_is_read_only(int point) {
   return point == H_SSM_STATE || point == H_EFFECTIVE_ATTENTION || point == H_PATTERN;
 }
@@ -238,13 +262,23 @@ State Model::new_state(int64_t max_tokens) const {
     } else if (cfg.kinds[i] == K_ATTENTION && max_tokens > 0) {
       // A bounded state gets its whole KV cache now (up to the 9B's 128k context; a larger
       // bound, e.g. "generate without end", grows past that): never grown, never held twice.
-      const int64_t cap = std::min<int64_t>(max_tokens, 131072);
-      s.layers[i].k = Buffer(be, cap * cfg.nkv * cfg.hd);
-      s.layers[i].v = Buffer(be, cap * cfg.nkv * cfg.hd);
+      reserve_kv(s.layers[i], std::min<int64_t>(max_tokens, 131072), 0);
     }
   }
   reset(s);
   return s;
+}
+
+void Model::reserve_kv(LayerState& st, int64_t tokens, int64_t keep) const {
+  const int64_t bytes = tokens * kv_row_bytes(), floats = (bytes + 3) / 4;  // Buffer counts floats
+  Buffer k(be, floats), v(be, floats);
+  if (keep > 0) {
+    be.copy(k.data(), st.k.data(), size_t(keep * kv_row_bytes()));
+    be.copy(v.data(), st.v.data(), size_t(keep * kv_row_bytes()));
+  }
+  st.k = std::move(k);
+  st.v = std::move(v);
+  st.kv_tokens = tokens;
 }
 
 void Model::reset(State& s) const {
@@ -265,11 +299,6 @@ void Model::store_state(float* x, int64_t n, int dtype) const {
 
 void Model::store_kv(LayerState& st, int64_t past, int64_t T) const {
   const int64_t kvd = cfg.nkv * cfg.hd;
-  if (cfg.kv_dtype != SD_FP8_E4M3) {
-    store_state(st.k.data() + past * kvd, T * kvd, cfg.kv_dtype);
-    store_state(st.v.data() + past * kvd, T * kvd, cfg.kv_dtype);
-    return;
-  }
   const float fmax = fp8_max(Fp8Format::E4M3);
   for (auto [buf, scale] : {std::pair{st.k.data(), &st.kscale}, std::pair{st.v.data(), &st.vscale}}) {
     float* rows = buf + past * kvd;
@@ -355,36 +384,43 @@ void Model::attention(int layer, const LayerWeights& w, LayerState& st, int64_t 
   float* o = scratch(S_O, T * qd);
   linear(x, T, w.mat[R_Q], bias(R_Q_B), q, &w.input[R_Q]);
   at_hook(layer, H_Q, q, T, qd, qd);
-  // New keys and values go straight into the cache (no positional encoding to apply); the
-  // cache grows by doubling, up to the state's limit when it has one.
-  const int64_t need = (past + T) * kvd;
-  if (st.k.size() < need) {
-    // (a state with max_tokens was given its whole cache in new_state: only unbounded ones grow)
-    int64_t cap = std::max(need, 2 * st.k.size());
-    Buffer k(be, cap), v(be, cap);
-    if (past > 0) {
-      be.copy(k.data(), st.k.data(), size_t(past * kvd) * sizeof(float));
-      be.copy(v.data(), st.v.data(), size_t(past * kvd) * sizeof(float));
-    }
-    st.k = std::move(k);
-    st.v = std::move(v);
-  }
-  linear(x, T, w.mat[R_K], bias(R_K_B), st.k.data() + past * kvd, &w.input[R_K]);
-  linear(x, T, w.mat[R_V], bias(R_V_B), st.v.data() + past * kvd, &w.input[R_V]);
-  at_hook(layer, H_K, st.k.data() + past * kvd, T, kvd, kvd);
-  at_hook(layer, H_V, st.v.data() + past * kvd, T, kvd, kvd);
+  // New keys and values go into the cache (no positional encoding to apply): straight from the
+  // projections when it is fp32, else through fp32 scratch and to_storage's BF16 rounding. The
+  // cache grows by doubling, up to the state's limit when it has one (a state with max_tokens
+  // was given its whole cache in new_state: only unbounded ones grow).
+  if (st.kv_tokens < past + T) reserve_kv(st, std::max(past + T, 2 * st.kv_tokens), past);
+  const bool bf16 = kv_storage() == DType::BF16;
+  char* kc = reinterpret_cast<char*>(st.k.data()) + past * kv_row_bytes();
+  char* vc = reinterpret_cast<char*>(st.v.data()) + past * kv_row_bytes();
+  float* kn = bf16 ? scratch(S_K, T * kvd) : reinterpret_cast<float*>(kc);
+  float* vn = bf16 ? scratch(S_V, T * kvd) : reinterpret_cast<float*>(vc);
+  linear(x, T, w.mat[R_K], bias(R_K_B), kn, &w.input[R_K]);
+  linear(x, T, w.mat[R_V], bias(R_V_B), vn, &w.input[R_V]);
+  at_hook(layer, H_K, kn, T, kvd, kvd);
+  at_hook(layer, H_V, vn, T, kvd, kvd);
   // The cache holds the (possibly patched) rows in its dtype; the pattern and the attention read them.
-  if (cfg.kv_dtype != SD_F32) store_kv(st, past, T);
+  if (bf16) {
+    be.to_storage(kn, T * kvd, DType::BF16, kc);
+    be.to_storage(vn, T * kvd, DType::BF16, vc);
+  } else if (cfg.kv_dtype == SD_FP8_E4M3) {
+    store_kv(st, past, T);
+  }
   const float scale = float(1.0 / std::sqrt(double(cfg.hd)));
   if (const Hook* h = hook(layer, H_PATTERN)) {
     NL_CHECK(past == 0, "pattern: needs a fresh state (a full pass from the first token)");
     NL_CHECK(h->record_floats >= cfg.nq * T * T, "pattern: record buffer too small");
     std::vector<float> qh(size_t(T * qd)), kh(size_t(T * kvd));
     be.copy(qh.data(), q, qh.size() * sizeof(float));
-    be.copy(kh.data(), st.k.data(), kh.size() * sizeof(float));
+    if (bf16) {  // the keys as the cache holds them
+      std::vector<uint16_t> k16(kh.size());
+      be.copy(k16.data(), st.k.data(), k16.size() * 2);
+      for (size_t i = 0; i < kh.size(); i++) kh[i] = bf16_to_f32(k16[i]);
+    } else {
+      be.copy(kh.data(), st.k.data(), kh.size() * sizeof(float));
+    }
     attention_pattern(qh.data(), kh.data(), T, cfg.nq, cfg.nkv, cfg.hd, scale, h->record);
   }
-  AttnArgs a{q, st.k.data(), st.v.data(), T, past, cfg.nq, cfg.nkv, cfg.hd, scale, o};
+  AttnArgs a{q, st.k.data(), st.v.data(), T, past, cfg.nq, cfg.nkv, cfg.hd, scale, o, kv_storage()};
   be.attention(a);
   at_hook(layer, H_Z, o, T, qd, qd);
   linear(o, T, w.mat[R_O], bias(R_O_B), out, &w.input[R_O]);
@@ -452,6 +488,17 @@ void Model::moe(const LayerWeights& w, const float* x, int64_t T, float* out) co
 
 // ---------------------------------------------------------------------------------------
 void Model::forward(State& s, const int32_t* ids, int64_t T, bool last_only, float* logits, const HookSet& hooks) const {
+  const float* dst = run(s, ids, T, last_only, hooks, logits);
+  if (dst != logits) be.copy(logits, dst, size_t((last_only ? 1 : T) * cfg.vocab) * sizeof(float));
+  be.sync();
+}
+
+int32_t Model::forward_sample(State& s, const int32_t* ids, int64_t T, const SampleArgs& sampling) const {
+  const float* logits = run(s, ids, T, true, HookSet(), nullptr);
+  return be.sample(logits, cfg.vocab, sampling);
+}
+
+const float* Model::run(State& s, const int32_t* ids, int64_t T, bool last_only, const HookSet& hooks, float* host) const {
   NL_CHECK(T > 0, "forward: no tokens");
   NL_CHECK(s.layers.size() == layers.size(), "forward: the state belongs to another model");
   NL_CHECK(s.max_tokens <= 0 || s.length + T <= s.max_tokens,
@@ -468,10 +515,12 @@ void Model::forward(State& s, const int32_t* ids, int64_t T, bool last_only, flo
   float* y = scratch(S_Y, T * H);
   be.embedding(embed, ids, T, h);                                 // (T, H)
   at_hook(-1, H_EMBED, h, T, H, H);
+  const int64_t first = last_only ? T - 1 : 0, rows = T - first;
+  bool normed = false;  // x already holds this layer's norm (fused into the previous residual add)
   for (int64_t i = 0; i < L; i++) {
     const LayerWeights& w = layers[i];
     const int li = int(i);
-    be.rmsnorm(h, T, H, w.vec[R_NORM].data(), cfg.eps, x);
+    if (!normed) be.rmsnorm(h, T, H, w.vec[R_NORM].data(), cfg.eps, x);
     at_hook(li, H_NORM, x, T, H, H);
     switch (cfg.kinds[i]) {
       case K_MAMBA: mamba(li, w, s.layers[i], s.length == 0, x, T, y); break;
@@ -484,18 +533,21 @@ void Model::forward(State& s, const int32_t* ids, int64_t T, bool last_only, flo
       default: NL_CHECK(false, "forward: unknown block kind");
     }
     at_hook(li, H_MIXER, y, T, H, H);
-    be.add(h, y, T * H);                                          // residual
+    // residual, fused with the next norm (norm_f over every row, or the one a decode step has)
+    // unless a hook may rewrite the block output between the two
+    const float* next_norm = i + 1 < L ? layers[size_t(i + 1)].vec[R_NORM].data() : rows == T ? norm_f.data() : nullptr;
+    normed = next_norm && !hook(li, H_BLOCK);
+    if (normed) be.add_rmsnorm(h, y, T, H, next_norm, cfg.eps, x);
+    else be.add(h, y, T * H);
     at_hook(li, H_BLOCK, h, T, H, H);
   }
   s.length += T;
-  const int64_t first = last_only ? T - 1 : 0, rows = T - first;
-  be.rmsnorm(h + first * H, rows, H, norm_f.data(), cfg.eps, x);
+  if (!normed) be.rmsnorm(h + first * H, rows, H, norm_f.data(), cfg.eps, x);
   at_hook(int(L), H_NORM_F, x, rows, H, H);
   // (rows, vocab): straight into the caller's buffer where the backend computes in host memory
-  float* dst = be.is_host() ? logits : scratch(S_LOGITS, rows * cfg.vocab);
+  float* dst = be.is_host() && host ? host : scratch(S_LOGITS, rows * cfg.vocab);
   linear(x, rows, lm_head, nullptr, dst, &lm_head_input_);
-  if (dst != logits) be.copy(logits, dst, size_t(rows * cfg.vocab) * sizeof(float));
-  be.sync();
+  return dst;
 }
 
 }  // namespace nl

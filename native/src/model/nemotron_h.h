@@ -38,8 +38,10 @@ struct ModelConfig {
   bool norm_topk = true;
   float routed_scale = 1.0f;
   std::vector<int> kinds;
-  // What-if storage precision of the per-sequence state (CPU backends only; computation stays fp32):
-  // the SSM state is rounded where it is kept between forward calls, the KV cache where rows are written.
+  // Storage precision of the per-sequence state (computation stays fp32): the SSM state is
+  // rounded where it is kept between forward calls; the KV cache where rows are written. A BF16
+  // KV cache is stored as BF16 (half the memory: the 9B's 128k context on a 12 GB budget); the
+  // FP8 one is a what-if (fp32 storage holding FP8 values).
   int ssm_dtype = 0;  // StateDtype: F32, BF16 or F16
   int kv_dtype = 0;   // StateDtype: F32, BF16 or FP8_E4M3 (a scale per KV head, set by the first write)
 };
@@ -85,7 +87,8 @@ class Buffer {
 
 struct LayerState {
   Buffer conv, ssm;  // (K-1, conv_dim), (nh, P, N)
-  Buffer k, v;       // (capacity, nkv*hd): the KV cache, grown by doubling
+  Buffer k, v;       // (kv_tokens, nkv*hd) in the KV storage dtype: the KV cache, grown by doubling
+  int64_t kv_tokens = 0;  // positions the cache holds room for
   std::vector<float> kscale, vscale;  // FP8 KV cache: one scale per KV head (empty until the first write)
 };
 
@@ -98,7 +101,7 @@ struct State {
 // Reused activation buffers of a forward, by purpose.
 enum Scratch : int {
   S_H = 0, S_X, S_Y, S_LOGITS, S_ZX, S_XBC, S_DT, S_SSM_Y, S_Q, S_O, S_U, S_GATE, S_XIN, S_XG, S_YG, S_ACC, S_SHARED,
-  S_INPUT_Q, S_COUNT
+  S_INPUT_Q, S_K, S_V, S_COUNT
 };
 
 // Hook points: where a forward can record or rewrite an activation (TransformerLens-style).
@@ -144,6 +147,13 @@ class HookSet {
   std::vector<int> index_;
 };
 
+// Every weight a dense NemotronH (no MoE layer) of this config binds: layer (-1: embeddings,
+// lm_head, norm_f), role and shape (a vector: 1 row), in layer order, as the checkpoint stores
+// them (docs/model.md); mlp_inner is the MLP width (intermediate_size). For code that makes a
+// model of a config's shapes (the device check, the decode traffic model).
+struct WeightSlot { int layer, role; int64_t rows, cols; };
+std::vector<WeightSlot> weight_slots(const ModelConfig& c, int64_t mlp_inner);
+
 // The names of the native enums, in code order (exported through the addon so the
 // TypeScript tables can be checked against them).
 const std::vector<const char*>& role_names();
@@ -169,10 +179,18 @@ struct Model {
   InputQuant& input_quant(int layer, int role);
 
   State new_state(int64_t max_tokens) const;
+  // The KV cache's storage dtype (F32 or BF16) and bytes per position of one of K or V.
+  DType kv_storage() const { return cfg.kv_dtype == SD_BF16 ? DType::BF16 : DType::F32; }
+  int64_t kv_row_bytes() const { return cfg.nkv * cfg.hd * (kv_storage() == DType::BF16 ? 2 : 4); }
+  // Gives an attention layer's cache room for `tokens` positions, keeping its first `keep`.
+  void reserve_kv(LayerState& st, int64_t tokens, int64_t keep) const;
   void reset(State& s) const;
   // Runs T tokens from s (advancing it). logits: (T, vocab), or (1, vocab) if last_only.
   // logits and hook buffers are host memory.
   void forward(State& s, const int32_t* ids, int64_t T, bool last_only, float* logits, const HookSet& hooks) const;
+  // Runs T tokens from s and returns the next token the backend's sample op picks from the
+  // last row's logits (which stay in the backend's memory: on a device only the id comes back).
+  int32_t forward_sample(State& s, const int32_t* ids, int64_t T, const SampleArgs& sampling) const;
 
  private:
   mutable std::array<Buffer, S_COUNT> scratch_;
@@ -186,9 +204,12 @@ struct Model {
   void linear(const float* x, int64_t T, const StoredMatrix& w, const float* bias, float* y, InputQuant* in) const;
   float* scratch(int slot, int64_t n) const;  // at least n floats, contents undefined
   void forget(const StoredMatrix& w);
+  // The forward's layers and lm_head: the logits (rows, vocab) in the backend's memory (in
+  // `host` when the backend computes in host memory and one is given).
+  const float* run(State& s, const int32_t* ids, int64_t T, bool last_only, const HookSet& hooks, float* host) const;
   void mamba(int layer, const LayerWeights& w, LayerState& st, bool fresh, const float* x, int64_t T, float* out) const;
   void attention(int layer, const LayerWeights& w, LayerState& st, int64_t past, const float* x, int64_t T, float* out) const;
-  // Rounds the KV rows [past, past + T) to cfg.kv_dtype (FP8: the per-head scales are set on the first write).
+  // Rounds the fp32 KV rows [past, past + T) to FP8 E4M3 values (the per-head scales are set on the first write).
   void store_state(float* x, int64_t n, int dtype) const;
   void store_kv(LayerState& st, int64_t past, int64_t T) const;
   // layer < 0: no hooks (MoE experts)

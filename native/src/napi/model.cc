@@ -9,6 +9,7 @@
 #include <memory>
 #include <tuple>
 
+#include "model/decode_traffic.h"
 #include "model/nemotron_h.h"
 #include "napi/tensor_arg.h"
 
@@ -46,11 +47,11 @@ double get_num(Napi::Object o, const char* k, double fallback) {
 
 }  // namespace
 
-// modelCreate({H, vocab, nh, P, G, N, K, chunk, nq, nkv, hd, eps, dtLo, dtHi, dtClampMin, E, topk, nGroup,
-//              topkGroup, normTopk, routedScale, kinds: number[], ssmDtype, kvDtype}, backend: "cpu" | "reference" | "cuda")
-NL_EXPORT(modelCreate) {
-  NL_CHECK(info[0].IsObject(), "modelCreate: expected a config object");
-  Napi::Object o = info[0].As<Napi::Object>();
+// The ModelConfig of {H, vocab, nh, P, G, N, K, chunk, nq, nkv, hd, eps, dtLo, dtHi, dtClampMin, E, topk,
+// nGroup, topkGroup, normTopk, routedScale, kinds: number[], ssmDtype, kvDtype} (src/backend/native.ts).
+static ModelConfig config_arg(const Napi::CallbackInfo& info, size_t i, const char* fn) {
+  NL_CHECK(info[i].IsObject(), std::string(fn) + ": expected a config object");
+  Napi::Object o = info[i].As<Napi::Object>();
   ModelConfig c;
   c.H = get_int(o, "H", 0); c.vocab = get_int(o, "vocab", 0);
   c.nh = get_int(o, "nh", 0); c.P = get_int(o, "P", 0); c.G = get_int(o, "G", 1); c.N = get_int(o, "N", 0);
@@ -66,7 +67,13 @@ NL_EXPORT(modelCreate) {
   c.ssm_dtype = int(get_int(o, "ssmDtype", SD_F32));
   c.kv_dtype = int(get_int(o, "kvDtype", SD_F32));
   Napi::Array kinds = o.Get("kinds").As<Napi::Array>();
-  for (uint32_t i = 0; i < kinds.Length(); i++) c.kinds.push_back(int(kinds.Get(i).As<Napi::Number>().Int32Value()));
+  for (uint32_t k = 0; k < kinds.Length(); k++) c.kinds.push_back(int(kinds.Get(k).As<Napi::Number>().Int32Value()));
+  return c;
+}
+
+// modelCreate(config, backend: "cpu" | "reference" | "cuda")
+NL_EXPORT(modelCreate) {
+  ModelConfig c = config_arg(info, 0, "modelCreate");
   Backend& be = backend_named(info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : std::string("cpu"));
   auto* h = new ModelHandle{std::make_unique<Model>(std::move(c), be), {}};
   return Napi::External<ModelHandle>::New(info.Env(), h, [](Napi::Env, ModelHandle* p) { delete p; });
@@ -186,6 +193,44 @@ NL_EXPORT(modelForward) {
   HookSet set(std::move(hooks), int64_t(model.layers.size()));
   model.forward(s, reinterpret_cast<const int32_t*>(ids.data), T, last_only, reinterpret_cast<float*>(out.data), set);
   return info.Env().Undefined();
+}
+
+// modelForwardSample(model, state, ids: Int32Array, settings: Float64Array(6), context: Int32Array | null)
+// -> the next token, sampled by the model's backend from the last logits row (napi/ops.cc's sample_args)
+NL_EXPORT(modelForwardSample) {
+  ModelHandle& m = model_arg(info, 0);
+  State& s = state_arg(info, 1);
+  Bytes ids = arg_bytes(info, 2, "ids");
+  const SampleArgs a = sample_args(info, 3);
+  const Model& model = *m.model;
+  model.check_complete();
+  const int32_t id = model.forward_sample(s, reinterpret_cast<const int32_t*>(ids.data), int64_t(ids.size / 4), a);
+  return Napi::Number::New(info.Env(), double(id));
+}
+
+// cudaDecodeTraffic(config, linearDtype code, mlpInner, context) -> { moved, unavoidable, weights, launches,
+// kernels: [{kernel, launches, read, write}] }: one CUDA decode step by its launch plans (model/decode_traffic.h)
+NL_EXPORT(cudaDecodeTraffic) {
+  const ModelConfig c = config_arg(info, 0, "cudaDecodeTraffic");
+  const DecodeTraffic t = cuda_decode_traffic(c, DType(arg_int(info, 1, "linearDtype")), arg_int(info, 2, "mlpInner"),
+                                              arg_int(info, 3, "context"));
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("moved", t.moved);
+  o.Set("unavoidable", t.unavoidable);
+  o.Set("weights", t.weights);
+  o.Set("launches", double(t.launches));
+  Napi::Array ks = Napi::Array::New(env, t.kernels.size());
+  for (size_t k = 0; k < t.kernels.size(); k++) {
+    Napi::Object e = Napi::Object::New(env);
+    e.Set("kernel", t.kernels[k].kernel);
+    e.Set("launches", double(t.kernels[k].launches));
+    e.Set("read", t.kernels[k].read);
+    e.Set("write", t.kernels[k].write);
+    ks.Set(uint32_t(k), e);
+  }
+  o.Set("kernels", ks);
+  return o;
 }
 
 // modelEnums() -> { role, kind, hookPoint, dtype, readOnlyHooks }: the native enums by name → code,

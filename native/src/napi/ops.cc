@@ -107,6 +107,17 @@ NL_EXPORT(opRmsnorm) {
   return info.Env().Undefined();
 }
 
+// opAddRmsnorm(h, y, T, n, w, eps, x, backend): h += y, x = rmsnorm(h) * w
+NL_EXPORT(opAddRmsnorm) {
+  int64_t T = arg_int(info, 2, "T"), n = arg_int(info, 3, "n");
+  Backend& be = pick(info, 7);
+  Stage st(be);
+  be.add_rmsnorm(st(f32_arg(info, 0, T * n, "h"), T * n, true), st(f32_arg(info, 1, T * n, "y"), T * n, false), T, n,
+                 st(f32_arg(info, 4, n, "w"), n, false), float(arg_number(info, 5, "eps")), st(f32_arg(info, 6, T * n, "x"), T * n, true));
+  st.finish();
+  return info.Env().Undefined();
+}
+
 // opGatedRmsnorm(y, z, ldz, T, n, group, w, eps, out, backend)
 NL_EXPORT(opGatedRmsnorm) {
   int64_t ldz = arg_int(info, 2, "ldz"), T = arg_int(info, 3, "T"), n = arg_int(info, 4, "n"), g = arg_int(info, 5, "group");
@@ -173,20 +184,73 @@ NL_EXPORT(opSsm) {
   return info.Env().Undefined();
 }
 
-// opAttention(q, k, v, dims: [T, past, nq, nkv, hd], scale, out, backend)
+// opAttention(q, k, v, dims: [T, past, nq, nkv, hd], scale, out, backend, kvDtype?): k and v are
+// Float32Arrays, or Uint16Arrays of BF16 bits when kvDtype is the BF16 code.
 NL_EXPORT(opAttention) {
   auto d = arg_dims(info, 3, 5, "[T, past, nq, nkv, hd]");
   int64_t T = d[0], past = d[1], nq = d[2], nkv = d[3], hd = d[4];
   NL_CHECK(T > 0 && past >= 0 && nq > 0 && nkv > 0 && hd > 0 && nq % nkv == 0, "attention: bad dims");
   Backend& be = pick(info, 6);
+  const DType kv = info.Length() > 7 && info[7].IsNumber() ? DType(arg_int(info, 7, "kvDtype")) : DType::F32;
+  NL_CHECK(kv == DType::F32 || kv == DType::BF16, "attention: kvDtype must be the F32 or BF16 code");
   Stage st(be);
   const int64_t nq_ = T * nq * hd, nk = (past + T) * nkv * hd;
-  AttnArgs a{st(f32_arg(info, 0, nq_, "q"), nq_, false), st(f32_arg(info, 1, nk, "k"), nk, false),
-             st(f32_arg(info, 2, nk, "v"), nk, false), T, past, nq, nkv, hd, float(arg_number(info, 4, "scale")),
-             st(f32_arg(info, 5, nq_, "out"), nq_, true)};
+  auto cache = [&](size_t i, const char* what) -> const void* {
+    if (kv == DType::F32) return st(f32_arg(info, i, nk, what), nk, false);
+    Bytes b = arg_bytes(info, i, what);
+    NL_CHECK(int64_t(b.size / 2) >= nk, std::string(what) + " holds " + std::to_string(b.size / 2) +
+                                             " BF16 values, the shape needs " + std::to_string(nk));
+    return st(reinterpret_cast<const uint16_t*>(b.data), nk, false);
+  };
+  AttnArgs a{st(f32_arg(info, 0, nq_, "q"), nq_, false), cache(1, "k"), cache(2, "v"), T, past, nq, nkv, hd,
+             float(arg_number(info, 4, "scale")), st(f32_arg(info, 5, nq_, "out"), nq_, true), kv};
   be.attention(a);
   st.finish();
   return info.Env().Undefined();
+}
+
+// opToStorage(x: Float32Array, dtype (F32 or BF16 code), dst: Float32Array | Uint16Array, backend)
+NL_EXPORT(opToStorage) {
+  Bytes xb = arg_bytes(info, 0, "x");
+  const int64_t n = int64_t(xb.size / 4);
+  const DType t = DType(arg_int(info, 1, "dtype"));
+  NL_CHECK(t == DType::F32 || t == DType::BF16, "to_storage: storage must be F32 or BF16");
+  Bytes db = arg_bytes(info, 2, "dst");
+  const int64_t width = t == DType::BF16 ? 2 : 4;
+  NL_CHECK(int64_t(db.size) >= n * width, "to_storage: dst holds " + std::to_string(db.size) + " bytes, " +
+                                              std::to_string(n) + " values need " + std::to_string(n * width));
+  Backend& be = pick(info, 3);
+  Stage st(be);
+  be.to_storage(st(reinterpret_cast<const float*>(xb.data), n, false), n, t, st(reinterpret_cast<uint8_t*>(db.data), n * width, true));
+  st.finish();
+  return info.Env().Undefined();
+}
+
+// The SampleArgs of settings [temperature, topK, topP, minP, repetitionPenalty, u] and the
+// context ids (Int32Array or null) at argument i and i + 1.
+SampleArgs sample_args(const Napi::CallbackInfo& info, size_t i) {
+  Bytes sb = arg_bytes(info, i, "settings");
+  NL_CHECK(sb.size >= 6 * 8, "sampling settings must be a Float64Array of [temperature, topK, topP, minP, repetitionPenalty, u]");
+  const double* s = reinterpret_cast<const double*>(sb.data);
+  SampleArgs a;
+  a.temperature = s[0]; a.top_k = int64_t(s[1]); a.top_p = s[2]; a.min_p = s[3]; a.repetition_penalty = s[4]; a.u = s[5];
+  if (!info[i + 1].IsNull() && !info[i + 1].IsUndefined()) {
+    Bytes c = arg_bytes(info, i + 1, "context");
+    a.context = reinterpret_cast<const int32_t*>(c.data);
+    a.n_context = int64_t(c.size / 4);
+  }
+  return a;
+}
+
+// opSample(logits, settings: Float64Array(6), context: Int32Array | null, backend) -> the token id
+NL_EXPORT(opSample) {
+  Bytes b = arg_bytes(info, 0, "logits");
+  const int64_t n = int64_t(b.size / 4);
+  const SampleArgs a = sample_args(info, 1);
+  Backend& be = pick(info, 3);
+  Stage st(be);
+  const int32_t id = be.sample(st(reinterpret_cast<const float*>(b.data), n, false), n, a);
+  return Napi::Number::New(info.Env(), double(id));
 }
 
 // opRelu2(x, backend)

@@ -3,6 +3,7 @@
 // (bytes, dtype, rows, cols, scale | null, blockRows, blockCols), as Tensor.nativeArgs()
 // in src/tensor/tensor.ts produces them. Sizes are checked here, naming the function.
 #pragma once
+#include "backend.h"
 #include "napi/util.h"
 #include "stored_matrix.h"
 
@@ -40,5 +41,9 @@ inline StoredMatrix arg_weight(const Napi::CallbackInfo& info, size_t i, const c
   NL_CHECK(w.rows > 0 && w.cols > 0, std::string(fn) + ": weight shape must be positive");
   return w;
 }
+
+// The sampling settings at argument i (Float64Array [temperature, topK, topP, minP,
+// repetitionPenalty, u]) and the context ids at i + 1 (Int32Array or null); napi/ops.cc.
+SampleArgs sample_args(const Napi::CallbackInfo& info, size_t i);
 
 }  // namespace nl
