@@ -115,9 +115,15 @@ export async function cellViews(page: Page): Promise<CellView[]> {
           const rotated = ticks.filter((t) => /rotate\((?!0[,)])/.test(t.getAttribute("transform") ?? ""));
           if (rotated.length) problems.push(`${rotated.length} of ${ticks.length} ${axis} tick labels rotated`);
           const rects = ticks.map((t) => t.getBoundingClientRect());
-          let crossing = 0;
-          for (let i = 0; i < rects.length; i++) for (let j = i + 1; j < rects.length; j++) if (overlap(rects[i], rects[j])) crossing++;
-          if (crossing) problems.push(`${crossing} pair(s) of ${axis} tick labels overlap (${ticks.length} ticks)`);
+          const crossing: string[] = [];
+          for (let i = 0; i < rects.length; i++) {
+            for (let j = i + 1; j < rects.length; j++) {
+              if (!overlap(rects[i], rects[j])) continue;
+              const where = (k: number) => `${JSON.stringify(ticks[k].textContent)}@${Math.round(axis === "x" ? rects[k].left - box.left : rects[k].top - box.top)}`;
+              crossing.push(`${where(i)}/${where(j)}`);
+            }
+          }
+          if (crossing.length) problems.push(`${crossing.length} pair(s) of ${axis} tick labels overlap (${ticks.length} ticks): ${crossing.slice(0, 4).join(", ")}`);
         }
       }
       for (const [what, sel] of [["title", ".gtitle"], ["legend", ".legend"], ["axis title", ".xtitle, .ytitle, .y2title, .x2title"]] as const) {
