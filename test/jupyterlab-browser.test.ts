@@ -11,6 +11,12 @@
  * - saved, edited on disk (so untrusted) and reopened, the figure draws again (no scripts run);
  * - Tab completes, Shift+Tab inspects, an interrupt from the toolbar keeps the kernel's variables,
  *   a restart from the Kernel menu gives a fresh kernel.
+ * Then each tutorial notebook (notebooks/*.ipynb, on the bundled model) in the same server and page:
+ * Run All from the Run menu; no error outputs; every output of the model drawn, each plotly figure
+ * by our renderer (an SVG with data traces, a title, tick labels neither rotated nor overlapping,
+ * titles and legend inside the figure, no wider than the output area), each widget view drawn,
+ * every table no wider than its output; saved, edited on disk (untrusted) and reopened, every
+ * figure draws again; SHOWS sets the least each notebook must show. Per-notebook times printed.
  * Runs wherever chromium and the repo's .venv are; skips loudly elsewhere, fails in CI.
  */
 import * as fs from "fs";
