@@ -1,4 +1,4 @@
-/** Benchmark helpers: best-of-N timing, the copy and read bandwidth yardsticks, and an optional Python peer. */
+/** Benchmark helpers: best-of-N timing, the copy and read bandwidth yardsticks, first-token time in a fresh process, and an optional Python peer. */
 import * as fs from "fs";
 import * as path from "path";
 import { spawnSync } from "child_process";
@@ -65,4 +65,33 @@ export function runPython(py: string, code: string, env: NodeJS.ProcessEnv = {})
     return undefined;
   }
   return JSON.parse(r.stdout.trim().split("\n").pop()!);
+}
+
+/**
+ * Seconds to open `dir` and run one token in a fresh node process (every weight page mapped
+ * for the first time there): with the checkpoint read-ahead off, on, or on and finished first.
+ */
+export function firstToken(dir: string, readAhead: "off" | "on" | "finished"): { open: number; wait: number; token: number } {
+  const index = path.join(__dirname, "..", "src", "index.js");
+  const code = `const {NemotronH}=require(${JSON.stringify(index)});const now=()=>Number(process.hrtime.bigint())/1e9;` +
+    `(async()=>{const t0=now();const m=NemotronH.load(${JSON.stringify(dir)},{readAhead:${readAhead !== "off"}});const t1=now();` +
+    (readAhead === "finished" ? `const ra=m.checkpoint.readAhead();while(ra.progress()<1)await new Promise(r=>setTimeout(r,5));` : "") +
+    `const t2=now();m.forward([1],m.newState(),{lastOnly:true});const t3=now();` +
+    `console.log(JSON.stringify({open:t1-t0,wait:t2-t1,token:t3-t2}));})();`;
+  const out = spawnSync(process.execPath, ["-e", code], { encoding: "utf8" });
+  if (out.status !== 0) throw new Error(out.stderr);
+  return JSON.parse(out.stdout.trim().split("\n").pop()!);
+}
+
+/** The three firstToken rows, each beside the time to read the files at the machine's read bandwidth. */
+export function printFirstToken(dir: string, fileBytes: number): void {
+  const roof = fileBytes / (readBandwidth().threaded * 1e9);
+  for (const mode of ["off", "on", "finished"] as const) {
+    const f = firstToken(dir, mode);
+    const what = mode === "off" ? "read-ahead off" : mode === "on" ? "read-ahead on" : "read-ahead on, waited for";
+    const total = f.open + f.wait + f.token;
+    row(`open + first token (fresh process, ${what})`, `${total.toFixed(2)} s`,
+      `open ${f.open.toFixed(2)} s${mode === "finished" ? `, read-ahead ${f.wait.toFixed(2)} s` : ""}, first token ${f.token.toFixed(2)} s; ` +
+      `${(roof / total * 100).toFixed(0)}% of reading ${(fileBytes / 1e9).toFixed(2)} GB at the read bandwidth (${roof.toFixed(2)} s)`);
+  }
 }

@@ -26,7 +26,7 @@ import { availableBackends, cudaUnavailable } from "../src/backend/select";
 import { NemotronH } from "../src/model/nemotron-h";
 import { dtypeCode } from "../src/tensor/dtype";
 import { makeTiny, TinyDType } from "../src/tiny/make-tiny";
-import { bestSeconds, copyBandwidth, pythonWith, readBandwidth, row } from "./common";
+import { bestSeconds, copyBandwidth, printFirstToken, pythonWith, readBandwidth, row } from "./common";
 import { ggufFor, llamaBench, llamaRates } from "./llama-cpp";
 
 export const BENCH_CONFIG = {
@@ -271,6 +271,7 @@ export async function run(): Promise<void> {
     const { before, after } = rssOfOneToken(big);
     console.log(`  -- resident memory, FP8 checkpoint of ${(fileBytes / 2 ** 20).toFixed(0)} MiB`);
     row("RSS growth after open + one token", `${(after - before).toFixed(0)} MiB`, `${((after - before) / (fileBytes / 2 ** 20)).toFixed(2)}x the file size (process RSS ${after.toFixed(0)} MiB)`);
+    printFirstToken(big, fileBytes);
   } finally {
     fs.rmSync(root, { recursive: true, force: true });
   }

@@ -10,12 +10,11 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { spawnSync } from "child_process";
 import { native } from "../src/backend/native";
 import { NemotronH } from "../src/model/nemotron-h";
 import { NANO_V2_PATTERN } from "../src/tiny/bundled";
 import { makeTiny } from "../src/tiny/make-tiny";
-import { bestSeconds, readBandwidth, row } from "./common";
+import { bestSeconds, firstToken, printFirstToken, readBandwidth, row } from "./common";
 import { threadCounts, weightBytesPerToken } from "./model";
 
 /** config.json sizes of NVIDIA-Nemotron-Nano-9B-v2. */
@@ -24,17 +23,6 @@ export const NANO_9B_CONFIG = {
   intermediate_size: 15680, mamba_num_heads: 128, mamba_head_dim: 80, ssm_state_size: 128, n_groups: 8,
   conv_kernel: 4, chunk_size: 128,
 };
-
-/** Seconds to open `dir` and run one token in a fresh node process. */
-function firstToken(dir: string): { open: number; token: number } {
-  const index = path.join(__dirname, "..", "src", "index.js");
-  const code = `const {NemotronH}=require(${JSON.stringify(index)});const t0=process.hrtime.bigint();` +
-    `const m=NemotronH.load(${JSON.stringify(dir)});const t1=process.hrtime.bigint();m.forward([1],m.newState(),{lastOnly:true});` +
-    `const t2=process.hrtime.bigint();console.log(JSON.stringify({open:Number(t1-t0)/1e9,token:Number(t2-t1)/1e9}));`;
-  const out = spawnSync(process.execPath, ["-e", code], { encoding: "utf8" });
-  if (out.status !== 0) throw new Error(out.stderr);
-  return JSON.parse(out.stdout.trim().split("\n").pop()!);
-}
 
 export async function run(): Promise<void> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), "nl-bench-9b-"));
@@ -53,8 +41,7 @@ export async function run(): Promise<void> {
     await makeTiny(dir, { pattern: NANO_V2_PATTERN, dtype: "f8e4m3", seed: 3, config: NANO_9B_CONFIG, maxShardBytes: 4e9 });
     const fileBytes = fs.readdirSync(dir).filter((f) => f.endsWith(".safetensors")).reduce((a, f) => a + fs.statSync(path.join(dir, f)).size, 0);
     row("generate the checkpoint", `${(Number(process.hrtime.bigint() - t) / 1e9).toFixed(1)} s`, `${(fileBytes / 1e9).toFixed(2)} GB written`);
-    const first = firstToken(dir);
-    row("open + first token (fresh process)", `${(first.open + first.token).toFixed(2)} s`, `open ${first.open.toFixed(2)} s, first token ${first.token.toFixed(2)} s (the first read of every weight page)`);
+    printFirstToken(dir, fileBytes);
     const m = NemotronH.load(dir);
     const bytes = weightBytesPerToken(m);
     for (const n of threadCounts()) {

@@ -58,6 +58,7 @@ export async function quantizeCommand(argv: string[]): Promise<void> {
 
   const ckpt = Checkpoint.open(positionals[0]);
   if (!ckpt.config) throw new UsageError(`${positionals[0]}: no config.json, so there are no layers to select`);
+  ckpt.readAhead();  // the selected weights are all read: page them in ahead of the quantizer
   console.log(`${ckpt.dir}: NemotronH ${ckpt.config.hybrid_override_pattern}, weights ${ckpt.weightFormat}`);
   const universe = tensorInfos(ckpt.config, (n) => ckpt.has(n));
   let names: string[];

@@ -21,7 +21,7 @@ import { Executor } from "./session/executor";
 import { installGlobals } from "./session/globals";
 import { History } from "./session/history";
 import { installDisplaySinks, realStderrWrite, routeProcessOutput } from "./session/host";
-import { clearInterruptFlag, installInterruptFlag, interruptPending, installInterruptGlobals, KeyboardInterrupt } from "./session/interrupt";
+import { clearInterruptFlag, installInterruptFlag, newInterruptBuffer, interruptPending, installInterruptGlobals, KeyboardInterrupt } from "./session/interrupt";
 import { complete, inspect, isComplete } from "./session/language";
 import { packageRoot } from "./session/paths";
 import { formatError } from "./session/traceback";
@@ -48,7 +48,7 @@ function packageVersion(): string {
 
 export class Kernel implements OutletHost {
   readonly session = randomUUID();
-  private readonly interruptFlag = new SharedArrayBuffer(4);
+  private readonly interruptFlag = newInterruptBuffer();
   private readonly transport: Transport;
   private executor!: Executor;
   private readonly history = new History();

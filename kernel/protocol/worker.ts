@@ -11,6 +11,7 @@ import { endpoint } from "./connection";
 import type { ToMain, ToWorker, WorkerInit, InChannel, OutChannel } from "./bridge";
 import { makeMessage, type Message } from "./messages";
 import { decode, encode, Signer, WireError } from "./wire";
+import { signalRunningScript } from "../session/interrupt";
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
@@ -63,8 +64,8 @@ function send(channel: OutChannel, msg: Message, identities: Buffer[]): void {
  * interrupt_request is answered here because the main thread may be stuck in the cell. We raise
  * the shared flag and tell the main thread; if nothing clears the flag within 150 ms (the main
  * thread is blocked in code without interrupt checks), SIGINT breaks the script via breakOnSigint.
- * SIGINT is the last resort because a signal that lands between two scripts stays pending in
- * Node's watchdog and would break the next cell.
+ * SIGINT is the last resort, and goes only to a running script body (signalRunningScript): one
+ * that lands as a script ends is lost by Node's watchdog or kills the process.
  */
 function handleInterrupt(msg: Message, identities: Buffer[]): void {
   const parent = msg.header;
@@ -73,7 +74,7 @@ function handleInterrupt(msg: Message, identities: Buffer[]): void {
     Atomics.store(interruptFlag, 0, 1);
     post({ kind: "interrupt" });
     if (Atomics.wait(interruptFlag, 0, 1, 150) === "timed-out" && Atomics.load(interruptFlag, 0) === 1) {
-      process.kill(process.pid, "SIGINT");
+      signalRunningScript(interruptFlag);
     }
     send("control", makeMessage("interrupt_reply", { status: "ok" }, parent, init.session), identities);
   } finally {

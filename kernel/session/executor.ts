@@ -11,9 +11,10 @@ import * as vm from "vm";
 import { CellConverter, type Compiled } from "./converter";
 import type { CellContext } from "./context";
 import { runInCell } from "./context";
-import { clearInterruptFlag, KeyboardInterrupt, whenAborted } from "./interrupt";
+import { clearInterruptFlag, KeyboardInterrupt, SCRIPT_BOUNDS_GLOBAL, scriptEnded, whenAborted } from "./interrupt";
 import { PACKAGE_NAME, packageEntry } from "./paths";
 import { rollbackPending } from "../../src/util/undo";
+import { shownInCell } from "../../src/display/display";
 import { formatDiagnostics, formatError, type CellError, type SourceInfo } from "./traceback";
 
 const ARGS = Symbol.for("nemotron-lab.cellArgs");
@@ -109,21 +110,29 @@ export class Executor {
     if (name && name in this.store) {
       const value = this.store[name];
       delete this.store[name];
-      return { status: "ok", hasValue: value !== undefined, value };
+      // A value its maker already showed in this cell (lab.interact) is not shown twice.
+      return { status: "ok", hasValue: value !== undefined && !shownInCell(value, ctx.controller.signal), value };
     }
     return { status: "ok", hasValue: false };
   }
 
   private async evaluate(compiled: Compiled, code: string, label: string, ctx: CellContext): Promise<void> {
     const file = `__nemotron_lab_cell_${++this.runs}__.js`;
-    const prefix = compiled.hasTopLevelAwait ? "(async function (exports, require) { " : "(function (exports, require) { ";
+    // The script body is bracketed for the interrupt protocol (interrupt.ts): SIGINT only lands inside it.
+    const bounds = `globalThis[${JSON.stringify(SCRIPT_BOUNDS_GLOBAL)}]`;
+    const prefix = `${bounds}.enter(); try { ` + (compiled.hasTopLevelAwait ? "(async function (exports, require) { " : "(function (exports, require) { ");
     this.sources.set(file, { label, lines: code.split("\n"), map: compiled.map, firstLineShift: prefix.length, generatedLines: compiled.js.split("\n").length });
     // The call happens inside the script, so breakOnSigint covers the whole synchronous run.
     (globalThis as Record<symbol, unknown>)[ARGS] = { exports: this.exports, require: this.require };
-    const suffix = `\n})(globalThis[Symbol.for(${JSON.stringify(ARGS.description)})].exports, globalThis[Symbol.for(${JSON.stringify(ARGS.description)})].require)`;
+    const suffix = `\n})(globalThis[Symbol.for(${JSON.stringify(ARGS.description)})].exports, globalThis[Symbol.for(${JSON.stringify(ARGS.description)})].require) } finally { ${bounds}.leave(); }`;
     const script = new vm.Script(`${prefix}${compiled.js}${suffix}`, { filename: file });
     clearInterruptFlag();
-    const ret = script.runInThisContext({ breakOnSigint: true });
+    let ret: unknown;
+    try {
+      ret = script.runInThisContext({ breakOnSigint: true });
+    } finally {
+      scriptEnded();
+    }
     if (compiled.hasTopLevelAwait) await Promise.race([ret as Promise<unknown>, whenAborted(ctx.controller.signal)]);
     if (ctx.controller.signal.aborted) throw new KeyboardInterrupt();
   }

@@ -45,6 +45,7 @@ export interface NativeModelConfig {
 export interface NativeAddon {
   mapFile(path: string): { handle: object; size: number };
   mapView(handle: object, offset: number, length: number): ArrayBuffer;
+  mapReadAhead(handle: object): number;
   threads(): number;
   /** The SIMD paths in use: "avx512vbmi", "avx2" or "plain" (NEMOTRON_LAB_SIMD caps it). */
   simdLevel(): "avx512vbmi" | "avx2" | "plain";

@@ -7,6 +7,7 @@
  */
 import { randomUUID } from "crypto";
 import { inspect } from "util";
+import { workSignal } from "../util/cancel";
 import { escapeHtml } from "../util/format";
 
 export const DISPLAY_SYMBOL: unique symbol = Symbol.for("Jupyter.display") as never;
@@ -51,6 +52,22 @@ export function isMimeBundle(v: unknown): v is MimeBundle {
   if (proto !== Object.prototype && proto !== null) return false;
   const keys = Object.keys(v);
   return keys.length > 0 && keys.every((k) => /^[\w.+-]+\/[\w.+-]+$/.test(k));
+}
+
+const SHOWN_IN_CELL = Symbol.for("nemotron-lab.shownInCell");
+
+/**
+ * For calls that show what they return (lab.interact, like ipywidgets' interact): the value is
+ * not shown a second time as the result of the cell that made it. Later cells still show it.
+ */
+export function markShownInThisCell(value: object): void {
+  const cell = workSignal();
+  if (cell) Object.defineProperty(value, SHOWN_IN_CELL, { value: cell, configurable: true });
+}
+
+/** True when `value` was shown by its maker in the cell whose signal is `cell`. */
+export function shownInCell(value: unknown, cell: AbortSignal): boolean {
+  return value !== null && typeof value === "object" && (value as Record<symbol, unknown>)[SHOWN_IN_CELL] === cell;
 }
 
 /** The bundle a value renders as: its own (Symbol.for("Jupyter.display")) plus text/plain. */

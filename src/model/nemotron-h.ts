@@ -46,6 +46,11 @@ export interface LoadOptions {
    * tokens (saturating). Rows are rounded as they are written, so the attention reads them as stored.
    */
   kvCacheDtype?: StateDtypeName;
+  /**
+   * Read the checkpoint's files in the background from the start (default true): the first
+   * forward then finds the weights in memory instead of faulting them in page by page.
+   */
+  readAhead?: boolean;
 }
 
 export type StateDtypeName = "f32" | "bf16" | "f16" | "fp8_e4m3";
@@ -112,6 +117,7 @@ export class NemotronH implements CausalLM {
     if (!checkpoint.config) throw new Error(`${checkpoint.dir}: no config.json, so the model cannot be built`);
     const c = checkpoint.config;
     checkpoint.validate();
+    if (options.readAhead ?? true) checkpoint.readAhead();
     this.config = c;
     this.vocabSize = c.vocab_size;
     this.backend = resolveBackend(options.backend ?? "cpu");

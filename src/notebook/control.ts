@@ -11,19 +11,18 @@
  */
 import { Worker } from "worker_threads";
 import type { CellContext } from "../../kernel/session/context";
-import { clearInterruptFlag, installInterruptFlag, installInterruptGlobals, KeyboardInterrupt } from "../../kernel/session/interrupt";
+import { clearInterruptFlag, installInterruptFlag, installInterruptGlobals, KeyboardInterrupt, newInterruptBuffer } from "../../kernel/session/interrupt";
 
-/**
- * What the watchdog thread runs: state = [generation, timeout ms (0 = disarmed), timed out,
- * unclaimed SIGINT, generation the SIGINT was sent for]. The main thread's SIGINT listener claims
- * the signal; it may run late (even during the next cell), so it stops a cell only if the signal
- * was sent for that cell.
- */
 /** How long a timed-out cell may take to stop on the interrupt flag before SIGINT is sent. */
 const GRACE_MS = 500;
 
+/**
+ * What the watchdog thread runs: state = [generation, timeout ms (0 = disarmed), timed out]. Its
+ * SIGINT goes only to a running cell script (signalRunningScript), where breakOnSigint takes it.
+ */
 const WATCHDOG = `
 const { workerData } = require("worker_threads");
+const { signalRunningScript } = require(${JSON.stringify(require.resolve("../../kernel/session/interrupt"))});
 const state = new Int32Array(workerData.state), flag = new Int32Array(workerData.flag);
 for (;;) {
   const gen = Atomics.load(state, 0), ms = Atomics.load(state, 1);
@@ -31,19 +30,15 @@ for (;;) {
     Atomics.store(state, 2, 1);
     Atomics.store(flag, 0, 1);
     if (Atomics.wait(state, 0, gen, ${GRACE_MS}) === "timed-out") {
-      Atomics.store(state, 4, gen);
-      Atomics.store(state, 3, 1);
-      process.kill(process.pid, "SIGINT");
+      signalRunningScript(flag);
       Atomics.wait(state, 0, gen);
     }
   } else if (ms <= 0) Atomics.wait(state, 0, gen);
 }`;
 
 export class RunControl {
-  private readonly flag = new SharedArrayBuffer(4);
-  private readonly state = new Int32Array(new SharedArrayBuffer(20));
-  /** The generation of the running cell's armed timeout. */
-  private armedGen = -1;
+  private readonly flag = newInterruptBuffer();
+  private readonly state = new Int32Array(new SharedArrayBuffer(12));
   private watchdog?: Worker;
   private running?: CellContext;
   private userInterrupts = 0;
@@ -69,19 +64,15 @@ export class RunControl {
     this.running = ctx;
     const ms = this.timeoutS ? Math.ceil(this.timeoutS * 1000) : 0;
     this.arm(ms);
-    this.armedGen = Atomics.load(this.state, 0);
     // An awaiting cell leaves the main thread free: a plain timer stops it, no signal needed.
     const timer = ms > 0 ? setTimeout(() => { Atomics.store(this.state, 2, 1); this.abortCell(); }, ms) : undefined;
     try {
       if (this.stopped) ctx.controller.abort(new KeyboardInterrupt());
       const value = await run();
-      const timedOut = Atomics.load(this.state, 2) === 1;
-      if (timedOut) await this.drainWatchdogSignal();
-      return { value, timedOut };
+      return { value, timedOut: Atomics.load(this.state, 2) === 1 };
     } finally {
       clearTimeout(timer);
       this.arm(0);
-      this.armedGen = -1;
       this.running = undefined;
       clearInterruptFlag();
     }
@@ -110,29 +101,13 @@ export class RunControl {
     Atomics.notify(this.state, 0);
   }
 
-  /**
-   * After the watchdog had to send SIGINT (uninstrumented synchronous code), waits until the
-   * process listener claimed it, at most a second: when vm's breakOnSigint took the signal, Node
-   * may still hand it to the next breakOnSigint script (a spurious interrupt of the next cell).
-   */
-  private async drainWatchdogSignal(): Promise<void> {
-    for (let waited = 0; Atomics.load(this.state, 3) === 1 && waited < 1000; waited += 10) {
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    Atomics.store(this.state, 3, 0);
-  }
-
   private abortCell(): void {
     if (this.running && !this.running.controller.signal.aborted) this.running.controller.abort(new KeyboardInterrupt());
   }
 
+  /** The user's Ctrl-C (the watchdog's SIGINT is always taken by the cell's breakOnSigint). */
   private sigint(): void {
     clearInterruptFlag();
-    // The watchdog's (a timeout, not the user): it stops the cell it was sent for, if still running.
-    if (Atomics.exchange(this.state, 3, 0) === 1) {
-      if (Atomics.load(this.state, 4) === this.armedGen) this.abortCell();
-      return;
-    }
     this.stopRun();
   }
 

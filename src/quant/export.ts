@@ -83,6 +83,7 @@ const COPY_FILES = /^(tokenizer.*|special_tokens_map\.json|generation_config\.js
 export async function exportQuantized(source: Checkpoint | string, outDir: string, options: ExportOptions): Promise<ExportResult> {
   const ckpt = typeof source === "string" ? Checkpoint.open(source) : source;
   if (!ckpt.config) throw new Error(`${ckpt.dir}: no config.json; a quantized export needs the model's config`);
+  ckpt.readAhead();  // every tensor is read (and copied or quantized) in file order
   const universe = tensorInfos(ckpt.config, (n) => ckpt.has(n));
   const names = selectTensors(options.layers ?? "nvidia-fp8", universe, { force: options.force });
   const layoutOf = (name: string): Layout => {

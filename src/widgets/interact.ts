@@ -4,7 +4,7 @@
  * place. Controls may be widgets or ipywidgets-style abbreviations. Runs never overlap: changes
  * during a run (an async fn) coalesce into one more run with the latest values.
  */
-import { display } from "../display/display";
+import { display, markShownInThisCell } from "../display/display";
 import { Checkbox, Dropdown, FloatSlider, IntSlider, Text, VBox, type SelectOption } from "./controls";
 import { Output } from "./output";
 import { Widget } from "./widget";
@@ -141,6 +141,9 @@ function showError(e: unknown): void {
 export function interact<C extends Record<string, Abbreviation>>(fn: (values: ValuesOf<C>) => unknown, controls: C, options: { display?: boolean } = {}): Interactive<C> & { ready: Promise<void> } {
   const w = new Interactive(fn, controls) as Interactive<C> & { ready: Promise<void> };
   w.ready = w.update();
-  if (options.display !== false) display(w);
+  if (options.display !== false) {
+    display(w);
+    markShownInThisCell(w);
+  }
   return w;
 }

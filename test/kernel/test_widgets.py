@@ -230,6 +230,16 @@ class WidgetProtocol(ClientReads, unittest.TestCase):
         out = self.send("comm_msg", {"comm_id": dd, "data": {"method": "update", "state": {"index": 1}, "buffer_paths": []}})
         self.assertEqual([m["content"]["data"]["text/plain"] for m in out if m["msg_type"] == "display_data"], ["n=4 kind=mlp"])
 
+    def test_interact_as_last_expression_shows_once(self):
+        # As ipywidgets' interact: the call shows the box; the cell's result does not show it again.
+        out = self.run_ok("lab.interact(({ n }) => `n=${n}`, { n: 3 })")
+        views = [m for m in out if m["msg_type"] in ("display_data", "execute_result") and VIEW in m["content"]["data"]]
+        self.assertEqual([m["msg_type"] for m in views], ["display_data"])
+        # A later cell that names the widget shows it (a second view), as for any value.
+        self.run_ok("var again: any = lab.interact(({ n }) => `n=${n}`, { n: 3 });")
+        out = self.run_ok("again")
+        self.assertEqual([m["msg_type"] for m in out if m["msg_type"] in ("display_data", "execute_result") and VIEW in m["content"]["data"]], ["execute_result"])
+
     def test_activation_explorer_redraws_on_a_frontend_update(self):
         out = self.run_ok("var ax: any = lab.exploreActivations(lab.NemotronH.load(await lab.bundledModel()), 'Der Hund ist');"
                           "console.log('ids', ax.head.modelId, ax.position.modelId, ax.layer.value);")

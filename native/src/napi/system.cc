@@ -1,4 +1,4 @@
-// Files, threads and devices: mapFile, threads, setThreads, cudaInfo, copyBytes, readSum.
+// Files, threads and devices: mapFile, mapReadAhead, threads, setThreads, cudaInfo, copyBytes, readSum.
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -28,6 +28,15 @@ NL_EXPORT(mapFile) {
   o.Set("handle", Napi::External<MappingRef>::New(info.Env(), ref, [](Napi::Env, MappingRef* r) { delete r; }));
   o.Set("size", double((*ref)->size));
   return o;
+}
+
+// mapReadAhead(handle) -> bytes read ahead so far; the first call starts the background
+// read-ahead of the whole mapping (MappedFile::read_ahead).
+NL_EXPORT(mapReadAhead) {
+  if (!info[0].IsExternal()) throw Error("argument 'handle' must come from mapFile");
+  MappingRef& ref = *info[0].As<Napi::External<MappingRef>>().Data();
+  ref->read_ahead();
+  return Napi::Number::New(info.Env(), double(ref->read_ahead_done()));
 }
 
 // mapView(handle, offset, length) -> ArrayBuffer over those bytes of the mapped file.
