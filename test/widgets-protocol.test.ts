@@ -12,7 +12,7 @@ const ok = pythonHas(["jupyter_client", "zmq"], "widget protocol tests (jupyter_
 describe.skipIf(!ok)("widget protocol through jupyter_client", () => {
   it("passes every protocol test", () => {
     const report = runKernelUnittest("test_widgets");
-    expect(Number(/Ran (\d+) tests/.exec(report)?.[1] ?? 0)).toBe(11);
+    expect(Number(/Ran (\d+) tests/.exec(report)?.[1] ?? 0)).toBe(12);
     expect(report).not.toMatch(/skipped|FAIL:|ERROR:/);
     expect(report).toMatch(/^OK$/m);
   }, 300_000);

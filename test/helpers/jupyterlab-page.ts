@@ -217,10 +217,11 @@ export async function shutDownNotebooks(page: Page, server: JupyterLabServer): P
     if (!app) return;   // no JupyterLab page yet
     for (const w of Array.from(app.shell.widgets("main")) as any[]) {
       if (!w.sessionContext) continue;
-      w.context.model.dirty = false;
-      w.dispose();
+      w.context.model.dirty = false;   // so closing asks nothing
+      w.close();
     }
   });
+  await page.waitForFunction(() => document.querySelectorAll(".jp-NotebookPanel").length === 0, null, { timeout: 30_000 });
   const auth = { Authorization: `token ${server.token}` };
   const sessions = (await (await fetch(`${server.url}/api/sessions`, { headers: auth })).json()) as { id: string }[];
   for (const s of sessions) void fetch(`${server.url}/api/sessions/${s.id}`, { method: "DELETE", headers: auth }).catch(() => undefined);
