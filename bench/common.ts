@@ -83,14 +83,14 @@ export function firstToken(dir: string, readAhead: "off" | "on" | "finished"): {
   return JSON.parse(out.stdout.trim().split("\n").pop()!);
 }
 
-/** The three firstToken rows, each beside the time to read the files at the machine's read bandwidth. */
+/** The three firstToken rows (fresh processes), each beside the time to read the files at the machine's read bandwidth. */
 export function printFirstToken(dir: string, fileBytes: number): void {
   const roof = fileBytes / (readBandwidth().threaded * 1e9);
   for (const mode of ["off", "on", "finished"] as const) {
     const f = firstToken(dir, mode);
-    const what = mode === "off" ? "read-ahead off" : mode === "on" ? "read-ahead on" : "read-ahead on, waited for";
+    const what = mode === "off" ? "read-ahead off" : mode === "on" ? "read-ahead on" : "after read-ahead";
     const total = f.open + f.wait + f.token;
-    row(`open + first token (fresh process, ${what})`, `${total.toFixed(2)} s`,
+    row(`open + first token, ${what}`, `${total.toFixed(2)} s`,
       `open ${f.open.toFixed(2)} s${mode === "finished" ? `, read-ahead ${f.wait.toFixed(2)} s` : ""}, first token ${f.token.toFixed(2)} s; ` +
       `${(roof / total * 100).toFixed(0)}% of reading ${(fileBytes / 1e9).toFixed(2)} GB at the read bandwidth (${roof.toFixed(2)} s)`);
   }
