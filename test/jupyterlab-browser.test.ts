@@ -50,6 +50,12 @@ const SHOWS: Record<string, { figures: number; widgets: number; tables: number }
  * debugger handler calls displayModules(), which throws without a debug session.
  */
 const JUPYTERLAB_DEBUGGER_ERROR = /^uncaught: No active debugger session$/;
+/**
+ * JupyterLab 4.6's own error when a notebook tab closes while its toolbar is still re-measuring
+ * itself (ReactiveToolbar's async resize reads the disposed layout's widgets); the tutorials close
+ * one notebook before opening the next.
+ */
+const JUPYTERLAB_TOOLBAR_ERROR = /^console\.error: Error while computing the ReactiveToolbar TypeError: Cannot read properties of null \(reading 'widgets'\)\n\s+at \w+\.widget(At|Count) \(http:\/\/127\.0\.0\.1:\d+\/static\/lab\/jlab_core\./;
 /** One cell per thing the page must show; the error cell is last (Run All stops at an error). */
 const CELLS = {
   figure: [
@@ -340,7 +346,7 @@ describe.skipIf(!ok)("nemotron-lab in JupyterLab 4.6", () => {
     }, 480_000);
   }
 
-  it("the page logged no errors of ours (nor any other than JupyterLab's debugger one)", () => {
-    expect(pageErrors.filter((e) => !JUPYTERLAB_DEBUGGER_ERROR.test(e))).toEqual([]);
+  it("the page logged no errors of ours (nor any other than JupyterLab's debugger and toolbar ones)", () => {
+    expect(pageErrors.filter((e) => !JUPYTERLAB_DEBUGGER_ERROR.test(e) && !JUPYTERLAB_TOOLBAR_ERROR.test(e))).toEqual([]);
   });
 });
