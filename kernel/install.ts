@@ -2,14 +2,16 @@
  * `nemotron-lab kernel install [--user | --sys-prefix | --prefix DIR] [--name NAME]`: writes the
  * kernelspec (kernel.json and logos) where Jupyter looks for kernels, and beside it (in
  * share/jupyter/labextensions) JupyterLab's renderer for our plotly figures (labextension/) with
- * plotly.min.js from our plotly.js-dist-min dependency. The spec runs this package's compiled
+ * plotly.min.js from our plotly.js-dist-min dependency, both under content-hashed names. The spec runs this package's compiled
  * kernel with the Node.js that ran the installer.
  */
 import { execFileSync } from "child_process";
+import { createHash } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { logoPng } from "./logo";
+import { packageRoot } from "../src/util/package-root";
 
 export const KERNEL_NAME = "nemotron-lab";
 export const DISPLAY_NAME = "TypeScript (nemotron-lab)";
@@ -64,21 +66,49 @@ export function kernelSpec(): Record<string, unknown> {
 
 /** The prebuilt JupyterLab extension that draws application/vnd.plotly.v1+json (labextension/ in this package). */
 export const LABEXTENSION_NAME = "nemotron-lab-plotly";
-const LABEXTENSION_SRC = path.join(__dirname, "..", "..", "labextension");
+export const LABEXTENSION_SRC = path.join(packageRoot(), "labextension");
+/** The line of the entry file naming the plotly.js it fetches; the installer puts the hashed name there. */
+const PLOTLY_FILE_LINE = 'var PLOTLY_FILE = "plotly.min.js";';
+
+/** `stem.<20 hex of sha256(content)>.ext`, the shape of JupyterLab's builder's [contenthash] names. */
+export function contentHashedName(file: string, content: string | Buffer): string {
+  const hash = createHash("sha256").update(content).digest("hex").slice(0, 20);
+  const dot = file.indexOf(".");
+  return dot < 0 ? `${file}.${hash}` : `${file.slice(0, dot)}.${hash}${file.slice(dot)}`;
+}
 
 /**
  * Puts the plotly renderer where JupyterLab looks for prebuilt extensions (a sibling of the
- * kernels folder); returns its folder. Rewrites it every time, so a reinstall is an upgrade.
+ * kernels folder); returns its folder. The entry file named by the source package.json's
+ * jupyterlab._build.load and plotly.min.js are written under content-hashed names, and the
+ * installed package.json's load names the hashed entry, as JupyterLab's own builder does: the
+ * browser caches these files, and a new name is what makes it fetch an updated renderer.
+ * Rewrites the folder every time, so a reinstall is an upgrade.
  */
-export function installLabextension(where: InstallOptions["where"]): string {
+export function installLabextension(where: InstallOptions["where"], source = LABEXTENSION_SRC): string {
   const dir = path.join(path.dirname(kernelsDir(where)), "labextensions", LABEXTENSION_NAME);
-  const pkg = path.join(LABEXTENSION_SRC, "package.json");
-  if (!fs.existsSync(pkg)) throw new Error(`${pkg} is missing: the package is incomplete, reinstall nemotron-lab`);
+  const pkgFile = path.join(source, "package.json");
+  if (!fs.existsSync(pkgFile)) throw new Error(`${pkgFile} is missing: the package is incomplete, reinstall nemotron-lab`);
+  const pkg = JSON.parse(fs.readFileSync(pkgFile, "utf8"));
+  const load = pkg?.jupyterlab?._build?.load;
+  if (typeof load !== "string" || !load.startsWith("static/")) {
+    throw new Error(`${pkgFile}: jupyterlab._build.load must name the extension's entry file under static/, found ${JSON.stringify(load)}`);
+  }
+  const entryFile = path.join(source, load);
+  if (!fs.existsSync(entryFile)) throw new Error(`${entryFile} (jupyterlab._build.load of ${pkgFile}) is missing`);
+  const plotly = fs.readFileSync(require.resolve("plotly.js-dist-min/plotly.min.js"));
+  const plotlyName = contentHashedName("plotly.min.js", plotly);
+  const template = fs.readFileSync(entryFile, "utf8");
+  if (!template.includes(PLOTLY_FILE_LINE)) throw new Error(`${entryFile}: expected the line ${PLOTLY_FILE_LINE}`);
+  const entry = template.replace(PLOTLY_FILE_LINE, `var PLOTLY_FILE = ${JSON.stringify(plotlyName)};`);
+  const entryName = contentHashedName(path.basename(load), entry);
+  pkg.jupyterlab._build.load = `static/${entryName}`;
+
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(path.join(dir, "static"), { recursive: true });
-  fs.copyFileSync(pkg, path.join(dir, "package.json"));
-  fs.copyFileSync(path.join(LABEXTENSION_SRC, "static", "remoteEntry.js"), path.join(dir, "static", "remoteEntry.js"));
-  fs.copyFileSync(require.resolve("plotly.js-dist-min/plotly.min.js"), path.join(dir, "static", "plotly.min.js"));
+  fs.writeFileSync(path.join(dir, "static", entryName), entry);
+  fs.writeFileSync(path.join(dir, "static", plotlyName), plotly);
+  fs.writeFileSync(path.join(dir, "package.json"), `${JSON.stringify(pkg, null, 2)}\n`);
   return dir;
 }
 

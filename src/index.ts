@@ -36,6 +36,7 @@ export { quantizeModel, calibrateInputScales, modelTensors, QuantSession } from 
 export type { ModelQuantOptions, ActivationOptions, QuantEntry } from "./quant/session";
 export type { QuantizableModel, ActivationQuant, ActivationQuantHooks } from "./quant/model";
 export { QuantReport } from "./quant/report";
+export type { ReportColumns } from "./quant/report";
 export type { QuantReportRow } from "./quant/report";
 export { recordLogits, distributionShift, perplexity, greedy, baseline, compareToBaseline, evaluateQuantization, QuantComparison, logSoftmax } from "./quant/compare";
 export type { LogitsRecord, DistributionShift, CompareOptions, Baseline } from "./quant/compare";

@@ -7,7 +7,7 @@ import { logitLens } from "../src/lens/views";
 import { escapeHtml as escape } from "../src/util/format";
 import { withHost } from "./helpers/widget-host";
 
-type Fig = { data: { z: number[][]; x?: string[] }[]; layout: { title: string } };
+type Fig = { data: { z: number[][]; x?: string[] }[]; layout: { title: { text: string } } };
 const PLOTLY = "application/vnd.plotly.v1+json";
 
 describe("exploreActivations on the bundled model", () => {
@@ -30,7 +30,7 @@ describe("exploreActivations on the bundled model", () => {
     expect(e.kind.value).toBe("mamba");
     expect(e.layer.options.map((o) => o[1])).toEqual(mamba);
     expect(e.head.max).toBe(model.config.mamba_num_heads - 1);
-    expect(fig().layout.title).toBe(`layer ${mamba[0]} Mamba-2 effective attention, head 0`);
+    expect(fig().layout.title.text).toBe(`layer ${mamba[0]} Mamba-2 effective attention, head 0`);
     expect(fig().data[0].x).toEqual(ids.map((id, i) => `${i}:${tok.decode([id])}`));
 
     const direct = (layer: number, head: number, point: string) => {
@@ -40,7 +40,7 @@ describe("exploreActivations on the bundled model", () => {
     };
     update(e.layer, { index: 3 });
     update(e.head, { value: 5 });
-    expect(fig().layout.title).toBe(`layer ${mamba[3]} Mamba-2 effective attention, head 5`);
+    expect(fig().layout.title.text).toBe(`layer ${mamba[3]} Mamba-2 effective attention, head 5`);
     expect(fig().data[0].z).toEqual(direct(mamba[3], 5, "effective_attention"));
     expect(e.lastRedrawMs).toBeGreaterThan(0);
 
@@ -49,7 +49,7 @@ describe("exploreActivations on the bundled model", () => {
     expect(e.layer.options.map((o) => o[1])).toEqual(attn);
     expect(e.head.max).toBe(model.config.num_attention_heads - 1);
     expect(e.head.value).toBe(model.config.num_attention_heads - 1);
-    expect(fig().layout.title).toBe(`layer ${attn[0]} attention, head ${e.head.value}`);
+    expect(fig().layout.title.text).toBe(`layer ${attn[0]} attention, head ${e.head.value}`);
     expect(fig().data[0].z).toEqual(direct(attn[0], e.head.value, "pattern"));
     expect(e.plot.captured.length).toBe(1);
 

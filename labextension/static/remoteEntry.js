@@ -6,9 +6,10 @@
  * and this one needs a single module and a single shared package (@lumino/widgets, taken from
  * JupyterLab's own share scope), so a few dozen lines replace webpack and ~300 build packages
  * at install time. plotly.js is not bundled: `nemotron-lab kernel install` copies
- * plotly.min.js from the plotly.js-dist-min dependency beside this file, and it is loaded on the
- * first figure. The renderer is "safe" (it draws JSON, runs no output's scripts), so JupyterLab
- * uses it for untrusted notebooks too, e.g. after saving and reopening.
+ * plotly.min.js from the plotly.js-dist-min dependency beside this file (both files under
+ * content-hashed names, see PLOTLY_FILE), and it is loaded on the first figure. The renderer
+ * is "safe" (it draws JSON, runs no output's scripts), so JupyterLab uses it for untrusted
+ * notebooks too, e.g. after saving and reopening.
  */
 (function () {
   "use strict";
@@ -16,13 +17,15 @@
   var MIME = "application/vnd.plotly.v1+json";
   var here = document.currentScript && document.currentScript.src;
   var BASE = here ? here.replace(/[^/]*(\?.*)?$/, "") : "";
+  // The installer (kernel/install.ts) writes the content-hashed name of the plotly.min.js it puts beside this file here.
+  var PLOTLY_FILE = "plotly.min.js";
   var lumino = null;
   var plotly = null;
 
   /** plotly.min.js evaluated as a CommonJS module: no globals, and no clash with a page's own Plotly. */
   function loadPlotly() {
-    plotly = plotly || fetch(BASE + "plotly.min.js").then(function (r) {
-      if (!r.ok) throw new Error(NAME + ": " + BASE + "plotly.min.js answered " + r.status + "; rerun `nemotron-lab kernel install`");
+    plotly = plotly || fetch(BASE + PLOTLY_FILE).then(function (r) {
+      if (!r.ok) throw new Error(NAME + ": " + BASE + PLOTLY_FILE + " answered " + r.status + "; rerun `nemotron-lab kernel install`");
       return r.text();
     }).then(function (src) {
       var module = { exports: {} };

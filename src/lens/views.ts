@@ -63,7 +63,8 @@ export function residualNormView(cache: ActivationCache): Figure {
   const { layers, rms } = residualNorms(cache);
   const mean = rms.map((r) => r.reduce((a, b) => a + b, 0) / r.length);
   return new Figure([{ type: "scatter", mode: "lines+markers", x: layers, y: mean, name: "mean over positions" }],
-    { title: "residual stream RMS after each block", xaxis: { title: "layer" }, yaxis: { title: "RMS", type: "log" } });
+    // Log labels at 1, 2 and 5 of each decade: plotly's own choice over two decades labels 1..9, on top of each other at notebook height.
+    { title: "residual stream RMS after each block", xaxis: { title: "layer" }, yaxis: { title: "RMS", type: "log", dtick: "D2" } });
 }
 
 /** Frobenius norm of each head's SSM state after each token: [nh][T]. */

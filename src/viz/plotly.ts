@@ -60,6 +60,8 @@ export function plotlyBundle(figure: PlotlyFigure, options: { inline?: "never" |
     `  var tries = 0;\n` +
     `  function draw() { if (window.Plotly) { ${plot} } else if (tries++ < ${inline ? 200 : 20}) { setTimeout(draw, 50); } }\n` +
     `  draw();\n})();</script>`;
-  const text = `<plotly figure: ${fig.data.length} trace(s)${typeof (fig.layout as { title?: unknown }).title === "string" ? `, "${(fig.layout as { title: string }).title}"` : ""}>`;
+  const t = (fig.layout as { title?: string | { text?: string } }).title;
+  const title = typeof t === "string" ? t : t?.text;
+  const text = `<plotly figure: ${fig.data.length} trace(s)${title ? `, "${title}"` : ""}>`;
   return { "application/vnd.plotly.v1+json": fig, "text/html": html, "text/plain": text };
 }

@@ -254,7 +254,7 @@ class WidgetProtocol(ClientReads, unittest.TestCase):
         self.assertEqual([m["content"]["data"]["method"] for m in self.comm_msgs(out, head_id)], ["echo_update"])
         figs = [m["content"]["data"]["application/vnd.plotly.v1+json"] for m in out
                 if m["msg_type"] == "display_data" and "application/vnd.plotly.v1+json" in m["content"]["data"]]
-        self.assertEqual([f["layout"]["title"] for f in figs], [f"layer {layer} Mamba-2 effective attention, head 3"])
+        self.assertEqual([f["layout"]["title"]["text"] for f in figs], [f"layer {layer} Mamba-2 effective attention, head 3"])
         # Moving the position slider updates the logit lens HTML widget's value.
         out = self.send("comm_msg", {"comm_id": pos_id, "data": {"method": "update", "state": {"value": 1}, "buffer_paths": []}})
         values = [m["content"]["data"]["state"].get("value", "") for m in self.comm_msgs(out) if m["content"]["comm_id"] != pos_id]
