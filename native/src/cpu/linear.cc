@@ -57,14 +57,31 @@ void embedding_reference(const StoredMatrix& e, const int32_t* ids, int64_t T, f
 // ---------------------------------------------------------------------------------------
 namespace {
 
-// Software prefetch for the few-token kernels. The MR rows of a block are one contiguous run
-// of `block` bytes, read as MR interleaved streams; each load hints the same place in the next
-// block, so the thread's rows form one stream hinted a block ahead: far enough to cover the
-// memory latency at full bandwidth, and capped (long rows) to stay well inside L2. Measured on
-// the 45M bench shapes and Nano-9B's in_proj/down_proj/out_proj, 1 thread: ~1.25x (BF16) and
-// ~1.3-1.7x (FP8) over hinting 256 bytes ahead in each row; 8 KiB caps lost on FP8.
-constexpr int64_t kPrefetchCap = 32768;
-NL_INLINE int64_t prefetch_ahead(int64_t block) { return block < kPrefetchCap ? block : kPrefetchCap; }
+// Software prefetch for the few-token kernels. A task's rows are one contiguous run of weight
+// bytes, read as MR interleaved row streams. Each 64-byte load hints two places:
+//  - near, into L1: 1 KiB ahead in its own row, or, for rows under 2 KiB (where that would
+//    land on a row this block is reading anyway), the same place in the next 4-row block;
+//  - far, into L2: 64 KiB ahead in the task's run (at most a quarter of the task, and never
+//    past its end, so a small matrix does not fetch what another thread reads). This keeps
+//    enough lines in flight for memory to stream while the core converts and multiplies;
+//    without it the two add up instead of overlapping.
+// Measured with bench/linear.ts (alternating builds), 2 threads: on Nano-9B's shapes ~1.3x
+// (BF16 and FP8) over one L1 hint a 4-row block ahead; on the 45M bench shapes the same.
+struct TaskPrefetch {
+  static constexpr int64_t kNearInRow = 1024, kShortRow = 2048, kFarMax = 65536;
+  const uint8_t* end;  // first byte after the task's rows
+  int64_t near, far;
+  TaskPrefetch(const StoredMatrix& w, int64_t r0, int64_t r1) {
+    const int64_t row_bytes = w.cols * int64_t(dtype_size(w.dtype));
+    end = w.data + r1 * row_bytes;
+    near = row_bytes >= kShortRow ? kNearInRow : 4 * row_bytes;
+    far = std::min(kFarMax, (r1 - r0) * row_bytes / 4);
+  }
+  __attribute__((always_inline)) void operator()(const uint8_t* p) const {
+    __builtin_prefetch(p + near, 0, 3);                    // prefetcht0
+    if (p + far < end) __builtin_prefetch(p + far, 0, 2);  // prefetcht1
+  }
+};
 
 // How a scale applies inside one row: none, one factor for the whole row, or one per
 // 16-aligned column block (multiplied into each converted vector).
@@ -121,7 +138,7 @@ NL_INLINE void finish_rows(v16f (&acc)[MR][NT], const float* const (&srow)[MR], 
 // Few tokens: MR rows × NT tokens of dot products, weights converted in registers.
 template <DType D, int MR, int NT>
 NL_INLINE void dot_block(const float* x, int64_t ldx, const StoredMatrix& w, RowScaling mode, int64_t r, const float* bias,
-                         float* y, int64_t ldy) {
+                         float* y, int64_t ldy, const TaskPrefetch& pf) {
   const int64_t K = w.cols, K16 = K & ~int64_t(15);
   v16f acc[MR][NT];
   for (int i = 0; i < MR; i++)
@@ -129,11 +146,11 @@ NL_INLINE void dot_block(const float* x, int64_t ldx, const StoredMatrix& w, Row
   const float* srow[MR];
   const int64_t sc = w.scale_cols();
   for (int i = 0; i < MR; i++) srow[i] = w.scale ? w.scale + ((r + i) / w.block_rows) * sc : nullptr;
-  const int64_t esize = int64_t(dtype_size(D)), ahead = prefetch_ahead(MR * K * esize);
+  const int64_t esize = int64_t(dtype_size(D));
   for (int64_t k = 0; k < K16; k += 16) {
     v16f wv[MR];
     for (int i = 0; i < MR; i++) {
-      if ((k * esize) % 64 == 0) __builtin_prefetch(w.data + ((r + i) * K + k) * esize + ahead);
+      if ((k * esize) % 64 == 0) pf(w.data + ((r + i) * K + k) * esize);
       wv[i] = cvt16<D>(w.data, (r + i) * K + k);
       if (mode == kColBlockScale) wv[i] *= srow[i][k / w.block_cols];
     }
@@ -149,18 +166,17 @@ NL_INLINE void dot_block(const float* x, int64_t ldx, const StoredMatrix& w, Row
 // x is pre-permuted the same way (xq, blocks of 64) and no byte widening is needed.
 template <DType D, int MR, int NT>
 NL_INLINE void dot_block_fp8(const float* xq, const float* x, const StoredMatrix& w, RowScaling mode, int64_t r,
-                             const float* bias, float* y) {
+                             const float* bias, float* y, const TaskPrefetch& pf) {
   const int64_t K = w.cols, K64 = K & ~int64_t(63);
   v16f acc[MR][NT];
   for (int i = 0; i < MR; i++)
     for (int t = 0; t < NT; t++) acc[i][t] = v16f{};
   const float* srow[MR];
   for (int i = 0; i < MR; i++) srow[i] = w.scale ? w.scale + ((r + i) / w.block_rows) * w.scale_cols() : nullptr;
-  const int64_t ahead = prefetch_ahead(MR * K);
   for (int64_t k = 0; k < K64; k += 64) {
     v16u words[MR];
     for (int i = 0; i < MR; i++) {
-      __builtin_prefetch(w.data + (r + i) * K + k + ahead);
+      pf(w.data + (r + i) * K + k);
       std::memcpy(&words[i], w.data + (r + i) * K + k, 64);
     }
 #pragma GCC unroll 4
@@ -275,7 +291,8 @@ struct Bf16Conv {
 
 template <class Conv, int MR, int NT>
 NL_TARGET_AVX512 NL_INLINE void dot_block_avx512(const Conv& cv, const float* xq, const float* x, const StoredMatrix& w,
-                                                 RowScaling mode, int64_t r, const float* bias, float* y) {
+                                                 RowScaling mode, int64_t r, const float* bias, float* y,
+                                                 const TaskPrefetch& pf) {
   constexpr int E = Conv::E, Q = E / 16;
   constexpr int A = NT == 1 ? 2 : 1;  // accumulator sets: two for one token, so FMA chains are half as long
   const int64_t K = w.cols, KE = K / E * E, esize = 64 / E;
@@ -286,12 +303,11 @@ NL_TARGET_AVX512 NL_INLINE void dot_block_avx512(const Conv& cv, const float* xq
   const float* srow[MR];
   for (int i = 0; i < MR; i++) srow[i] = w.scale ? w.scale + ((r + i) / w.block_rows) * w.scale_cols() : nullptr;
   const uint8_t* base = w.data + r * K * esize;
-  const int64_t ahead = prefetch_ahead(MR * K * esize);
   for (int64_t k = 0; k < KE; k += E) {
     for (int i = 0; i < MR; i++) {
       __m512 f[Q];
       const uint8_t* p = base + (i * K + k) * esize;
-      _mm_prefetch(reinterpret_cast<const char*>(p + ahead), _MM_HINT_T0);
+      pf(p);
       cv(p, f);
       if (mode == kColBlockScale) {
         const __m512 s = _mm512_set1_ps(srow[i][k / w.block_cols]);
@@ -324,10 +340,11 @@ template <class Conv, int NT>
 NL_TARGET_AVX512 void linear_few_avx512(const float* xq, const float* x, const StoredMatrix& w, const float* bias, float* y,
                                         int64_t r0, int64_t r1) {
   const Conv cv(w.dtype);
+  const TaskPrefetch pf(w, r0, r1);
   RowScaling mode = row_scaling(w);
   int64_t r = r0;
-  for (; r + 4 <= r1; r += 4) dot_block_avx512<Conv, 4, NT>(cv, xq, x, w, mode, r, bias, y);
-  for (; r < r1; r++) dot_block_avx512<Conv, 1, NT>(cv, xq, x, w, mode, r, bias, y);
+  for (; r + 4 <= r1; r += 4) dot_block_avx512<Conv, 4, NT>(cv, xq, x, w, mode, r, bias, y, pf);
+  for (; r < r1; r++) dot_block_avx512<Conv, 1, NT>(cv, xq, x, w, mode, r, bias, y, pf);
 }
 
 // Few tokens through the AVX-512 path; false when this CPU or weight layout cannot take it.
@@ -347,18 +364,20 @@ bool linear_few_avx512_all(const float* x, int64_t T, const StoredMatrix& w, con
 template <DType D, int NT>
 NL_KERNEL void linear_few_fp8(const float* xq, const float* x, const StoredMatrix& w, const float* bias, float* y,
                               int64_t r0, int64_t r1) {
+  const TaskPrefetch pf(w, r0, r1);
   RowScaling mode = row_scaling(w);
   int64_t r = r0;
-  for (; r + 4 <= r1; r += 4) dot_block_fp8<D, 4, NT>(xq, x, w, mode, r, bias, y);
-  for (; r < r1; r++) dot_block_fp8<D, 1, NT>(xq, x, w, mode, r, bias, y);
+  for (; r + 4 <= r1; r += 4) dot_block_fp8<D, 4, NT>(xq, x, w, mode, r, bias, y, pf);
+  for (; r < r1; r++) dot_block_fp8<D, 1, NT>(xq, x, w, mode, r, bias, y, pf);
 }
 
 template <DType D, int NT>
 NL_KERNEL void linear_few(const float* x, const StoredMatrix& w, const float* bias, float* y, int64_t r0, int64_t r1) {
+  const TaskPrefetch pf(w, r0, r1);
   RowScaling mode = row_scaling(w);
   int64_t r = r0;
-  for (; r + 4 <= r1; r += 4) dot_block<D, 4, NT>(x, w.cols, w, mode, r, bias, y, w.rows);
-  for (; r < r1; r++) dot_block<D, 1, NT>(x, w.cols, w, mode, r, bias, y, w.rows);
+  for (; r + 4 <= r1; r += 4) dot_block<D, 4, NT>(x, w.cols, w, mode, r, bias, y, w.rows, pf);
+  for (; r < r1; r++) dot_block<D, 1, NT>(x, w.cols, w, mode, r, bias, y, w.rows, pf);
 }
 
 constexpr int MR = 12;   // weight rows per microkernel
@@ -408,9 +427,12 @@ template <DType D>
 void linear_typed(const float* x, int64_t T, const StoredMatrix& w, const float* bias, float* y) {
   const int64_t rows = w.rows, K = w.cols;
   if (T < 8) {
-    // Grain: ~64 KiB of weights per task, in whole 4-row groups.
-    int64_t bytes_per_row = K * int64_t(dtype_size(w.dtype));
-    int64_t grain = std::max<int64_t>(4, ((65536 / std::max<int64_t>(1, bytes_per_row)) + 3) / 4 * 4);
+    // Grain: a quarter of each thread's share of the weights, at least 256 KiB, in whole
+    // 4-row groups. Each task is one long sequential read: with 64 KiB tasks two threads
+    // interleave and restart the prefetchers every task (measured: ~30% less bandwidth).
+    const int64_t bytes_per_row = K * int64_t(dtype_size(w.dtype));
+    const int64_t task_bytes = std::max<int64_t>(int64_t(256) << 10, rows * bytes_per_row / (4 * int64_t(num_threads())));
+    const int64_t grain = std::max<int64_t>(4, (task_bytes / std::max<int64_t>(1, bytes_per_row) + 3) / 4 * 4);
     constexpr bool fp8 = D == DType::F8_E4M3 || D == DType::F8_E5M2;
 #if NL_X86
     if constexpr (fp8) {
