@@ -9,6 +9,7 @@
 // Threads split the output rows. The reference is the plain triple loop in fp64.
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -424,6 +425,24 @@ NL_KERNEL void gemm_panels(const float* xp, int64_t T, const StoredMatrix& w, co
   }
 }
 
+// The packed tokens' buffer, kept per calling thread up to 64 MiB: a fresh one of this size
+// is an mmap, zeroed and faulted in page by page on every call (~5% of a 45M-model prefill
+// here). A larger one (a long prompt of a big model) lives in `once`, uninitialised.
+float* packed_scratch(size_t floats, std::unique_ptr<float[]>& once) {
+  constexpr size_t kKeep = (size_t(64) << 20) / sizeof(float);
+  thread_local std::unique_ptr<float[]> kept;
+  thread_local size_t kept_floats = 0;
+  if (floats > kKeep) {
+    once.reset(new float[floats]);
+    return once.get();
+  }
+  if (floats > kept_floats) {
+    kept.reset(new float[floats]);
+    kept_floats = floats;
+  }
+  return kept.get();
+}
+
 template <DType D>
 void linear_typed(const float* x, int64_t T, const StoredMatrix& w, const float* bias, float* y) {
   const int64_t rows = w.rows, K = w.cols;
@@ -474,10 +493,11 @@ void linear_typed(const float* x, int64_t T, const StoredMatrix& w, const float*
   }
   // Pack x into k-major blocks of NB tokens (zero-padded): xp[b][k][j] = x[b*NB + j][k].
   const int64_t nblocks = (T + NB - 1) / NB;
-  std::vector<float> xp(size_t(nblocks * K * NB));
+  std::unique_ptr<float[]> once;
+  float* xp = packed_scratch(size_t(nblocks * K * NB), once);
   parallel_for(size_t(nblocks), 1, [&](size_t b0, size_t b1) {
     for (size_t b = b0; b < b1; b++) {
-      float* dst = xp.data() + b * K * NB;
+      float* dst = xp + b * K * NB;
       for (int64_t j = 0; j < NB; j++) {
         int64_t t = int64_t(b) * NB + j;
         if (t < T) for (int64_t k = 0; k < K; k++) dst[k * NB + j] = x[t * K + k];
@@ -486,7 +506,7 @@ void linear_typed(const float* x, int64_t T, const StoredMatrix& w, const float*
     }
   });
   const int64_t panels = (rows + MR - 1) / MR;
-  parallel_for(size_t(panels), 1, [&](size_t p0, size_t p1) { gemm_panels<D>(xp.data(), T, w, bias, y, p0, p1); });
+  parallel_for(size_t(panels), 1, [&](size_t p0, size_t p1) { gemm_panels<D>(xp, T, w, bias, y, p0, p1); });
 }
 
 }  // namespace

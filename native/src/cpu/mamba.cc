@@ -12,6 +12,7 @@
 // Threads split the heads.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "cpu/kernels.h"
@@ -41,9 +42,11 @@ void conv1d_silu_reference(const float* in, int64_t ld_in, int64_t T, int64_t C,
 }
 
 namespace {
-// Tokens [t0, t1), channels [c0, c1): 16 channels per vector, SiLU vectorised.
+// Tokens [t0, t1), channels [c0, c1): 16 channels per vector, SiLU vectorised. wt is the
+// weight transposed to (K, C), so each tap is one vector load (a strided gather per tap
+// per token cost as much as the rest of the kernel).
 NL_KERNEL void conv_channels(const float* in, int64_t ld_in, int64_t t0, int64_t t1, int64_t C, int64_t K, const float* w,
-                             const float* b, const float* state, float* out, int64_t c0, int64_t c1) {
+                             const float* wt, const float* b, const float* state, float* out, int64_t c0, int64_t c1) {
   for (int64_t t = t0; t < t1; t++) {
     int64_t c = c0;
     for (; c + 16 <= c1; c += 16) {
@@ -51,9 +54,7 @@ NL_KERNEL void conv_channels(const float* in, int64_t ld_in, int64_t t0, int64_t
       for (int64_t k = 0; k < K; k++) {
         int64_t j = t + k - (K - 1);  // row of the new input, negative = state row K-1+j
         const float* src = j >= 0 ? in + j * ld_in + c : state + (K - 1 + j) * C + c;
-        v16f wk;
-        for (int l = 0; l < 16; l++) wk[l] = w[(c + l) * K + k];
-        acc += wk * load(src);
+        acc += load(wt + k * C + c) * load(src);
       }
       store(out + t * C + c, silu16(acc));
     }
@@ -74,8 +75,11 @@ void conv1d_silu_fast(const float* in, int64_t ld_in, int64_t T, int64_t C, int6
                       const float* b, float* conv_state, float* out) {
   // Whole tokens per task, ~32K channel-steps each: one decode token runs inline (no wake-up).
   const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(1, C * K));
+  std::vector<float> wt(size_t(K * C));
+  for (int64_t c = 0; c < C; c++)
+    for (int64_t k = 0; k < K; k++) wt[k * C + c] = w[c * K + k];
   parallel_for(size_t(T), size_t(grain), [&](size_t t0, size_t t1) {
-    conv_channels(in, ld_in, int64_t(t0), int64_t(t1), C, K, w, b, conv_state, out, 0, C);
+    conv_channels(in, ld_in, int64_t(t0), int64_t(t1), C, K, w, wt.data(), b, conv_state, out, 0, C);
   });
   // New state: the last K-1 rows of [state; in].
   std::vector<float> next(size_t((K - 1) * C));
@@ -144,9 +148,28 @@ NL_KERNEL void step_head(const SsdArgs& a, int64_t h, int64_t t) {
 
 // Per-thread scratch for the chunked scan, kept between calls (no per-chunk allocation).
 struct ScanScratch {
-  std::vector<float> cb, bt, bc, st, m, xs;
+  std::vector<float> cb, bt, bc, st, m, xs, dth;
   std::vector<double> cum;
 };
+
+typedef double v8d __attribute__((vector_size(64)));
+typedef float v8f __attribute__((vector_size(32)));
+
+// float(ct - cum[s0 .. s0+16)): differences in fp64, then 16 fp32 lanes.
+NL_INLINE v16f cum_differences(double ct, const double* cum) {
+  v8d lo, hi;
+  std::memcpy(&lo, cum, 64);
+  std::memcpy(&hi, cum + 8, 64);
+  const v8f a = __builtin_convertvector(ct - lo, v8f), b = __builtin_convertvector(ct - hi, v8f);
+#if defined(__clang__) || __GNUC__ >= 12
+  return __builtin_shufflevector(a, b, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+#else
+  v16f d;  // (through memory: older GCC has no __builtin_shufflevector)
+  std::memcpy(&d, &a, 32);
+  std::memcpy(reinterpret_cast<char*>(&d) + 32, &b, 32);
+  return d;
+#endif
+}
 
 // (n, m) lanes of 16 in a row of `cols` (padded to a multiple of 16).
 inline int64_t pad16(int64_t n) { return (n + 15) & ~int64_t(15); }
@@ -164,7 +187,8 @@ NL_KERNEL void scan_chunk_group(const SsdArgs& a, int64_t c0, int64_t Lc, int64_
   w.st.resize(size_t(N * Pp));
   w.m.resize(size_t(Lp));
   w.xs.assign(size_t(Lc * Pp), 0.0f);
-  w.cum.resize(size_t(Lc));
+  w.cum.resize(size_t(Lp));
+  w.dth.resize(size_t(Lp));
   w.bc.resize(size_t(Lc * N));  // B rows of the chunk, contiguous (the source rows are conv_dim apart)
   const float* Bg = a.B + c0 * a.ldbc + g * N;
   const float* Cg = a.C + c0 * a.ldbc + g * N;
@@ -188,7 +212,8 @@ NL_KERNEL void scan_chunk_group(const SsdArgs& a, int64_t c0, int64_t Lc, int64_
     float* S = a.state + h * P * N;
     const float* dt = a.dt + c0 * a.nh + h;
     double run = 0;
-    for (int64_t s = 0; s < Lc; s++) { run += double(dt[s * a.nh]) * a.A[h]; w.cum[s] = run; }
+    for (int64_t s = 0; s < Lc; s++) { run += double(dt[s * a.nh]) * a.A[h]; w.cum[s] = run; w.dth[s] = dt[s * a.nh]; }
+    for (int64_t s = Lc; s < Lp; s++) { w.cum[s] = run; w.dth[s] = 0.0f; }  // lanes past the chunk (masked below)
     // x of this head, rows padded to Pp (lanes over p)
     for (int64_t s = 0; s < Lc; s++) std::copy(a.x + (c0 + s) * a.ldx + h * P, a.x + (c0 + s) * a.ldx + h * P + P, w.xs.begin() + s * Pp);
     // S_inᵀ (n, p) so that S_in·C_t runs with lanes over p
@@ -198,16 +223,12 @@ NL_KERNEL void scan_chunk_group(const SsdArgs& a, int64_t c0, int64_t Lc, int64_
       for (int64_t n = 0; n < N; n++) w.st[n * Pp + p] = 0.0f;
     for (int64_t t = 0; t < Lc; t++) {
       // M row t: exponent differences in fp64 (cum sums grow), exp in fp32 lanes
+      // (whole vectors; lanes s > t, whose exponent may overflow, are set to 0)
       const float* cbt = w.cb.data() + t * Lp;
+      const v16i lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
       for (int64_t s0 = 0; s0 <= t; s0 += 16) {
-        v16f d = {}, dts = {};
-        for (int l = 0; l < 16; l++) {
-          const int64_t s = s0 + l;
-          const bool in = s <= t;
-          d[l] = in ? float(w.cum[t] - w.cum[s]) : -1e30f;
-          dts[l] = in ? dt[s * a.nh] : 0.0f;
-        }
-        store(w.m.data() + s0, load(cbt + s0) * exp16(d) * dts);
+        const v16f m = load(cbt + s0) * exp16(cum_differences(w.cum[t], w.cum.data() + s0)) * load(w.dth.data() + s0);
+        store(w.m.data() + s0, lane + int32_t(s0) <= int32_t(t) ? m : v16f{});
       }
       float* y = a.y + (c0 + t) * a.nh * P + h * P;
       const float* Ct = Cg + t * a.ldbc;
@@ -224,7 +245,9 @@ NL_KERNEL void scan_chunk_group(const SsdArgs& a, int64_t c0, int64_t Lc, int64_
         for (int j = 0; j < nv; j++) {
           v16f v = decay * carried[j] + intra[j];
           const int64_t q = p0 + 16 * j, np = std::min<int64_t>(16, P - q);
-          for (int64_t l = 0; l < np; l++) y[q + l] = v[l] + a.D[h] * w.xs[t * Pp + q + l];
+          v = v + a.D[h] * load(w.xs.data() + t * Pp + q);
+          if (np == 16) store(y + q, v);
+          else for (int64_t l = 0; l < np; l++) y[q + l] = v[l];
         }
       }
     }
