@@ -12,7 +12,7 @@
 #include <vector>
 
 #ifndef NL_SPIN_US
-#define NL_SPIN_US 5
+#define NL_SPIN_US 50
 #endif
 
 namespace nl {
@@ -24,11 +24,14 @@ inline void spin_pause() {
 #endif
 }
 
-// Polls `ready()` for a few µs before the caller falls back to its futex wait: long enough
-// to catch the next of a decode step's back-to-back jobs, short enough that on a shared,
-// oversubscribed machine our threads still sleep (and keep the scheduler's wake-up
-// preference over busy neighbours; measured: spinning ~50 µs with yields made decode 20x
-// slower next to two CPU hogs).
+// Polls `ready()` for up to NL_SPIN_US before the caller falls back to its futex wait. A
+// decode step is dozens of jobs with gaps of a few to tens of µs between them (single-thread
+// ops, the JS call per token); a worker that has gone to sleep costs a futex wake-up, and
+// those are slow on VMs (a syscall and an IPI). Measured on the 45M model, 2 threads:
+// 5 µs -> 50 µs took decode from 300-320 to 380-390 tok/s (BF16) and 380-405 to 500-515
+// (FP8); 200 and 1000 µs gave no more. Next to two busy processes 30 µs still doubled
+// decode (64 -> 126 tok/s): pause-spinning, unlike sched_yield loops, does not lose the
+// scheduler's wake-up preference.
 template <class F>
 void spin_until(F ready) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(NL_SPIN_US);
