@@ -4,13 +4,18 @@ import * as path from "path";
 import { spawnSync } from "child_process";
 import { native } from "../src/backend/native";
 
-/** Seconds of the fastest of `reps` runs (after one warm-up). */
-export function bestSeconds(fn: () => void, reps = 5): number {
-  fn();
+/**
+ * Seconds of the fastest of `reps` runs (after one warm-up); `setup`, untimed, makes each
+ * run's input (e.g. a fresh model state, as llama-bench reuses its context).
+ */
+export function bestSeconds<S = void>(fn: (input: S) => void, reps = 5, setup?: () => S): number {
+  const input = () => (setup ? setup() : (undefined as S));
+  fn(input());
   let best = Infinity;
   for (let i = 0; i < reps; i++) {
+    const s = input();
     const t = process.hrtime.bigint();
-    fn();
+    fn(s);
     best = Math.min(best, Number(process.hrtime.bigint() - t) / 1e9);
   }
   return best;

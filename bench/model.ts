@@ -15,7 +15,9 @@
  * NEMOTRON_LAB_BENCH_NO_HF=1 leaves out the HF transformers peer. Decode and prefill (128 and
  * 512 tokens) run with 1, 2 and all threads, each beside the read roofline at that thread count
  * and, when NEMOTRON_LAB_LLAMA_CPP names a llama.cpp build, llama.cpp's figure on the same
- * checkpoint converted to GGUF (bench/llama-cpp.ts).
+ * checkpoint converted to GGUF (bench/llama-cpp.ts). Each timed run gets its state made
+ * beforehand, untimed, as llama-bench reuses its context: on this project's VMs fresh memory
+ * faults in slowly (~0.3 GB/s), and a new state is ~5% of a 45M prefill.
  */
 import * as fs from "fs";
 import * as os from "os";
@@ -60,17 +62,16 @@ function measure(m: NemotronH): { decode: number; prefill: number; prefills: Map
   const prefills = new Map<number, number>();
   for (const n of PROMPTS) {
     const prompt = ids(n, m.vocabSize, 1);
-    prefills.set(n, n / bestSeconds(() => m.forward(prompt, m.newState(), { lastOnly: true }), 3));
+    prefills.set(n, n / bestSeconds((st) => m.forward(prompt, st, { lastOnly: true }), 3, () => m.newState()));
   }
   const prompt = ids(PROMPT, m.vocabSize, 1);
   const st = m.newState();
   m.forward(prompt.slice(0, 16), st, { lastOnly: true });
   const base = st.clone();
   const next = ids(DECODE, m.vocabSize, 2);
-  const decodeS = bestSeconds(() => {
-    const s = base.clone();
+  const decodeS = bestSeconds((s) => {
     for (const id of next) m.forward([id], s, { lastOnly: true });
-  }, 3);
+  }, 3, () => base.clone());
   return { prefill: prefills.get(PROMPT)!, prefills, decode: DECODE / decodeS };
 }
 

@@ -443,6 +443,62 @@ float* packed_scratch(size_t floats, std::unique_ptr<float[]>& once) {
   return kept.get();
 }
 
+#if NL_X86
+// dst[c * ldd + r] = src[r * lds + c] for a 16 × 16 tile: four rounds of shuffles.
+// (GCC 12 warns spuriously about the shuffle intrinsics' own undefined operand when inlined.)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+NL_TARGET_AVX512 NL_INLINE void transpose16(const float* src, int64_t lds, float* dst, int64_t ldd) {
+  __m512 r[16], t[16];
+  for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_ps(src + i * lds);
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4)
+    for (int j = 0; j < 2; j++) {
+      const __m512d a = _mm512_castps_pd(t[i + j]), b = _mm512_castps_pd(t[i + j + 2]);
+      r[i + 2 * j] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, b));
+      r[i + 2 * j + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, b));
+    }
+  for (int i = 0; i < 16; i += 8)
+    for (int j = 0; j < 4; j++) {
+      t[i + j] = _mm512_shuffle_f32x4(r[i + j], r[i + j + 4], 0x88);
+      t[i + j + 4] = _mm512_shuffle_f32x4(r[i + j], r[i + j + 4], 0xdd);
+    }
+  for (int j = 0; j < 8; j++) {
+    r[j] = _mm512_shuffle_f32x4(t[j], t[j + 8], 0x88);
+    r[j + 8] = _mm512_shuffle_f32x4(t[j], t[j + 8], 0xdd);
+  }
+  for (int i = 0; i < 16; i++) _mm512_storeu_ps(dst + i * ldd, r[i]);
+}
+
+// The whole 16-column tiles of a full block; returns the columns done.
+NL_TARGET_AVX512 int64_t pack_tiles_avx512(const float* src, int64_t K, float* dst) {
+  int64_t k0 = 0;
+  for (; k0 + 16 <= K; k0 += 16)
+    for (int64_t j0 = 0; j0 < NB; j0 += 16) transpose16(src + j0 * K + k0, K, dst + k0 * NB + j0, NB);
+  return k0;
+}
+#pragma GCC diagnostic pop
+#endif
+
+// One packed block: dst[k][j] = src[j][k] for the block's nt tokens (rows of K), zeros for
+// j >= nt. Column-outer, so each output line is written once, in order; token-outer wrote
+// every line of the block once per token and read rows 2^n floats apart (L1 set conflicts):
+// ~4% of a 45M prefill. On AVX-512, whole 16 × 16 tiles go through registers.
+void pack_block(const float* src, int64_t nt, int64_t K, float* dst) {
+  int64_t k0 = 0;
+#if NL_X86
+  if (cpu_has_avx512vbmi() && nt == NB) k0 = pack_tiles_avx512(src, K, dst);
+#endif
+  for (int64_t k = k0; k < K; k++) {
+    float* d = dst + k * NB;
+    for (int64_t j = 0; j < nt; j++) d[j] = src[j * K + k];
+    for (int64_t j = nt; j < NB; j++) d[j] = 0.0f;
+  }
+}
+
 template <DType D>
 void linear_typed(const float* x, int64_t T, const StoredMatrix& w, const float* bias, float* y) {
   const int64_t rows = w.rows, K = w.cols;
@@ -496,14 +552,8 @@ void linear_typed(const float* x, int64_t T, const StoredMatrix& w, const float*
   std::unique_ptr<float[]> once;
   float* xp = packed_scratch(size_t(nblocks * K * NB), once);
   parallel_for(size_t(nblocks), 1, [&](size_t b0, size_t b1) {
-    for (size_t b = b0; b < b1; b++) {
-      float* dst = xp + b * K * NB;
-      for (int64_t j = 0; j < NB; j++) {
-        int64_t t = int64_t(b) * NB + j;
-        if (t < T) for (int64_t k = 0; k < K; k++) dst[k * NB + j] = x[t * K + k];
-        else for (int64_t k = 0; k < K; k++) dst[k * NB + j] = 0.0f;
-      }
-    }
+    for (size_t b = b0; b < b1; b++)
+      pack_block(x + int64_t(b) * NB * K, std::min<int64_t>(NB, T - int64_t(b) * NB), K, xp + b * K * NB);
   });
   const int64_t panels = (rows + MR - 1) / MR;
   parallel_for(size_t(panels), 1, [&](size_t p0, size_t p1) { gemm_panels<D>(xp, T, w, bias, y, p0, p1); });
