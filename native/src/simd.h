@@ -36,10 +36,20 @@ typedef uint8_t v16b __attribute__((vector_size(16)));
 NL_INLINE v16f load(const float* p) { v16f v; std::memcpy(&v, p, 64); return v; }
 NL_INLINE void store(float* p, v16f v) { std::memcpy(p, &v, 64); }
 NL_INLINE v16f splat(float s) { return v16f{} + s; }
+// The 16 lanes' sum as a tree: 4 dependent adds, where a lane-by-lane sum is 15 (~50
+// cycles, which a short row, e.g. one SSM state row of 64 or 128, cannot hide).
 NL_INLINE float hsum(v16f v) {
-  float s = 0;
-  for (int i = 0; i < 16; i++) s += v[i];
-  return s;
+  typedef float v8f __attribute__((vector_size(32)));
+  typedef float v4f __attribute__((vector_size(16)));
+  v8f a, b;
+  std::memcpy(&a, &v, 32);
+  std::memcpy(&b, reinterpret_cast<const char*>(&v) + 32, 32);
+  const v8f s8 = a + b;
+  v4f c, d;
+  std::memcpy(&c, &s8, 16);
+  std::memcpy(&d, reinterpret_cast<const char*>(&s8) + 16, 16);
+  const v4f s4 = c + d;
+  return (s4[0] + s4[2]) + (s4[1] + s4[3]);
 }
 NL_INLINE v16f as_f(v16u u) { return (v16f)u; }
 // 16 bytes widened to 32-bit lanes. Through 16 bits: GCC 12 turns a direct u8 -> u32
