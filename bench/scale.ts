@@ -43,6 +43,10 @@ export async function run(): Promise<void> {
     row("generate the checkpoint", `${(Number(process.hrtime.bigint() - t) / 1e9).toFixed(1)} s`, `${(fileBytes / 1e9).toFixed(2)} GB written`);
     printFirstToken(dir, fileBytes);
     const m = NemotronH.load(dir);
+    // Decode from resident, mapped pages: wait for the read-ahead (the generation above may
+    // have let the kernel write back and drop the first shards), then time best of 3.
+    const ra = m.checkpoint.readAhead();
+    while (ra.progress() < 1) await new Promise((r) => setTimeout(r, 20));
     const bytes = weightBytesPerToken(m);
     for (const n of threadCounts()) {
       native().setThreads(n);
@@ -54,7 +58,7 @@ export async function run(): Promise<void> {
       const s = bestSeconds(() => {
         const st2 = base.clone();
         for (let i = 0; i < tokens; i++) m.forward([5 + i], st2, { lastOnly: true });
-      }, 1);
+      }, 3);
       const rate = tokens / s, roof = (read * 1e9) / bytes;
       row(`decode, ${n} thread${n > 1 ? "s" : ""}`, `${rate.toFixed(2)} tok/s`, `${((rate / roof) * 100).toFixed(0)}% of the read roofline ${roof.toFixed(2)} tok/s (${(bytes / 1e9).toFixed(2)} GB a token, read ${read.toFixed(1)} GB/s)`);
     }
