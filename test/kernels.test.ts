@@ -86,6 +86,7 @@ const LINEAR: LinearCase[] = [
   { label: "Nano-9B q_proj rows 0..99 x4480, 9 tokens (GEMM)", rows: 100, cols: 4480, T: 9, dtype: "F16", scale: "none" },
   { label: "Nano-9B o_proj rows 0..63 x5120, 40 tokens (GEMM) + bias", rows: 64, cols: 5120, T: 40, dtype: "F32", scale: "none", bias: true },
   { label: "odd shape 37x50, 12 tokens, E5M2 blocks 16x10 (GEMM)", rows: 37, cols: 50, T: 12, dtype: "F8_E5M2", scale: "block", block: 10 },
+  { label: "odd shape 37x50, 45 tokens (GEMM: one full packed block of 32, columns past the last 16)", rows: 37, cols: 50, T: 45, dtype: "BF16", scale: "none" },
   { label: "odd shape 37x50, 2 tokens, E4M3 blocks 10x10 + bias", rows: 37, cols: 50, T: 2, dtype: "F8_E4M3", scale: "block", block: 10, bias: true },
 ];
 
