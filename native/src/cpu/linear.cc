@@ -218,9 +218,6 @@ void over_token_groups(const float* x, const float* xq, int64_t T, int64_t K, in
 }
 
 #if NL_X86
-// (GCC 12 warns spuriously about the intrinsics' own undefined operands once inlined.)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 // Few tokens on AVX-512: 64 weight bytes per row per step become E/16 fp32 vectors with
 // unpacks against zero (a BF16 is the top half of its fp32), so a step costs a handful of
 // shuffles, not per-element bit arithmetic. FP8: every E4M3/E5M2 value is exact in BF16,
@@ -294,15 +291,6 @@ struct Bf16Conv {
   }
 };
 
-// The 16 lanes' sum as a tree (4 dependent adds, not 15 through a stored copy): ~5-8% on
-// L2-resident K = 512 rows (the 45M model's), 1 thread.
-NL_TARGET_AVX512 NL_INLINE float hsum_avx512(__m512 v) {
-  const __m256 s8 = _mm256_add_ps(_mm512_castps512_ps256(v), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
-  __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
-  s4 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
-  return _mm_cvtss_f32(_mm_add_ss(s4, _mm_movehdup_ps(s4)));
-}
-
 template <class Conv, int MR, int NT>
 NL_TARGET_AVX512 NL_INLINE void dot_block_avx512(const Conv& cv, const float* xq, const float* x, const StoredMatrix& w,
                                                  RowScaling mode, int64_t r, const float* bias, float* y,
@@ -335,7 +323,7 @@ NL_TARGET_AVX512 NL_INLINE void dot_block_avx512(const Conv& cv, const float* xq
     for (int t = 0; t < NT; t++) {
       __m512 sum = acc[0][i][t];
       if constexpr (A == 2) sum = _mm512_add_ps(sum, acc[A - 1][i][t]);
-      float s = hsum_avx512(sum);
+      float s = hsum(v16f(sum));
       for (int64_t k = KE; k < K; k++) {
         float wk = element_f32(w.data, w.dtype, (r + i) * K + k);
         if (mode == kColBlockScale) wk *= srow[i][k / w.block_cols];
@@ -370,7 +358,6 @@ bool linear_few_avx512_all(const float* x, int64_t T, const StoredMatrix& w, con
   });
   return true;
 }
-#pragma GCC diagnostic pop
 #endif
 
 template <DType D, int NT>
