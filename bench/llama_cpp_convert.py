@@ -10,7 +10,9 @@ list, so an unknown one is treated as llama.cpp's "default" pre-tokenizer (the b
 token ids, never text); and it takes any config with `num_experts_per_tok` for the MoE variant,
 which transformers' NemotronHConfig fills in for every NemotronH, so for a checkpoint whose
 layers include no MoE block the MoE fields are dropped from the loaded config (and the
-layer pattern is taken from config.json as written). Nothing of llama.cpp is copied here; it is imported from the given path.
+layer pattern is taken from config.json as written); and the epsilon it writes as
+layer_norm_epsilon is written as the RMS-norm epsilon too (NemotronH's norms are RMS norms), as
+some converter versions write only the first while the loader reads the second. Nothing of llama.cpp is copied here; it is imported from the given path.
 Works with both layouts of the converter: model classes in the script itself (older) or in
 its conversion/ package (newer).
 """
@@ -64,4 +66,16 @@ def hparams_dense_unless_moe(dir_model, *args, **kwargs):
 
 
 classes.ModelBase.load_hparams = staticmethod(hparams_dense_unless_moe)
+
+gguf = sys.modules.get("gguf") or importlib.import_module("gguf")
+known_norm_eps = gguf.GGUFWriter.add_layer_norm_eps
+
+
+def norm_eps_also_as_rms(self, value):
+    known_norm_eps(self, value)
+    if self.arch == "nemotron_h" and not any(f"{self.arch}.attention.layer_norm_rms_epsilon" in kv for kv in self.kv_data):
+        self.add_layer_norm_rms_eps(value)
+
+
+gguf.GGUFWriter.add_layer_norm_eps = norm_eps_also_as_rms
 script.main()
