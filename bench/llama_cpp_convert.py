@@ -73,7 +73,7 @@ known_norm_eps = gguf.GGUFWriter.add_layer_norm_eps
 
 def norm_eps_also_as_rms(self, value):
     known_norm_eps(self, value)
-    if self.arch == "nemotron_h" and not any(f"{self.arch}.attention.layer_norm_rms_epsilon" in kv for kv in self.kv_data):
+    if self.arch.startswith("nemotron_h") and not any(f"{self.arch}.attention.layer_norm_rms_epsilon" in kv for kv in self.kv_data):
         self.add_layer_norm_rms_eps(value)
 
 
