@@ -85,7 +85,10 @@ export async function launchPersistentContext(
 export function collectPageErrors(page: Page): string[] {
   const errors: string[] = [];
   page.on("console", (msg) => {
-    if (msg.type() === "error") errors.push(`console.error: ${msg.text()}`);
+    if (msg.type() !== "error") return;
+    // Chrome names a failed resource in the message's location only: keep it in the text.
+    const url = msg.location().url;
+    errors.push(`console.error: ${msg.text()}${/^Failed to load resource/.test(msg.text()) && url ? ` (${url})` : ""}`);
   });
   page.on("pageerror", (err) => errors.push(`uncaught: ${err.message}`));
   return errors;

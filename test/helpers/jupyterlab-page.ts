@@ -208,16 +208,19 @@ export async function saveCloseUntrustReopen(page: Page, server: JupyterLabServe
 
 /**
  * Closes every open notebook tab without asking, then asks the server to shut down every kernel
- * session (test clean-up between notebooks). Waits for the page to let go of the kernels'
- * websockets, not for the kernels to be gone: the server takes seconds to finish a shutdown, and
- * an exiting kernel costs the next notebook nothing.
+ * session (test clean-up between notebooks). Waits for the tabs' sessions to finish connecting
+ * and for the page to let go of the kernels' websockets, not for the kernels to be gone: the
+ * server takes seconds to finish a shutdown, and an exiting kernel costs the next notebook nothing.
  */
 export async function shutDownNotebooks(page: Page, server: JupyterLabServer): Promise<void> {
-  await page.evaluate(() => {
+  await page.evaluate(async () => {
     const app = (window as any).jupyterapp;
     if (!app) return;   // no JupyterLab page yet
-    for (const w of Array.from(app.shell.widgets("main")) as any[]) {
-      if (!w.sessionContext) continue;
+    const panels = (Array.from(app.shell.widgets("main")) as any[]).filter((w) => w.sessionContext);
+    // A panel closed while its session context is still connecting (a notebook just reopened)
+    // leaves that connection to finish after the close, outside any tab: let it finish first.
+    await Promise.race([Promise.all(panels.map((w) => w.sessionContext.ready.catch(() => undefined))), new Promise((r) => setTimeout(r, 10_000))]);
+    for (const w of panels) {
       w.context.model.dirty = false;   // so closing asks nothing
       w.close();
     }
@@ -231,8 +234,33 @@ export async function shutDownNotebooks(page: Page, server: JupyterLabServer): P
     const kernels = (await (await fetch(`${server.url}/api/kernels`, { headers: auth })).json()) as { connections?: number }[];
     if (kernels.every((k) => !k.connections)) break;
   }
-  const sessions = (await (await fetch(`${server.url}/api/sessions`, { headers: auth })).json()) as { id: string }[];
-  for (const s of sessions) void fetch(`${server.url}/api/sessions/${s.id}`, { method: "DELETE", headers: auth }).catch(() => undefined);
+  const sessions = (await (await fetch(`${server.url}/api/sessions`, { headers: auth })).json()) as { id: string; kernel?: { id: string } }[];
+  for (const s of sessions) {
+    if (s.kernel) deletedKernels.add(s.kernel.id);
+    void fetch(`${server.url}/api/sessions/${s.id}`, { method: "DELETE", headers: auth }).catch(() => undefined);
+  }
+}
+
+/** The kernels shutDownNotebooks deleted (their ids). */
+export const deletedKernels = new Set<string>();
+
+/**
+ * The page errors less JupyterLab's failed reconnects to kernels that shutDownNotebooks deleted
+ * (a kernel connection that outlived its tab): the handshake refused with 404, and the failed
+ * resource Chrome logs with it (naming the same channels URL, or right after it without one).
+ */
+export function withoutReconnectsToDeletedKernels(errors: string[]): string[] {
+  const handshake = /^console\.error: WebSocket connection to 'ws:\/\/[^']+\/api\/kernels\/([0-9a-f-]{36})\/channels[^']*' failed: Error during WebSocket handshake: Unexpected response code: 404$/;
+  const resource = /^console\.error: Failed to load resource: the server responded with a status of 404 \(Not Found\)(?: \((?:ws|http)s?:\/\/[^ ]*\/api\/kernels\/([0-9a-f-]{36})\/channels[^ ]*\))?$/;
+  return errors.filter((e, i) => {
+    const h = handshake.exec(e);
+    if (h) return !deletedKernels.has(h[1]);
+    const r = resource.exec(e);
+    if (!r) return true;
+    if (r[1]) return !deletedKernels.has(r[1]);
+    const before = i > 0 ? handshake.exec(errors[i - 1]) : null;
+    return !(before && deletedKernels.has(before[1]));
+  });
 }
 
 /**
