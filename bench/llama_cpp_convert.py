@@ -67,7 +67,8 @@ def hparams_dense_unless_moe(dir_model, *args, **kwargs):
 
 classes.ModelBase.load_hparams = staticmethod(hparams_dense_unless_moe)
 
-gguf = sys.modules.get("gguf") or importlib.import_module("gguf")
+import gguf  # noqa: E402 (llama.cpp's gguf-py, on the path set above)
+
 known_norm_eps = gguf.GGUFWriter.add_layer_norm_eps
 
 

@@ -32,21 +32,6 @@ import {
 } from "./helpers/jupyterlab-page";
 
 const ok = hasBrowser() && hasJupyterLab();
-
-describe("the page-error filter for the clean-up's deleted kernels", () => {
-  it("drops the 404 handshakes and failed resources of deleted kernels only", () => {
-    const gone = "29ba59a9-074b-4e41-9362-8110153dbf0a", live = "83cf2daf-fbe1-460e-a040-eb6804b73f0f";
-    deletedKernels.add(gone);
-    const ws = (id: string) => `console.error: WebSocket connection to 'ws://127.0.0.1:42425/api/kernels/${id}/channels?session_id=bdcc3264' failed: Error during WebSocket handshake: Unexpected response code: 404`;
-    const failed = "console.error: Failed to load resource: the server responded with a status of 404 (Not Found)";
-    const ours = `${failed} (http://127.0.0.1:42425/lab/extensions/nemotron-lab/static/remoteEntry.js)`;
-    expect(withoutReconnectsToDeletedKernels([ws(gone), failed, ws(gone), `${failed} (ws://127.0.0.1:42425/api/kernels/${gone}/channels?session_id=x)`]))
-      .toEqual([]);
-    expect(withoutReconnectsToDeletedKernels([ws(live), failed, failed, ours, "uncaught: boom"]))
-      .toEqual([ws(live), failed, failed, ours, "uncaught: boom"]);
-    deletedKernels.delete(gone);
-  });
-});
 const NOTEBOOK = "frontend.ipynb";
 const TUTORIALS = fs.readdirSync(path.join(ROOT, "notebooks")).filter((f) => f.endsWith(".ipynb")).sort();
 /**
@@ -364,5 +349,20 @@ describe.skipIf(!ok)("nemotron-lab in JupyterLab 4.6", () => {
 
   it("the page logged no errors of ours (nor any other than JupyterLab's debugger and toolbar ones, and its reconnects to kernels the clean-up deleted)", () => {
     expect(withoutReconnectsToDeletedKernels(pageErrors).filter((e) => !JUPYTERLAB_DEBUGGER_ERROR.test(e) && !JUPYTERLAB_TOOLBAR_ERROR.test(e))).toEqual([]);
+  });
+});
+
+describe("the page-error filter for the clean-up's deleted kernels", () => {
+  it("drops the 404 handshakes and failed resources of deleted kernels only", () => {
+    const gone = "29ba59a9-074b-4e41-9362-8110153dbf0a", live = "83cf2daf-fbe1-460e-a040-eb6804b73f0f";
+    deletedKernels.add(gone);
+    const ws = (id: string) => `console.error: WebSocket connection to 'ws://127.0.0.1:42425/api/kernels/${id}/channels?session_id=bdcc3264' failed: Error during WebSocket handshake: Unexpected response code: 404`;
+    const failed = "console.error: Failed to load resource: the server responded with a status of 404 (Not Found)";
+    const ours = `${failed} (http://127.0.0.1:42425/lab/extensions/nemotron-lab/static/remoteEntry.js)`;
+    expect(withoutReconnectsToDeletedKernels([ws(gone), failed, ws(gone), `${failed} (ws://127.0.0.1:42425/api/kernels/${gone}/channels?session_id=x)`]))
+      .toEqual([]);
+    expect(withoutReconnectsToDeletedKernels([ws(live), failed, failed, ours, "uncaught: boom"]))
+      .toEqual([ws(live), failed, failed, ours, "uncaught: boom"]);
+    deletedKernels.delete(gone);
   });
 });

@@ -208,9 +208,9 @@ export async function saveCloseUntrustReopen(page: Page, server: JupyterLabServe
 
 /**
  * Closes every open notebook tab without asking, then asks the server to shut down every kernel
- * session (test clean-up between notebooks). Waits for the tabs' sessions to finish connecting
- * and for the page to let go of the kernels' websockets, not for the kernels to be gone: the
- * server takes seconds to finish a shutdown, and an exiting kernel costs the next notebook nothing.
+ * session (test clean-up between notebooks), recording their kernels in deletedKernels. Waits
+ * for the tabs' sessions to finish connecting, not for the kernels to be gone: the server takes
+ * seconds to finish a shutdown, and an exiting kernel costs the next notebook nothing.
  */
 export async function shutDownNotebooks(page: Page, server: JupyterLabServer): Promise<void> {
   await page.evaluate(async () => {
@@ -227,13 +227,6 @@ export async function shutDownNotebooks(page: Page, server: JupyterLabServer): P
   });
   await page.waitForFunction(() => document.querySelectorAll(".jp-NotebookPanel").length === 0, null, { timeout: 30_000 });
   const auth = { Authorization: `token ${server.token}` };
-  // A closed tab lets go of its kernel's websocket a little later; a kernel deleted while the
-  // page still holds one makes JupyterLab reconnect to it and log 404s. So wait (10 s at most)
-  // until the server counts no open connection to any kernel.
-  for (const until = Date.now() + 10_000; Date.now() < until; await new Promise((r) => setTimeout(r, 100))) {
-    const kernels = (await (await fetch(`${server.url}/api/kernels`, { headers: auth })).json()) as { connections?: number }[];
-    if (kernels.every((k) => !k.connections)) break;
-  }
   const sessions = (await (await fetch(`${server.url}/api/sessions`, { headers: auth })).json()) as { id: string; kernel?: { id: string } }[];
   for (const s of sessions) {
     if (s.kernel) deletedKernels.add(s.kernel.id);
