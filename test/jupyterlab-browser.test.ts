@@ -353,14 +353,16 @@ describe.skipIf(!ok)("nemotron-lab in JupyterLab 4.6", () => {
 });
 
 describe("the page-error filter for the clean-up's deleted kernels", () => {
-  it("drops the 404 handshakes and failed resources of deleted kernels only", () => {
+  it("drops the 404 handshakes and requests of deleted kernels only", () => {
     const gone = "29ba59a9-074b-4e41-9362-8110153dbf0a", live = "83cf2daf-fbe1-460e-a040-eb6804b73f0f";
     deletedKernels.add(gone);
     const ws = (id: string) => `console.error: WebSocket connection to 'ws://127.0.0.1:42425/api/kernels/${id}/channels?session_id=bdcc3264' failed: Error during WebSocket handshake: Unexpected response code: 404`;
     const failed = "console.error: Failed to load resource: the server responded with a status of 404 (Not Found)";
     const ours = `${failed} (http://127.0.0.1:42425/lab/extensions/nemotron-lab/static/remoteEntry.js)`;
-    expect(withoutReconnectsToDeletedKernels([ws(gone), failed, ws(gone), `${failed} (ws://127.0.0.1:42425/api/kernels/${gone}/channels?session_id=x)`]))
-      .toEqual([]);
+    expect(withoutReconnectsToDeletedKernels([ws(gone), failed, ws(gone), `${failed} (ws://127.0.0.1:42425/api/kernels/${gone}/channels?session_id=x)`,
+      `${failed} (http://127.0.0.1:42425/api/kernels/${gone}?1796238415459)`])).toEqual([]);
+    const polled = `${failed} (http://127.0.0.1:42425/api/kernels/${live}?1796238415459)`;
+    expect(withoutReconnectsToDeletedKernels([polled])).toEqual([polled]);
     expect(withoutReconnectsToDeletedKernels([ws(live), failed, failed, ours, "uncaught: boom"]))
       .toEqual([ws(live), failed, failed, ours, "uncaught: boom"]);
     deletedKernels.delete(gone);

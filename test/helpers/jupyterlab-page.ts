@@ -238,13 +238,14 @@ export async function shutDownNotebooks(page: Page, server: JupyterLabServer): P
 export const deletedKernels = new Set<string>();
 
 /**
- * The page errors less JupyterLab's failed reconnects to kernels that shutDownNotebooks deleted
- * (a kernel connection that outlived its tab): the handshake refused with 404, and the failed
- * resource Chrome logs with it (naming the same channels URL, or right after it without one).
+ * The page errors less JupyterLab's requests to kernels that shutDownNotebooks deleted (a kernel
+ * connection that outlived its tab): websocket handshakes refused with 404, and 404 failed
+ * resources naming such a kernel's URL (its channels, or its model as the page polls it), or
+ * logged right after such a handshake without a URL.
  */
 export function withoutReconnectsToDeletedKernels(errors: string[]): string[] {
   const handshake = /^console\.error: WebSocket connection to 'ws:\/\/[^']+\/api\/kernels\/([0-9a-f-]{36})\/channels[^']*' failed: Error during WebSocket handshake: Unexpected response code: 404$/;
-  const resource = /^console\.error: Failed to load resource: the server responded with a status of 404 \(Not Found\)(?: \((?:ws|http)s?:\/\/[^ ]*\/api\/kernels\/([0-9a-f-]{36})\/channels[^ ]*\))?$/;
+  const resource = /^console\.error: Failed to load resource: the server responded with a status of 404 \(Not Found\)(?: \((?:ws|http)s?:\/\/[^ ]*\/api\/kernels\/([0-9a-f-]{36})(?:[/?][^ ]*)?\))?$/;
   return errors.filter((e, i) => {
     const h = handshake.exec(e);
     if (h) return !deletedKernels.has(h[1]);
